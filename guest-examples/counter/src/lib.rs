@@ -1,0 +1,58 @@
+//! A counter that keeps its count in the host's `state` store, so the count
+//! survives crashes, restarts and (with the durable store) host restarts.
+//!
+//! Messages (UTF-8 text):
+//! - `inc`: adds 1 and replies with the new count;
+//! - `add N`: adds N and replies with the new count;
+//! - `get`: replies with the count;
+//! - `inc-then-crash`: writes count + 1, then panics: the write must vanish;
+//! - `crash`: panics.
+
+wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
+
+use exports::wasmvisor::plugin::handler::Guest;
+use wasmvisor::plugin::{log, state};
+
+const KEY: &str = "count";
+
+struct Counter;
+
+fn count() -> u64 {
+    state::get(KEY)
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0)
+}
+
+fn store(count: u64) -> Result<(), String> {
+    state::set(KEY, count.to_string().as_bytes()).map_err(|e| format!("cannot save the count: {e:?}"))
+}
+
+fn add(n: u64) -> Result<Vec<u8>, String> {
+    let next = count().checked_add(n).ok_or("the count would overflow")?;
+    store(next)?;
+    Ok(next.to_string().into_bytes())
+}
+
+impl Guest for Counter {
+    fn handle(message: Vec<u8>) -> Result<Vec<u8>, String> {
+        let text = String::from_utf8(message).map_err(|_| "messages are UTF-8 text".to_string())?;
+        let mut words = text.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("inc"), None) => add(1),
+            (Some("add"), Some(n)) => add(n.parse().map_err(|_| format!("`{n}` is not a number"))?),
+            (Some("get"), None) => Ok(count().to_string().into_bytes()),
+            (Some("inc-then-crash"), None) => {
+                store(count() + 1)?;
+                log::log(log::Level::Warn, "about to crash with an uncommitted write");
+                panic!("asked to crash after writing");
+            }
+            (Some("crash"), None) => panic!("asked to crash"),
+            _ => Err(format!(
+                "unknown message `{text}`; try `inc`, `add N`, `get`, `inc-then-crash` or `crash`"
+            )),
+        }
+    }
+}
+
+export!(Counter);

@@ -1,0 +1,46 @@
+//! A plugin that crashes in whichever way it is asked to, to show (and test)
+//! that every kind of trap is caught, reported and recovered from.
+//!
+//! Messages (UTF-8 text):
+//! - `echo TEXT`: replies with TEXT;
+//! - `panic`: a Rust panic (reported with its message);
+//! - `unreachable`: executes the `unreachable` instruction;
+//! - `overflow`: recurses until the WebAssembly stack overflows;
+//! - `exit N`: exits the process with code N.
+
+wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
+
+use exports::wasmvisor::plugin::handler::Guest;
+
+struct Crasher;
+
+/// Recursion the compiler cannot turn into a loop.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    if std::hint::black_box(depth) == 0 {
+        return 0;
+    }
+    recurse(depth - 1).wrapping_add(std::hint::black_box(depth))
+}
+
+impl Guest for Crasher {
+    fn handle(message: Vec<u8>) -> Result<Vec<u8>, String> {
+        let text = String::from_utf8(message).map_err(|_| "messages are UTF-8 text".to_string())?;
+        if let Some(rest) = text.strip_prefix("echo ") {
+            return Ok(rest.as_bytes().to_vec());
+        }
+        if let Some(code) = text.strip_prefix("exit ") {
+            std::process::exit(code.trim().parse().map_err(|_| format!("`{code}` is not an exit code"))?);
+        }
+        match text.trim() {
+            "panic" => panic!("boom: asked to panic"),
+            "unreachable" => core::arch::wasm32::unreachable(),
+            "overflow" => Ok(recurse(u64::MAX).to_string().into_bytes()),
+            _ => Err(format!(
+                "unknown message `{text}`; try `echo TEXT`, `panic`, `unreachable`, `overflow` or `exit N`"
+            )),
+        }
+    }
+}
+
+export!(Crasher);

@@ -1,0 +1,27 @@
+//! A plugin that can be told to loop forever: the host's per-call deadline
+//! interrupts it, and its supervisor restarts it.
+//!
+//! Messages (UTF-8 text): `spin` loops forever; `ping` replies `pong`.
+
+wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
+
+use exports::wasmvisor::plugin::handler::Guest;
+
+struct Spinner;
+
+impl Guest for Spinner {
+    fn handle(message: Vec<u8>) -> Result<Vec<u8>, String> {
+        match message.as_slice() {
+            b"spin" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            b"ping" => Ok(b"pong".to_vec()),
+            _ => Err("unknown message; try `spin` or `ping`".to_string()),
+        }
+    }
+}
+
+export!(Spinner);

@@ -1,0 +1,51 @@
+//! A plugin with a health check that can be told how to feel. The host
+//! probes `health.check` on a schedule: `degraded` is only reported, while
+//! `unhealthy` several checks in a row gets the instance restarted (and a
+//! new instance starts healthy).
+//!
+//! Messages (UTF-8 text):
+//! - `healthy`, `degraded REASON`, `unhealthy REASON`: sets what the next
+//!   checks answer;
+//! - `ping`: replies `pong`.
+
+wit_bindgen::generate!({ path: "../../wit", world: "plugin-with-health" });
+
+use std::cell::RefCell;
+
+use exports::wasmvisor::plugin::health::{self, HealthStatus};
+use exports::wasmvisor::plugin::handler;
+
+thread_local! {
+    static MOOD: RefCell<HealthStatus> = const { RefCell::new(HealthStatus::Healthy) };
+}
+
+struct Vitals;
+
+impl handler::Guest for Vitals {
+    fn handle(message: Vec<u8>) -> Result<Vec<u8>, String> {
+        let text = String::from_utf8(message).map_err(|_| "messages are UTF-8 text".to_string())?;
+        let mood = if text == "healthy" {
+            HealthStatus::Healthy
+        } else if let Some(reason) = text.strip_prefix("degraded ") {
+            HealthStatus::Degraded(reason.to_owned())
+        } else if let Some(reason) = text.strip_prefix("unhealthy ") {
+            HealthStatus::Unhealthy(reason.to_owned())
+        } else if text == "ping" {
+            return Ok(b"pong".to_vec());
+        } else {
+            return Err(format!(
+                "unknown message `{text}`; try `healthy`, `degraded REASON`, `unhealthy REASON` or `ping`"
+            ));
+        };
+        MOOD.set(mood);
+        Ok(b"ok".to_vec())
+    }
+}
+
+impl health::Guest for Vitals {
+    fn check() -> HealthStatus {
+        MOOD.with_borrow(Clone::clone)
+    }
+}
+
+export!(Vitals);

@@ -1,0 +1,668 @@
+//! Actors: one task per actor, which owns the mailbox and the current
+//! instance, and a cheap, cloneable handle to talk to it.
+//!
+//! ```text
+//!  ActorRef::call ──> mailbox (bounded; outlives every instance)
+//!                        │
+//!                  actor task ── owns the Store; one message at a time
+//!                        │        ├─ handle ok   -> commit state, then reply
+//!                        │        ├─ handle err  -> drop state writes, reply the error
+//!                        │        └─ trap        -> drop writes, reply Crashed,
+//!                        │                          report the exit to the supervisor
+//!                  supervisor ── Start / Stop / Close over the control channel
+//! ```
+//!
+//! The task lives as long as its child spec. Between instances (while the
+//! supervisor waits to restart it) it reads no messages, so they wait in the
+//! mailbox and the next instance answers them, in order. When the actor is
+//! closed for good, every waiting and later message is answered with
+//! [`CallError::Stopped`].
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Interval, MissedTickBehavior};
+
+use crate::engine::Engine;
+use crate::error::{CallError, CrashReason, ExitReason, millis};
+use crate::events::{Event, EventBus};
+use crate::health::{FailureCounter, HealthStatus};
+use crate::instance::{Instance, StartError, StartParams};
+use crate::state::StateStore;
+use crate::supervisor::{ChildSpec, Shutdown};
+
+/// A handle to an actor. Cheap to clone, `Send + Sync`, and valid across
+/// restarts of the actor: messages sent while it restarts wait for the next
+/// instance.
+#[derive(Clone)]
+pub struct ActorRef {
+    shared: Arc<ActorShared>,
+    mailbox: mpsc::Sender<Envelope>,
+}
+
+impl std::fmt::Debug for ActorRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActorRef")
+            .field("name", &self.shared.name)
+            .finish()
+    }
+}
+
+type Reply = oneshot::Sender<Result<Vec<u8>, CallError>>;
+
+struct Envelope {
+    message: Vec<u8>,
+    /// `None` for a cast: nobody waits for the answer.
+    reply: Option<Reply>,
+}
+
+impl ActorRef {
+    /// The actor's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// Sends `message` and waits for the reply. Waits for room in the mailbox
+    /// when it is full, and for the next instance when the actor is
+    /// restarting; wrap it in `tokio::time::timeout` to bound the wait.
+    ///
+    /// # Errors
+    ///
+    /// [`CallError::Rejected`] when the plugin answered with an error,
+    /// [`CallError::Crashed`] when the instance crashed on this message,
+    /// [`CallError::Stopped`] when the actor is stopped for good, and
+    /// [`CallError::StateCommit`] when the message's state could not be
+    /// committed.
+    pub async fn call(&self, message: impl Into<Vec<u8>>) -> Result<Vec<u8>, CallError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Envelope {
+            message: message.into(),
+            reply: Some(reply),
+        })
+        .await?;
+        // A dropped reply sender means the actor closed with the message unread.
+        answer.await.unwrap_or_else(|_| Err(self.stopped_error()))
+    }
+
+    /// Sends `message` without waiting for it to be handled. Waits only for
+    /// room in the mailbox.
+    ///
+    /// # Errors
+    ///
+    /// [`CallError::Stopped`] when the actor is stopped for good.
+    pub async fn cast(&self, message: impl Into<Vec<u8>>) -> Result<(), CallError> {
+        self.send(Envelope {
+            message: message.into(),
+            reply: None,
+        })
+        .await
+    }
+
+    /// What the actor is doing now.
+    pub fn info(&self) -> ActorInfo {
+        let status = self.shared.lock();
+        ActorInfo {
+            name: self.shared.name.clone(),
+            status: status.state.clone(),
+            instance: status.instance,
+            restarts: status.restarts,
+            health: status.health.clone(),
+            health_checks: status.health_checks,
+            uptime_ms: status.running_since.map(|since| millis(since.elapsed())),
+            last_exit: status.last_exit.clone(),
+            mailbox_depth: self.mailbox.max_capacity() - self.mailbox.capacity(),
+        }
+    }
+
+    async fn send(&self, envelope: Envelope) -> Result<(), CallError> {
+        self.mailbox
+            .send(envelope)
+            .await
+            .map_err(|_| self.stopped_error())
+    }
+
+    fn stopped_error(&self) -> CallError {
+        let reason = match &self.shared.lock().state {
+            ActorStatus::Stopped(reason) => reason.clone(),
+            _ => "the actor is gone".to_owned(),
+        };
+        CallError::Stopped {
+            actor: self.shared.name.clone(),
+            reason,
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<ActorShared> {
+        &self.shared
+    }
+}
+
+/// A snapshot of what an actor is doing, for listings (`wasmvisor ps`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ActorInfo {
+    /// The actor's name.
+    pub name: String,
+    /// Running, restarting, or stopped.
+    pub status: ActorStatus,
+    /// The current instance's id, while one runs.
+    pub instance: Option<u64>,
+    /// How many times the actor was restarted.
+    pub restarts: u64,
+    /// The last health check's result.
+    pub health: HealthStatus,
+    /// Health checks run on the current instance.
+    pub health_checks: u64,
+    /// How long the current instance has been running, in milliseconds.
+    pub uptime_ms: Option<u64>,
+    /// How the previous instance ended.
+    pub last_exit: Option<ExitReason>,
+    /// Messages waiting in the mailbox.
+    pub mailbox_depth: usize,
+}
+
+/// The state of an actor.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "state", content = "reason", rename_all = "kebab-case")]
+pub enum ActorStatus {
+    /// Not started yet.
+    Starting,
+    /// An instance is running.
+    Running,
+    /// Waiting to be restarted; messages wait in the mailbox.
+    Restarting,
+    /// Stopped for good (the reason); messages are answered with an error.
+    Stopped(String),
+}
+
+impl std::fmt::Display for ActorStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ActorStatus::Starting => write!(f, "starting"),
+            ActorStatus::Running => write!(f, "running"),
+            ActorStatus::Restarting => write!(f, "restarting"),
+            ActorStatus::Stopped(reason) => write!(f, "stopped: {reason}"),
+        }
+    }
+}
+
+/// What the actor task, its supervisor and its handles share.
+pub(crate) struct ActorShared {
+    name: String,
+    status: Mutex<Status>,
+}
+
+pub(crate) struct Status {
+    pub(crate) state: ActorStatus,
+    pub(crate) instance: Option<u64>,
+    pub(crate) restarts: u64,
+    pub(crate) health: HealthStatus,
+    pub(crate) health_checks: u64,
+    pub(crate) running_since: Option<Instant>,
+    pub(crate) last_exit: Option<ExitReason>,
+}
+
+impl ActorShared {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Status> {
+        // Status updates are plain field assignments: a poisoned lock is still consistent.
+        self.status
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// What a supervisor tells its actor task.
+pub(crate) enum Control {
+    /// Start a new instance with this id; answer when it runs (or why not).
+    Start {
+        instance: u64,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// Stop the running instance (if any) following `shutdown`; answer with
+    /// how it ended. A stop is never reported as an exit.
+    Stop {
+        shutdown: Shutdown,
+        reply: oneshot::Sender<Option<ExitReason>>,
+    },
+    /// Stop for good: answer every waiting and later message with
+    /// [`CallError::Stopped`], and end the task; `done` is dropped once the
+    /// task has let go of everything it held (the state store among them).
+    Close {
+        reason: String,
+        done: Option<oneshot::Sender<()>>,
+    },
+}
+
+/// An instance exit the actor reports to its supervisor.
+pub(crate) struct Exit {
+    pub(crate) child: Arc<str>,
+    pub(crate) instance: u64,
+    pub(crate) reason: ExitReason,
+}
+
+/// The channels a supervisor keeps for one child.
+pub(crate) struct ActorChannels {
+    pub(crate) actor: ActorRef,
+    pub(crate) control: mpsc::UnboundedSender<Control>,
+}
+
+/// Everything an actor task needs from its host.
+#[derive(Clone)]
+pub(crate) struct ActorContext {
+    pub(crate) engine: Engine,
+    pub(crate) state_store: Arc<dyn StateStore>,
+    pub(crate) events: EventBus,
+}
+
+/// Creates the actor's mailbox and control channel and spawns its task. No
+/// instance runs until the supervisor sends [`Control::Start`].
+pub(crate) fn spawn(
+    context: ActorContext,
+    spec: Arc<ChildSpec>,
+    exits: mpsc::UnboundedSender<Exit>,
+) -> ActorChannels {
+    let (mailbox_tx, mailbox) = mpsc::channel(spec.limits.mailbox_capacity);
+    let (control_tx, control) = mpsc::unbounded_channel();
+    let shared = Arc::new(ActorShared {
+        name: spec.id.clone(),
+        status: Mutex::new(Status {
+            state: ActorStatus::Starting,
+            instance: None,
+            restarts: 0,
+            health: HealthStatus::Unknown,
+            health_checks: 0,
+            running_since: None,
+            last_exit: None,
+        }),
+    });
+    let task = ActorTask {
+        name: Arc::from(spec.id.as_str()),
+        shared: shared.clone(),
+        spec,
+        context,
+        mailbox,
+        control,
+        exits,
+    };
+    tokio::spawn(task.run());
+    ActorChannels {
+        actor: ActorRef {
+            shared,
+            mailbox: mailbox_tx,
+        },
+        control: control_tx,
+    }
+}
+
+struct ActorTask {
+    name: Arc<str>,
+    shared: Arc<ActorShared>,
+    spec: Arc<ChildSpec>,
+    context: ActorContext,
+    mailbox: mpsc::Receiver<Envelope>,
+    control: mpsc::UnboundedReceiver<Control>,
+    exits: mpsc::UnboundedSender<Exit>,
+}
+
+/// What one health probe means for the instance.
+enum Probe {
+    Passed,
+    Crashed(CrashReason),
+    /// The failures in a row reached the threshold (the last failure).
+    FailedTooOften(String),
+}
+
+/// How serving one instance ended.
+enum Served {
+    /// The instance ended by itself: report it to the supervisor.
+    Exited(ExitReason),
+    /// The supervisor stopped it; `reply` is owed the exit reason.
+    Stopped(ExitReason, oneshot::Sender<Option<ExitReason>>),
+    /// The supervisor closed the actor for good while it ran.
+    Closed(String, Option<oneshot::Sender<()>>),
+}
+
+impl ActorTask {
+    async fn run(mut self) {
+        while let Some(control) = self.control.recv().await {
+            match control {
+                Control::Start { instance, reply } => match self.start(instance).await {
+                    Ok(running) => {
+                        let _ = reply.send(Ok(()));
+                        match self.serve(running).await {
+                            Served::Exited(reason) => self.report_exit(instance, reason),
+                            Served::Stopped(reason, reply) => {
+                                self.mark_down(instance, reason.clone());
+                                let _ = reply.send(Some(reason));
+                            }
+                            Served::Closed(reason, done) => {
+                                self.close(reason);
+                                drop(done);
+                                return;
+                            }
+                        }
+                    }
+                    Err(reason) => {
+                        let _ = reply.send(Err(reason));
+                    }
+                },
+                // Nothing runs: nothing to stop.
+                Control::Stop { reply, .. } => {
+                    let _ = reply.send(None);
+                }
+                Control::Close { reason, done } => {
+                    self.close(reason);
+                    drop(done);
+                    return;
+                }
+            }
+        }
+        // The supervisor is gone without closing us (it panicked): do not
+        // leave callers waiting forever.
+        self.close("its supervisor is gone".to_owned());
+    }
+
+    async fn start(&mut self, instance: u64) -> Result<Instance, String> {
+        let committed = self
+            .context
+            .state_store
+            .load(&self.name)
+            .await
+            .map_err(|e| format!("cannot load its state: {e}"))?;
+        let started = Instance::start(StartParams {
+            engine: &self.context.engine,
+            plugin: &self.spec.plugin,
+            actor: &self.name,
+            limits: &self.spec.limits,
+            config: &self.spec.config,
+            committed,
+        })
+        .await;
+        match started {
+            Ok(running) => {
+                {
+                    let mut status = self.shared.lock();
+                    status.state = ActorStatus::Running;
+                    status.instance = Some(instance);
+                    status.running_since = Some(Instant::now());
+                    status.health = HealthStatus::Unknown;
+                    status.health_checks = 0;
+                }
+                self.context.events.publish(Event::ActorStarted {
+                    actor: self.name.to_string(),
+                    instance,
+                });
+                Ok(running)
+            }
+            Err(error @ StartError::Restore(_)) => Err(format!(
+                "{error} (the saved state is kept; fix or remove it before restarting)"
+            )),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    /// Serves messages, health checks and control requests until the
+    /// instance ends.
+    async fn serve(&mut self, mut instance: Instance) -> Served {
+        if instance.has_job() {
+            if let Some(exit) = self.run_job(&mut instance).await {
+                return Served::Exited(exit);
+            }
+        }
+        let mut health_timer = instance.has_health_check().then(|| {
+            let interval = self.spec.health.interval;
+            let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            timer
+        });
+        let mut failures = FailureCounter::default();
+        loop {
+            tokio::select! {
+                biased;
+                control = self.control.recv() => match control {
+                    Some(Control::Stop { shutdown, reply }) => {
+                        let reason = self.stop_instance(instance, shutdown).await;
+                        return Served::Stopped(reason, reply);
+                    }
+                    Some(Control::Start { reply, .. }) => {
+                        let _ = reply.send(Err("already running".to_owned()));
+                    }
+                    Some(Control::Close { reason, done }) => {
+                        self.stop_instance(instance, self.spec.shutdown).await;
+                        return Served::Closed(reason, done);
+                    }
+                    None => {
+                        self.stop_instance(instance, self.spec.shutdown).await;
+                        return Served::Closed("its supervisor is gone".to_owned(), None);
+                    }
+                },
+                due = next_tick(&mut health_timer) => {
+                    match self.probe(&mut instance, &mut failures, due).await {
+                        Probe::Passed => {}
+                        Probe::Crashed(crash) => return Served::Exited(exit_for(crash)),
+                        Probe::FailedTooOften(last) => {
+                            self.stop_instance(instance, self.spec.shutdown).await;
+                            return Served::Exited(ExitReason::Crash(CrashReason::HealthCheckFailed(last)));
+                        }
+                    }
+                }
+                envelope = self.mailbox.recv() => match envelope {
+                    Some(envelope) => {
+                        if let Some(crash) = self.handle(&mut instance, envelope).await {
+                            return Served::Exited(exit_for(crash));
+                        }
+                    }
+                    // Every handle is gone, the registry's too: nobody can
+                    // send again, so the instance can end.
+                    None => {
+                        let reason = self.stop_instance(instance, self.spec.shutdown).await;
+                        return Served::Exited(reason);
+                    }
+                },
+            }
+        }
+    }
+
+    /// Handles one message; returns the crash if the instance crashed.
+    async fn handle(&mut self, instance: &mut Instance, envelope: Envelope) -> Option<CrashReason> {
+        let answer = match instance.handle(&envelope.message).await {
+            Ok(Ok(reply)) => match self.commit(instance).await {
+                Ok(()) => Ok(reply),
+                Err(crash) => {
+                    let error = match &crash {
+                        CrashReason::StateCommit(reason) => CallError::StateCommit {
+                            actor: self.name.to_string(),
+                            reason: reason.clone(),
+                        },
+                        other => self.crashed(other),
+                    };
+                    respond(envelope.reply, Err(error));
+                    return Some(crash);
+                }
+            },
+            Ok(Err(reason)) => {
+                instance.discard_changes();
+                Err(CallError::Rejected {
+                    actor: self.name.to_string(),
+                    reason,
+                })
+            }
+            Err(crash) => {
+                respond(envelope.reply, Err(self.crashed(&crash)));
+                return Some(crash);
+            }
+        };
+        respond(envelope.reply, answer);
+        None
+    }
+
+    /// Snapshots the guest (if it exports `snapshot`) and commits the
+    /// message's changes. A failure here is a crash: the instance's view of
+    /// its state can no longer be trusted.
+    async fn commit(&mut self, instance: &mut Instance) -> Result<(), CrashReason> {
+        instance.take_snapshot().await?;
+        let changes = instance.take_changes();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        match self.context.state_store.commit(&self.name, changes.clone()).await {
+            Ok(version) => {
+                instance.committed_as(changes, version);
+                Ok(())
+            }
+            Err(error) => Err(CrashReason::StateCommit(error.to_string())),
+        }
+    }
+
+    async fn run_job(&mut self, instance: &mut Instance) -> Option<ExitReason> {
+        match instance.run_job().await? {
+            Ok(Ok(())) => Some(match self.commit(instance).await {
+                Ok(()) => ExitReason::Normal,
+                Err(crash) => ExitReason::Crash(crash),
+            }),
+            Ok(Err(reason)) => Some(ExitReason::Crash(CrashReason::GuestError(reason))),
+            Err(crash) => Some(exit_for(crash)),
+        }
+    }
+
+    /// Runs one health probe that was due at `due`, and records its result.
+    async fn probe(
+        &mut self,
+        instance: &mut Instance,
+        failures: &mut FailureCounter,
+        due: tokio::time::Instant,
+    ) -> Probe {
+        let health = &self.spec.health;
+        let status = match instance.check_health().await {
+            None => return Probe::Passed,
+            Some(Ok(status)) => status,
+            Some(Err(crash)) => return Probe::Crashed(crash),
+        };
+        let late = due.elapsed();
+        let status = if late > health.timeout {
+            HealthStatus::Unhealthy(format!(
+                "no answer within {} ms (answered after {} ms)",
+                millis(health.timeout),
+                millis(late)
+            ))
+        } else {
+            status
+        };
+        let changed = {
+            let mut shared = self.shared.lock();
+            let changed = shared.health != status;
+            shared.health = status.clone();
+            shared.health_checks += 1;
+            changed
+        };
+        if changed {
+            self.context.events.publish(Event::HealthChanged {
+                actor: self.name.to_string(),
+                status: status.clone(),
+            });
+        }
+        if failures.record(&status, health.threshold) {
+            let last = match &status {
+                HealthStatus::Unhealthy(reason) => reason.clone(),
+                other => other.to_string(),
+            };
+            return Probe::FailedTooOften(format!("{last} ({} checks in a row)", failures.in_a_row()));
+        }
+        Probe::Passed
+    }
+
+    /// Stops an instance following `shutdown` and returns how it ended.
+    async fn stop_instance(&mut self, mut instance: Instance, shutdown: Shutdown) -> ExitReason {
+        let reason = match shutdown {
+            Shutdown::BrutalKill => ExitReason::Killed,
+            Shutdown::Timeout(timeout) => match instance.shutdown(timeout).await {
+                Ok(()) => match self.commit(&mut instance).await {
+                    Ok(()) => ExitReason::Shutdown,
+                    Err(crash) => ExitReason::Crash(crash),
+                },
+                Err(CrashReason::DeadlineExceeded { .. }) => ExitReason::Killed,
+                Err(crash) => ExitReason::Crash(crash),
+            },
+        };
+        drop(instance);
+        reason
+    }
+
+    fn crashed(&self, reason: &CrashReason) -> CallError {
+        CallError::Crashed {
+            actor: self.name.to_string(),
+            reason: reason.clone(),
+        }
+    }
+
+    fn mark_down(&self, instance: u64, reason: ExitReason) {
+        let mut status = self.shared.lock();
+        if status.instance == Some(instance) {
+            status.state = ActorStatus::Restarting;
+            status.instance = None;
+            status.running_since = None;
+            status.last_exit = Some(reason);
+        }
+    }
+
+    fn report_exit(&self, instance: u64, reason: ExitReason) {
+        self.mark_down(instance, reason.clone());
+        self.context.events.publish(Event::ActorExited {
+            actor: self.name.to_string(),
+            instance,
+            reason: reason.clone(),
+        });
+        // A closed channel means the supervisor is stopping; it will close us.
+        let _ = self.exits.send(Exit {
+            child: self.name.clone(),
+            instance,
+            reason,
+        });
+    }
+
+    /// Answers every waiting message with `Stopped` and ends the task; later
+    /// sends fail, and are answered the same way by the handle.
+    fn close(mut self, reason: String) {
+        {
+            let mut status = self.shared.lock();
+            status.state = ActorStatus::Stopped(reason.clone());
+            status.instance = None;
+            status.running_since = None;
+        }
+        self.mailbox.close();
+        while let Ok(envelope) = self.mailbox.try_recv() {
+            respond(
+                envelope.reply,
+                Err(CallError::Stopped {
+                    actor: self.name.to_string(),
+                    reason: reason.clone(),
+                }),
+            );
+        }
+    }
+}
+
+/// A guest that exits with code 0 finished normally; any other trap is a crash.
+fn exit_for(crash: CrashReason) -> ExitReason {
+    match crash {
+        CrashReason::Exit(0) => ExitReason::Normal,
+        crash => ExitReason::Crash(crash),
+    }
+}
+
+fn respond(reply: Option<Reply>, answer: Result<Vec<u8>, CallError>) {
+    if let Some(reply) = reply {
+        // The caller may have given up waiting; that is its business.
+        let _ = reply.send(answer);
+    }
+}
+
+/// The next health tick, or never when the plugin has no health check.
+async fn next_tick(timer: &mut Option<Interval>) -> tokio::time::Instant {
+    match timer {
+        Some(timer) => timer.tick().await,
+        None => std::future::pending().await,
+    }
+}
+

@@ -1,0 +1,228 @@
+//! The local admin endpoint: HTTP on loopback, for the CLI and for scripts.
+//!
+//! | method and path               | answer                                   |
+//! |-------------------------------|------------------------------------------|
+//! | `GET /v1/actors`              | JSON list of [`ActorInfo`]               |
+//! | `POST /v1/actors/{name}/call` | the body is the message; the reply bytes |
+//!
+//! Errors are JSON `{"error": KIND, "message": TEXT}` with a status that
+//! tells the kind: 404 no such actor, 422 the plugin rejected the message,
+//! 500 the instance crashed or its state could not be committed, 503 the
+//! actor is stopped, 504 no answer in time. The endpoint only listens on
+//! loopback addresses; token authentication and the full API come later.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::sync::oneshot;
+
+use crate::actor::ActorInfo;
+use crate::error::{CallError, Error};
+use crate::host::Host;
+
+/// The address `wasmvisor run` listens on, and the CLI talks to, by default.
+pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:7475";
+/// The largest message the endpoint accepts.
+const MAX_BODY_BYTES: usize = 4 << 20;
+/// How long the endpoint waits for an actor's reply.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running admin endpoint; stops when dropped or on [`AdminServer::stop`].
+pub struct AdminServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl AdminServer {
+    /// Binds `addr` (which must be a loopback address) and serves `host`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSpec`] for an address that is not loopback, and
+    /// [`Error::Host`] when the address cannot be bound.
+    pub async fn start(host: Host, addr: SocketAddr) -> Result<AdminServer, Error> {
+        if !addr.ip().is_loopback() {
+            return Err(Error::InvalidSpec {
+                what: "admin endpoint".into(),
+                reason: format!("{addr} is not a loopback address; the admin endpoint only listens on loopback"),
+            });
+        }
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| Error::host(format!("binding the admin endpoint to {addr}"), e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::host("reading the admin endpoint's address", e))?;
+        let app = Router::new()
+            .route("/v1/actors", get(list_actors))
+            .route("/v1/actors/{name}/call", post(call_actor))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(host);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(error) = served {
+                tracing::error!("admin endpoint failed: {error}");
+            }
+        });
+        tracing::info!("admin endpoint listening on http://{addr}");
+        Ok(AdminServer {
+            addr,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting requests and waits for the ones in flight.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for AdminServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn list_actors(State(host): State<Host>) -> axum::Json<Vec<ActorInfo>> {
+    axum::Json(host.actors())
+}
+
+async fn call_actor(State(host): State<Host>, Path(name): Path<String>, body: Bytes) -> Response {
+    let Some(actor) = host.actor(&name) else {
+        return api_error(&CallError::NotFound(name));
+    };
+    match tokio::time::timeout(CALL_TIMEOUT, actor.call(body.to_vec())).await {
+        Ok(Ok(reply)) => (StatusCode::OK, reply).into_response(),
+        Ok(Err(error)) => api_error(&error),
+        Err(_) => error_response(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            format!("actor `{name}` did not answer within {} s", CALL_TIMEOUT.as_secs()),
+        ),
+    }
+}
+
+/// The JSON body of an error answer.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ApiError {
+    pub(crate) error: String,
+    pub(crate) message: String,
+}
+
+fn api_error(error: &CallError) -> Response {
+    let (status, kind) = match error {
+        CallError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
+        CallError::Rejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "rejected"),
+        CallError::Crashed { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "crashed"),
+        CallError::StateCommit { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "state-commit"),
+        CallError::Stopped { .. } => (StatusCode::SERVICE_UNAVAILABLE, "stopped"),
+    };
+    error_response(status, kind, error.to_string())
+}
+
+fn error_response(status: StatusCode, kind: &str, message: String) -> Response {
+    let body = ApiError {
+        error: kind.to_owned(),
+        message,
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+/// Talks to a running host's admin endpoint (what the CLI uses).
+#[derive(Debug, Clone)]
+pub struct AdminClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl AdminClient {
+    /// A client for the endpoint at `addr` (`host:port`).
+    pub fn new(addr: &str) -> Self {
+        AdminClient {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Lists the host's actors.
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or what it answered.
+    pub async fn actors(&self) -> Result<Vec<ActorInfo>, String> {
+        let response = self
+            .http
+            .get(format!("{}/v1/actors", self.base))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let response = check(response).await?;
+        response
+            .json()
+            .await
+            .map_err(|e| format!("the host sent a list that cannot be read: {e}"))
+    }
+
+    /// Sends `message` to the actor `name` and returns its reply.
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or the actor's error.
+    pub async fn call(&self, name: &str, message: Vec<u8>) -> Result<Vec<u8>, String> {
+        let response = self
+            .http
+            .post(format!("{}/v1/actors/{name}/call", self.base))
+            .body(message)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let response = check(response).await?;
+        response
+            .bytes()
+            .await
+            .map(|bytes| bytes.to_vec())
+            .map_err(|e| format!("the reply could not be read: {e}"))
+    }
+
+    fn unreachable(&self, error: reqwest::Error) -> String {
+        format!(
+            "cannot reach a wasmvisor host at {} ({error}); is `wasmvisor run` running, and is \
+             --admin (or WASMVISOR_ADMIN) the address it listens on?",
+            self.base
+        )
+    }
+}
+
+async fn check(response: reqwest::Response) -> Result<reqwest::Response, String> {
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status();
+    match response.json::<ApiError>().await {
+        Ok(error) => Err(error.message),
+        Err(_) => Err(format!("the host answered {status}")),
+    }
+}

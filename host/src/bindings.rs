@@ -1,0 +1,16 @@
+//! Host bindings generated from `wit/` (package `wasmvisor:plugin@0.1.0`).
+//!
+//! The host binds the `full-plugin` world, which names every export it knows.
+//! A component needs only `handler`; the loader finds out which of the other
+//! exported interfaces it has (see `loader`), and the instance loads only
+//! those. Exports are called asynchronously so that the epoch ticker can
+//! interrupt (or let yield) a guest that runs long.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "full-plugin",
+    exports: { default: async },
+});
+
+pub(crate) use exports::wasmvisor::plugin::{handler, health, job, lifecycle, snapshot};
+pub(crate) use wasmvisor::plugin::{log, state};

@@ -1,0 +1,216 @@
+//! The errors wasmvisor reports at its public boundary.
+//!
+//! Inside, the host uses `anyhow` (and wasmtime's errors); at the edges every
+//! failure becomes one of these typed enums, each naming the thing it is about
+//! (a file, an actor) and the cause:
+//!
+//! - [`Error`]: loading plugins, configuring and starting the host.
+//! - [`CallError`]: what a caller of an actor gets instead of a reply.
+//! - [`CrashReason`]: why an instance was discarded.
+//! - [`ExitReason`]: how an instance ended, as its supervisor sees it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// An error from loading plugins, configuring or starting the host.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A plugin could not be loaded: the file is not a valid component, or it
+    /// does not fit the `wasmvisor:plugin` world.
+    #[error("{}: {reason}", path.display())]
+    Load {
+        /// The file (or the name given to bytes loaded from memory).
+        path: PathBuf,
+        /// What is wrong with it, and the fix where there is one.
+        reason: String,
+    },
+    /// A specification (child, supervisor, limits) is inconsistent.
+    #[error("invalid specification for `{what}`: {reason}")]
+    InvalidSpec {
+        /// The child or supervisor the specification belongs to.
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Two children or actors would share one name.
+    #[error("an actor named `{0}` already exists")]
+    DuplicateName(String),
+    /// A child failed to start when its supervisor started; the children
+    /// already started were stopped again.
+    #[error("actor `{actor}` failed to start: {reason}")]
+    StartFailed {
+        /// The child that failed.
+        actor: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// The state store failed.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    /// Any other failure of the host itself (engine set-up, I/O).
+    #[error("{context}: {source}")]
+    Host {
+        /// What the host was doing.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: anyhow::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn host(context: impl Into<String>, source: impl Into<anyhow::Error>) -> Self {
+        Error::Host {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// Why a call or cast to an actor produced no reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The instance crashed while handling this message. The message's state
+    /// writes were discarded and the instance was replaced; the message is not
+    /// delivered again.
+    #[error("actor `{actor}` crashed while handling the message: {reason}")]
+    Crashed {
+        /// The actor.
+        actor: String,
+        /// Why the instance crashed.
+        reason: CrashReason,
+    },
+    /// The plugin answered the message with an error (`handle` returned
+    /// `err`). Its state writes were discarded; the instance keeps running.
+    #[error("actor `{actor}` rejected the message: {reason}")]
+    Rejected {
+        /// The actor.
+        actor: String,
+        /// The plugin's own reason.
+        reason: String,
+    },
+    /// The actor is stopped and will not answer (its supervisor gave up on it
+    /// or the host is shutting down).
+    #[error("actor `{actor}` is stopped: {reason}")]
+    Stopped {
+        /// The actor.
+        actor: String,
+        /// Why it is stopped.
+        reason: String,
+    },
+    /// No actor has this name.
+    #[error("no actor named `{0}`")]
+    NotFound(String),
+    /// The message's effects could not be committed to the state store, so
+    /// the reply was withheld and the writes discarded.
+    #[error("actor `{actor}`: state commit failed: {reason}")]
+    StateCommit {
+        /// The actor.
+        actor: String,
+        /// The store's error.
+        reason: String,
+    },
+}
+
+/// Why an instance was discarded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum CrashReason {
+    /// The guest panicked (the panic message, as the guest printed it).
+    Panic(String),
+    /// The guest executed `unreachable` (or aborted without a panic message).
+    Unreachable,
+    /// The guest overflowed its WebAssembly stack.
+    StackOverflow,
+    /// The guest accessed memory or a table out of bounds.
+    OutOfBounds,
+    /// The call ran past its deadline and was interrupted.
+    DeadlineExceeded {
+        /// The deadline, in milliseconds.
+        limit_ms: u64,
+    },
+    /// The guest tried to grow its memory past the limit.
+    MemoryLimit {
+        /// The limit, in bytes.
+        limit_bytes: u64,
+    },
+    /// The guest ran out of fuel.
+    FuelExhausted,
+    /// The guest asked to exit with a non-zero code.
+    Exit(i32),
+    /// A health check failed too many times in a row (the last failure).
+    HealthCheckFailed(String),
+    /// The guest's `run`, `init` or `restore` export returned an error.
+    GuestError(String),
+    /// The message succeeded but its state could not be committed, so the
+    /// instance's view of its state can no longer be trusted.
+    StateCommit(String),
+    /// Any other trap or fatal host-call error.
+    Trap(String),
+}
+
+impl std::fmt::Display for CrashReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CrashReason::Panic(message) => write!(f, "guest panicked: {message}"),
+            CrashReason::Unreachable => write!(f, "guest executed `unreachable`"),
+            CrashReason::StackOverflow => write!(f, "guest overflowed its stack"),
+            CrashReason::OutOfBounds => write!(f, "guest accessed memory out of bounds"),
+            CrashReason::DeadlineExceeded { limit_ms } => {
+                write!(f, "call exceeded its deadline of {limit_ms} ms")
+            }
+            CrashReason::MemoryLimit { limit_bytes } => {
+                write!(f, "guest exceeded its memory limit of {limit_bytes} bytes")
+            }
+            CrashReason::FuelExhausted => write!(f, "guest ran out of fuel"),
+            CrashReason::Exit(code) => write!(f, "guest exited with code {code}"),
+            CrashReason::HealthCheckFailed(last) => write!(f, "health check failed: {last}"),
+            CrashReason::GuestError(reason) => write!(f, "guest returned an error: {reason}"),
+            CrashReason::StateCommit(reason) => write!(f, "state commit failed: {reason}"),
+            CrashReason::Trap(message) => write!(f, "trap: {message}"),
+        }
+    }
+}
+
+/// How an instance ended, as its supervisor sees it (OTP's exit reasons).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ExitReason {
+    /// The instance finished by itself: its `run` export returned `ok`, or the
+    /// guest exited with code 0.
+    Normal,
+    /// The instance was stopped on request, within its shutdown timeout.
+    Shutdown,
+    /// The instance crashed.
+    Crash(CrashReason),
+    /// The instance was killed (brutal kill, or its graceful shutdown ran out
+    /// of time).
+    Killed,
+}
+
+impl ExitReason {
+    /// `Normal` and `Shutdown` are "normal-ish": a transient child is not
+    /// restarted after them.
+    pub fn is_normal(&self) -> bool {
+        matches!(self, ExitReason::Normal | ExitReason::Shutdown)
+    }
+}
+
+impl std::fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitReason::Normal => write!(f, "exited normally"),
+            ExitReason::Shutdown => write!(f, "shut down"),
+            ExitReason::Crash(reason) => write!(f, "crashed: {reason}"),
+            ExitReason::Killed => write!(f, "killed"),
+        }
+    }
+}
+
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

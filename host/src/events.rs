@@ -1,0 +1,127 @@
+//! Lifecycle events: what happened to actors and supervisors, as it happens.
+//!
+//! Every event is logged (crashes and give-ups at `warn`/`error`) and sent to
+//! every subscriber of [`Host::subscribe`](crate::Host::subscribe). A slow
+//! subscriber misses events (it is told how many) rather than slowing down
+//! the host.
+
+use tokio::sync::broadcast;
+
+use crate::error::ExitReason;
+use crate::health::HealthStatus;
+
+/// How many events a subscriber may fall behind before it misses some.
+const EVENT_BACKLOG: usize = 4096;
+
+/// Something that happened to an actor or a supervisor.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Event {
+    /// A new instance of the actor is running.
+    ActorStarted {
+        /// The actor's name.
+        actor: String,
+        /// The new instance's id.
+        instance: u64,
+    },
+    /// An instance ended.
+    ActorExited {
+        /// The actor's name.
+        actor: String,
+        /// The instance that ended.
+        instance: u64,
+        /// How it ended.
+        reason: ExitReason,
+    },
+    /// The supervisor will restart the actor after `delay_ms`.
+    RestartScheduled {
+        /// The actor's name.
+        actor: String,
+        /// The wait before the attempt, in milliseconds.
+        delay_ms: u64,
+    },
+    /// A restart attempt failed; the supervisor will try again (and count it).
+    RestartFailed {
+        /// The actor's name.
+        actor: String,
+        /// Why the start failed.
+        reason: String,
+    },
+    /// The actor's health changed.
+    HealthChanged {
+        /// The actor's name.
+        actor: String,
+        /// The new status.
+        status: HealthStatus,
+    },
+    /// The actor is stopped for good and will not be restarted.
+    ActorStopped {
+        /// The actor's name.
+        actor: String,
+        /// Why.
+        reason: String,
+    },
+    /// A supervisor exceeded its restart intensity, stopped its children and
+    /// gave up.
+    SupervisorGaveUp {
+        /// The supervisor's name.
+        supervisor: String,
+        /// Why, with the numbers.
+        reason: String,
+    },
+}
+
+/// Sends events to the log and to subscribers. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct EventBus {
+    sender: broadcast::Sender<Event>,
+}
+
+impl EventBus {
+    pub(crate) fn new() -> Self {
+        EventBus {
+            sender: broadcast::channel(EVENT_BACKLOG).0,
+        }
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.sender.subscribe()
+    }
+
+    pub(crate) fn publish(&self, event: Event) {
+        match &event {
+            Event::ActorStarted { actor, instance } => {
+                tracing::info!(actor, instance, "actor started");
+            }
+            Event::ActorExited {
+                actor,
+                instance,
+                reason,
+            } => {
+                if reason.is_normal() {
+                    tracing::info!(actor, instance, "actor {reason}");
+                } else {
+                    tracing::warn!(actor, instance, "actor {reason}");
+                }
+            }
+            Event::RestartScheduled { actor, delay_ms } => {
+                tracing::info!(actor, delay_ms, "restarting actor");
+            }
+            Event::RestartFailed { actor, reason } => {
+                tracing::warn!(actor, "restart failed: {reason}");
+            }
+            Event::HealthChanged { actor, status } => {
+                tracing::info!(actor, "health: {status}");
+            }
+            Event::ActorStopped { actor, reason } => {
+                tracing::warn!(actor, "actor stopped: {reason}");
+            }
+            Event::SupervisorGaveUp { supervisor, reason } => {
+                tracing::error!(supervisor, "supervisor gave up: {reason}");
+            }
+        }
+        // No subscribers is fine: the event has been logged.
+        let _ = self.sender.send(event);
+    }
+}

@@ -1,0 +1,224 @@
+//! Guest stdout and stderr, into the host's log.
+//!
+//! Every instance gets its own pair of [`GuestOutput`] streams. Output is cut
+//! into lines, and each line becomes a `tracing` event with target
+//! `wasmvisor::guest`, tagged with the actor's name and the stream (stdout at
+//! `info`, stderr at `warn`). The last lines of stderr are also kept, so that
+//! when a guest panics (a Rust guest prints its panic message to stderr, then
+//! aborts with `unreachable`) the crash reason can carry the panic message.
+
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use tokio::io::AsyncWrite;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+
+/// A line longer than this is logged in pieces, so a guest cannot make the
+/// host buffer without bound.
+const MAX_LINE_BYTES: usize = 4096;
+/// How many recent stderr lines are kept for crash reports.
+const RECENT_LINES: usize = 16;
+
+/// Which of the guest's streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// One guest output stream, shared by every handle WASI makes of it.
+#[derive(Clone)]
+pub(crate) struct GuestOutput {
+    inner: Arc<OutputInner>,
+}
+
+struct OutputInner {
+    actor: Arc<str>,
+    stream: Stream,
+    lines: Mutex<Lines>,
+}
+
+#[derive(Default)]
+struct Lines {
+    partial: Vec<u8>,
+    recent: VecDeque<String>,
+}
+
+impl GuestOutput {
+    pub(crate) fn new(actor: Arc<str>, stream: Stream) -> Self {
+        GuestOutput {
+            inner: Arc::new(OutputInner {
+                actor,
+                stream,
+                lines: Mutex::new(Lines::default()),
+            }),
+        }
+    }
+
+    fn lines(&self) -> std::sync::MutexGuard<'_, Lines> {
+        // Lines are only appended under the lock; a poisoned lock is still consistent.
+        self.inner
+            .lines
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self, bytes: &[u8]) {
+        let mut lines = self.lines();
+        for &byte in bytes {
+            if byte == b'\n' || lines.partial.len() >= MAX_LINE_BYTES {
+                let line = std::mem::take(&mut lines.partial);
+                self.emit(&mut lines, &line);
+                if byte == b'\n' {
+                    continue;
+                }
+            }
+            lines.partial.push(byte);
+        }
+    }
+
+    fn flush_partial(&self) {
+        let mut lines = self.lines();
+        if !lines.partial.is_empty() {
+            let line = std::mem::take(&mut lines.partial);
+            self.emit(&mut lines, &line);
+        }
+    }
+
+    fn emit(&self, lines: &mut Lines, line: &[u8]) {
+        let text = String::from_utf8_lossy(line).into_owned();
+        let actor = &*self.inner.actor;
+        match self.inner.stream {
+            Stream::Stdout => tracing::info!(target: "wasmvisor::guest", actor, stream = "stdout", "{text}"),
+            Stream::Stderr => tracing::warn!(target: "wasmvisor::guest", actor, stream = "stderr", "{text}"),
+        }
+        if lines.recent.len() == RECENT_LINES {
+            lines.recent.pop_front();
+        }
+        lines.recent.push_back(text);
+    }
+
+    /// Forgets the recent lines (called when a new guest call starts, so that
+    /// a crash report only quotes output of the call that crashed).
+    pub(crate) fn clear_recent(&self) {
+        self.lines().recent.clear();
+    }
+
+    /// The panic message the guest printed during the current call, if any:
+    /// `"<message> (at <file:line:col>)"`.
+    pub(crate) fn panic_message(&self) -> Option<String> {
+        self.flush_partial();
+        let lines = self.lines();
+        let start = lines
+            .recent
+            .iter()
+            .rposition(|line| line.contains(" panicked at "))?;
+        let header = &lines.recent[start];
+        let location = header
+            .split(" panicked at ")
+            .nth(1)
+            .unwrap_or_default()
+            .trim_end_matches(':')
+            .to_owned();
+        let message: Vec<&str> = lines
+            .recent
+            .iter()
+            .skip(start + 1)
+            .take_while(|line| !line.starts_with("note: "))
+            .map(String::as_str)
+            .collect();
+        let message = message.join("\n");
+        Some(if location.is_empty() {
+            message
+        } else {
+            format!("{message} (at {location})")
+        })
+    }
+}
+
+impl IsTerminal for GuestOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestOutput {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl OutputStream for GuestOutput {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        GuestOutput::write(self, &bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        // Lines are logged as they complete; a partial line waits for its end.
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(MAX_LINE_BYTES * 16)
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for GuestOutput {
+    async fn ready(&mut self) {}
+}
+
+impl AsyncWrite for GuestOutput {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        GuestOutput::write(&self, buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.flush_partial();
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_a_rust_panic_message_with_its_location() {
+        let output = GuestOutput::new("t".into(), Stream::Stderr);
+        output.write(b"some earlier line\n");
+        output.write(b"\nthread '<unnamed>' panicked at src/lib.rs:20:17:\nboom: 42\n");
+        output.write(b"note: run with `RUST_BACKTRACE=1` environment variable\n");
+        assert_eq!(
+            output.panic_message().as_deref(),
+            Some("boom: 42 (at src/lib.rs:20:17)")
+        );
+        output.clear_recent();
+        assert_eq!(output.panic_message(), None);
+    }
+
+    #[test]
+    fn long_lines_are_cut_not_buffered_without_bound() {
+        let output = GuestOutput::new("t".into(), Stream::Stdout);
+        output.write(&vec![b'x'; MAX_LINE_BYTES * 3 + 5]);
+        let lines = output.lines();
+        assert_eq!(lines.recent.len(), 3);
+        assert_eq!(lines.partial.len(), 5);
+    }
+}

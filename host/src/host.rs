@@ -1,0 +1,190 @@
+//! The host: one engine, one state store, one registry of names, and the
+//! supervisors running on them.
+
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
+
+use crate::actor::{ActorContext, ActorInfo, ActorRef};
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::events::{Event, EventBus};
+use crate::loader::Plugin;
+use crate::registry::Registry;
+use crate::state::{MemoryStateStore, StateStore};
+use crate::supervisor::{self, SupervisorContext, SupervisorRef, SupervisorSpec};
+
+/// A running wasmvisor host. Cheap to clone; every clone is the same host.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// use wasmvisor::{ChildSpec, Host, RedbStateStore, SupervisorSpec};
+///
+/// let host = Host::builder()
+///     .state_store(RedbStateStore::open("state.redb")?)
+///     .build()?;
+/// let counter = host.load_plugin_file("counter.wasm").await?;
+/// host.start_supervisor(SupervisorSpec::new("app").child(ChildSpec::new("counter", counter)))
+///     .await?;
+/// let reply = host.actor("counter").ok_or("no counter")?.call("inc").await?;
+/// println!("{}", String::from_utf8_lossy(&reply));
+/// host.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Host {
+    inner: Arc<HostInner>,
+}
+
+struct HostInner {
+    context: SupervisorContext,
+    supervisors: Mutex<Vec<SupervisorRef>>,
+}
+
+/// Builds a [`Host`].
+#[derive(Default)]
+pub struct HostBuilder {
+    state_store: Option<Arc<dyn StateStore>>,
+}
+
+impl HostBuilder {
+    /// Keeps actors' state in `store`. Default: a [`MemoryStateStore`]
+    /// (nothing survives the process).
+    pub fn state_store(mut self, store: impl StateStore) -> Self {
+        self.state_store = Some(Arc::new(store));
+        self
+    }
+
+    /// Keeps actors' state in a store shared with other code.
+    pub fn shared_state_store(mut self, store: Arc<dyn StateStore>) -> Self {
+        self.state_store = Some(store);
+        self
+    }
+
+    /// Creates the engine (and its epoch ticker thread) and the host.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Host`] when the engine cannot be set up.
+    pub fn build(self) -> Result<Host, Error> {
+        let engine = Engine::new().map_err(|e| Error::host("setting up the wasmtime engine", e))?;
+        let state_store = self
+            .state_store
+            .unwrap_or_else(|| Arc::new(MemoryStateStore::new()));
+        Ok(Host {
+            inner: Arc::new(HostInner {
+                context: SupervisorContext {
+                    actor: ActorContext {
+                        engine,
+                        state_store,
+                        events: EventBus::new(),
+                    },
+                    registry: Arc::new(Registry::default()),
+                    next_instance: Arc::new(AtomicU64::new(1)),
+                },
+                supervisors: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+}
+
+impl Host {
+    /// A builder, to choose the state store.
+    pub fn builder() -> HostBuilder {
+        HostBuilder::default()
+    }
+
+    /// A host with an in-memory state store.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Host`] when the engine cannot be set up.
+    pub fn new() -> Result<Host, Error> {
+        Host::builder().build()
+    }
+
+    /// Reads, compiles and checks the plugin in `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Load`], naming the file and what is wrong with it.
+    pub async fn load_plugin_file(&self, path: impl AsRef<Path>) -> Result<Plugin, Error> {
+        Plugin::load_file(self.engine(), path.as_ref()).await
+    }
+
+    /// Compiles and checks a plugin from bytes; `label` names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Load`], naming `label` and what is wrong with the bytes.
+    pub async fn load_plugin(
+        &self,
+        label: impl Into<std::path::PathBuf>,
+        bytes: Vec<u8>,
+    ) -> Result<Plugin, Error> {
+        Plugin::load(self.engine(), label.into(), bytes).await
+    }
+
+    /// Starts a supervisor and its children (in order), registering every
+    /// child's name.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSpec`], [`Error::DuplicateName`], or
+    /// [`Error::StartFailed`] when a child fails to start (the children
+    /// already started are stopped again).
+    pub async fn start_supervisor(&self, spec: SupervisorSpec) -> Result<SupervisorRef, Error> {
+        let supervisor = supervisor::start(self.inner.context.clone(), spec).await?;
+        self.lock_supervisors().push(supervisor.clone());
+        Ok(supervisor)
+    }
+
+    /// The actor registered under `name`.
+    pub fn actor(&self, name: &str) -> Option<ActorRef> {
+        self.inner.context.registry.get(name)
+    }
+
+    /// Every registered actor, in name order.
+    pub fn actors(&self) -> Vec<ActorInfo> {
+        self.inner
+            .context
+            .registry
+            .all()
+            .iter()
+            .map(ActorRef::info)
+            .collect()
+    }
+
+    /// The supervisors started on this host, in start order.
+    pub fn supervisors(&self) -> Vec<SupervisorRef> {
+        self.lock_supervisors().clone()
+    }
+
+    /// Lifecycle events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.context.actor.events.subscribe()
+    }
+
+    /// Stops every supervisor, newest first, each stopping its children in
+    /// reverse start order. Committed state is already in the store.
+    pub async fn shutdown(&self) {
+        let supervisors: Vec<_> = self.lock_supervisors().drain(..).rev().collect();
+        for supervisor in supervisors {
+            supervisor.stop().await;
+        }
+    }
+
+    fn engine(&self) -> &Engine {
+        &self.inner.context.actor.engine
+    }
+
+    fn lock_supervisors(&self) -> std::sync::MutexGuard<'_, Vec<SupervisorRef>> {
+        // Only pushes and drains happen under this lock.
+        self.inner
+            .supervisors
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

@@ -1,0 +1,466 @@
+//! One incarnation of an actor: a wasmtime `Store` and the component instance
+//! in it.
+//!
+//! An [`Instance`] is owned by exactly one actor task and never shared. Every
+//! guest call goes through [`Instance`]'s methods, which arm the call
+//! deadline, run the export, and turn any trap into a [`CrashReason`]. Once a
+//! call has trapped the instance is *poisoned*: the actor task drops it and
+//! never enters it again.
+//!
+//! The store's data, [`ActorData`], is what host imports see: the WASI
+//! context (nothing granted: no files, no network, no environment; stdout and
+//! stderr go to the log), the actor's [`StateView`], the memory limiter and
+//! the deadline of the call in progress.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, StoreContextMut, Trap, UpdateDeadline};
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::{handler, health, job, lifecycle, log, snapshot, state};
+use crate::engine::Engine;
+use crate::error::{CrashReason, millis};
+use crate::guest_io::{GuestOutput, Stream};
+use crate::health::HealthStatus;
+use crate::limits::Limits;
+use crate::loader::Plugin;
+use crate::state::view::StateView;
+use crate::state::{Changes, CommittedState};
+
+/// The data of an actor's store: everything host imports can reach.
+pub(crate) struct ActorData {
+    actor: Arc<str>,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    state: StateView,
+    limiter: MemoryLimiter,
+    deadline: Option<Instant>,
+    max_key_bytes: u64,
+    max_value_bytes: u64,
+    stderr: GuestOutput,
+}
+
+impl WasiView for ActorData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl state::Host for ActorData {
+    fn get(&mut self, key: String) -> Option<Vec<u8>> {
+        self.state.get(&key).map(<[u8]>::to_vec)
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), state::StateError> {
+        if key.is_empty() || key.len() as u64 > self.max_key_bytes {
+            return Err(state::StateError::InvalidKey(self.max_key_bytes));
+        }
+        if value.len() as u64 > self.max_value_bytes {
+            return Err(state::StateError::ValueTooLarge(self.max_value_bytes));
+        }
+        self.state.set(key, value);
+        Ok(())
+    }
+
+    fn delete(&mut self, key: String) {
+        self.state.delete(key);
+    }
+
+    fn list_keys(&mut self, prefix: String) -> Vec<String> {
+        self.state.keys_with_prefix(&prefix)
+    }
+}
+
+impl log::Host for ActorData {
+    fn log(&mut self, level: log::Level, message: String) {
+        let actor = &*self.actor;
+        match level {
+            log::Level::Trace => tracing::trace!(target: "wasmvisor::guest", actor, "{message}"),
+            log::Level::Debug => tracing::debug!(target: "wasmvisor::guest", actor, "{message}"),
+            log::Level::Info => tracing::info!(target: "wasmvisor::guest", actor, "{message}"),
+            log::Level::Warn => tracing::warn!(target: "wasmvisor::guest", actor, "{message}"),
+            log::Level::Error => tracing::error!(target: "wasmvisor::guest", actor, "{message}"),
+        }
+    }
+}
+
+/// Refuses memory growth past the actor's limit with a trap that says so.
+struct MemoryLimiter {
+    limit_bytes: u64,
+}
+
+/// The trap raised when a guest grows its memory past the limit.
+#[derive(Debug, thiserror::Error)]
+#[error("memory limit of {limit_bytes} bytes exceeded")]
+struct MemoryLimitExceeded {
+    limit_bytes: u64,
+}
+
+/// The trap raised when a call runs past its deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("deadline exceeded")]
+struct DeadlineExceeded;
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired as u64 > self.limit_bytes {
+            return Err(wasmtime::Error::new(MemoryLimitExceeded {
+                limit_bytes: self.limit_bytes,
+            }));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
+}
+
+/// A live instance of a plugin, with the exports it has.
+pub(crate) struct Instance {
+    store: Store<ActorData>,
+    handler: handler::Guest,
+    health: Option<health::Guest>,
+    lifecycle: Option<lifecycle::Guest>,
+    snapshot: Option<snapshot::Guest>,
+    job: Option<job::Guest>,
+    call_timeout: Duration,
+}
+
+/// Why an instance could not be started.
+#[derive(Debug)]
+pub(crate) enum StartError {
+    /// Instantiation, `init` or `restore` trapped.
+    Crashed(CrashReason),
+    /// `init` returned an error.
+    Init(String),
+    /// `restore` rejected the saved snapshot.
+    Restore(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Crashed(reason) => write!(f, "{reason}"),
+            StartError::Init(reason) => write!(f, "`init` failed: {reason}"),
+            StartError::Restore(reason) => {
+                write!(f, "`restore` rejected the saved snapshot: {reason}")
+            }
+        }
+    }
+}
+
+/// What the actor needs to start an instance.
+pub(crate) struct StartParams<'a> {
+    pub(crate) engine: &'a Engine,
+    pub(crate) plugin: &'a Plugin,
+    pub(crate) actor: &'a Arc<str>,
+    pub(crate) limits: &'a Limits,
+    pub(crate) config: &'a [(String, String)],
+    pub(crate) committed: CommittedState,
+}
+
+impl Instance {
+    /// Instantiates the plugin with `committed` as its state, then calls
+    /// `init` (with the config) and `restore` (with the saved snapshot) when
+    /// the plugin exports them.
+    pub(crate) async fn start(params: StartParams<'_>) -> Result<Instance, StartError> {
+        let snapshot_data = params.committed.snapshot.clone();
+        let mut store = new_store(
+            params.engine,
+            params.actor.clone(),
+            params.limits,
+            StateView::new(params.committed),
+        );
+        let call_timeout = params.limits.call_timeout;
+        let crash = |store: &Store<ActorData>, error| {
+            StartError::Crashed(classify(error, store.data(), call_timeout))
+        };
+
+        arm(&mut store, call_timeout);
+        let loaded = load_exports(&mut store, params.plugin).await;
+        disarm(&mut store);
+        let mut instance = match loaded {
+            Ok(exports) => Instance {
+                store,
+                handler: exports.0,
+                health: exports.1,
+                lifecycle: exports.2,
+                snapshot: exports.3,
+                job: exports.4,
+                call_timeout,
+            },
+            Err(error) => return Err(crash(&store, error)),
+        };
+
+        if let Some(lifecycle) = instance.lifecycle.clone() {
+            let config = params.config.to_vec();
+            instance.arm();
+            let result = lifecycle.call_init(&mut instance.store, &config).await;
+            instance.disarm();
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(reason)) => return Err(StartError::Init(reason)),
+                Err(error) => return Err(crash(&instance.store, error)),
+            }
+        }
+        if let (Some(snapshot), Some(data)) = (instance.snapshot.clone(), snapshot_data) {
+            instance.arm();
+            let result = snapshot.call_restore(&mut instance.store, &data).await;
+            instance.disarm();
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(reason)) => return Err(StartError::Restore(reason)),
+                Err(error) => return Err(crash(&instance.store, error)),
+            }
+        }
+        Ok(instance)
+    }
+
+    /// Handles one message. `Ok(Err(reason))` is the plugin's own error
+    /// reply; `Err(crash)` means the instance is poisoned.
+    pub(crate) async fn handle(
+        &mut self,
+        message: &[u8],
+    ) -> Result<Result<Vec<u8>, String>, CrashReason> {
+        self.arm();
+        let result = self.handler.call_handle(&mut self.store, message).await;
+        self.finish(result)
+    }
+
+    /// Runs the health check, if the plugin exports one.
+    pub(crate) async fn check_health(&mut self) -> Option<Result<HealthStatus, CrashReason>> {
+        let health = self.health.clone()?;
+        self.arm();
+        let result = health.call_check(&mut self.store).await;
+        Some(self.finish(result).map(HealthStatus::from))
+    }
+
+    /// Takes a snapshot into the pending changes, if the plugin exports
+    /// `snapshot`.
+    pub(crate) async fn take_snapshot(&mut self) -> Result<(), CrashReason> {
+        let Some(snapshot) = self.snapshot.clone() else {
+            return Ok(());
+        };
+        self.arm();
+        let result = snapshot.call_snapshot(&mut self.store).await;
+        let data = self.finish(result)?;
+        self.store.data_mut().state.set_snapshot(data);
+        Ok(())
+    }
+
+    /// Runs the job, if the plugin exports `job`.
+    pub(crate) async fn run_job(&mut self) -> Option<Result<Result<(), String>, CrashReason>> {
+        let job = self.job.clone()?;
+        self.arm();
+        let result = job.call_run(&mut self.store).await;
+        Some(self.finish(result))
+    }
+
+    /// Calls the `shutdown` hook, if exported, within `timeout`.
+    pub(crate) async fn shutdown(&mut self, timeout: Duration) -> Result<(), CrashReason> {
+        let Some(lifecycle) = self.lifecycle.clone() else {
+            return Ok(());
+        };
+        self.arm_for(timeout);
+        let result = lifecycle.call_shutdown(&mut self.store).await;
+        self.finish(result)
+    }
+
+    pub(crate) fn has_health_check(&self) -> bool {
+        self.health.is_some()
+    }
+
+    pub(crate) fn has_job(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// The pending state changes of the call that just succeeded.
+    pub(crate) fn take_changes(&mut self) -> Changes {
+        self.store.data_mut().state.take_changes()
+    }
+
+    /// Records a successful commit.
+    pub(crate) fn committed_as(&mut self, changes: Changes, version: u64) {
+        self.store.data_mut().state.committed_as(changes, version);
+    }
+
+    /// Drops the pending state changes.
+    pub(crate) fn discard_changes(&mut self) {
+        self.store.data_mut().state.discard();
+    }
+
+    fn arm(&mut self) {
+        arm(&mut self.store, self.call_timeout);
+    }
+
+    fn arm_for(&mut self, timeout: Duration) {
+        arm(&mut self.store, timeout);
+    }
+
+    fn disarm(&mut self) {
+        disarm(&mut self.store);
+    }
+
+    fn finish<T>(&mut self, result: wasmtime::Result<T>) -> Result<T, CrashReason> {
+        self.disarm();
+        result.map_err(|error| {
+            classify(error, self.store.data(), self.call_timeout)
+        })
+    }
+}
+
+type LoadedExports = (
+    handler::Guest,
+    Option<health::Guest>,
+    Option<lifecycle::Guest>,
+    Option<snapshot::Guest>,
+    Option<job::Guest>,
+);
+
+async fn load_exports(
+    store: &mut Store<ActorData>,
+    plugin: &Plugin,
+) -> wasmtime::Result<LoadedExports> {
+    let instance = plugin.instance_pre().instantiate_async(&mut *store).await?;
+    let indices = plugin.export_indices();
+    let handler = indices.handler.load(&mut *store, &instance)?;
+    let health = match &indices.health {
+        Some(i) => Some(i.load(&mut *store, &instance)?),
+        None => None,
+    };
+    let lifecycle = match &indices.lifecycle {
+        Some(i) => Some(i.load(&mut *store, &instance)?),
+        None => None,
+    };
+    let snapshot = match &indices.snapshot {
+        Some(i) => Some(i.load(&mut *store, &instance)?),
+        None => None,
+    };
+    let job = match &indices.job {
+        Some(i) => Some(i.load(&mut *store, &instance)?),
+        None => None,
+    };
+    Ok((handler, health, lifecycle, snapshot, job))
+}
+
+/// Instantiates `plugin` once in a throwaway store and loads (type-checks)
+/// every export it has, without calling any.
+pub(crate) async fn probe(engine: &Engine, plugin: &Plugin) -> wasmtime::Result<()> {
+    let limits = Limits::default();
+    let mut store = new_store(
+        engine,
+        Arc::from("(load check)"),
+        &limits,
+        StateView::default(),
+    );
+    arm(&mut store, limits.call_timeout);
+    load_exports(&mut store, plugin).await.map(drop)
+}
+
+fn new_store(
+    engine: &Engine,
+    actor: Arc<str>,
+    limits: &Limits,
+    state: StateView,
+) -> Store<ActorData> {
+    let stderr = GuestOutput::new(actor.clone(), Stream::Stderr);
+    // Nothing is granted: no preopened directories, no environment, no
+    // arguments, no sockets. Clocks and random are always available.
+    let wasi = WasiCtx::builder()
+        .stdout(GuestOutput::new(actor.clone(), Stream::Stdout))
+        .stderr(stderr.clone())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build();
+    let data = ActorData {
+        actor,
+        wasi,
+        table: ResourceTable::new(),
+        state,
+        limiter: MemoryLimiter {
+            limit_bytes: limits.memory_bytes,
+        },
+        deadline: None,
+        max_key_bytes: limits.max_key_bytes,
+        max_value_bytes: limits.max_value_bytes,
+        stderr,
+    };
+    let mut store = Store::new(engine.wasmtime(), data);
+    store.limiter(|data| &mut data.limiter);
+    store.epoch_deadline_callback(on_epoch);
+    store
+}
+
+/// Called whenever the epoch advances while the guest runs: interrupt the
+/// call if its deadline has passed, otherwise let other tasks run a little.
+fn on_epoch(store: StoreContextMut<'_, ActorData>) -> wasmtime::Result<UpdateDeadline> {
+    match store.data().deadline {
+        Some(deadline) if Instant::now() >= deadline => Err(wasmtime::Error::new(DeadlineExceeded)),
+        _ => Ok(UpdateDeadline::Yield(1)),
+    }
+}
+
+fn arm(store: &mut Store<ActorData>, timeout: Duration) {
+    let data = store.data_mut();
+    data.deadline = Some(Instant::now() + timeout);
+    data.stderr.clear_recent();
+    store.set_epoch_deadline(1);
+}
+
+fn disarm(store: &mut Store<ActorData>) {
+    store.data_mut().deadline = None;
+}
+
+/// Turns a trap (or a fatal host error) into the reason reported for the crash.
+fn classify(
+    error: wasmtime::Error,
+    data: &ActorData,
+    call_timeout: Duration,
+) -> CrashReason {
+    if error.is::<DeadlineExceeded>() {
+        return CrashReason::DeadlineExceeded {
+            limit_ms: millis(call_timeout),
+        };
+    }
+    if let Some(limit) = error.downcast_ref::<MemoryLimitExceeded>() {
+        return CrashReason::MemoryLimit {
+            limit_bytes: limit.limit_bytes,
+        };
+    }
+    if let Some(exit) = error.downcast_ref::<I32Exit>() {
+        return CrashReason::Exit(exit.0);
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::UnreachableCodeReached) => match data.stderr.panic_message() {
+            Some(message) => CrashReason::Panic(message),
+            None => CrashReason::Unreachable,
+        },
+        Some(Trap::StackOverflow) => CrashReason::StackOverflow,
+        Some(Trap::MemoryOutOfBounds | Trap::TableOutOfBounds | Trap::HeapMisaligned) => {
+            CrashReason::OutOfBounds
+        }
+        Some(Trap::OutOfFuel) => CrashReason::FuelExhausted,
+        Some(Trap::Interrupt) => CrashReason::DeadlineExceeded {
+            limit_ms: millis(call_timeout),
+        },
+        Some(trap) => CrashReason::Trap(trap.to_string()),
+        None => CrashReason::Trap(format!("{error:#}")),
+    }
+}

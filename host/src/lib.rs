@@ -1,0 +1,70 @@
+//! wasmvisor runs WebAssembly components as supervised actors, in the style
+//! of Erlang/OTP.
+//!
+//! A plugin is a component built against the `wasmvisor:plugin` WIT package
+//! (in `wit/`). The host loads it once ([`Plugin`]), runs it as an actor
+//! (one task that owns one instance at a time, behind an [`ActorRef`]), and
+//! supervises it ([`SupervisorSpec`]): a panic, a trap, a call past its
+//! deadline, memory growth past its limit or failed health checks are a
+//! crash; the instance is discarded and a new one starts with the state
+//! restored from the [`StateStore`].
+//!
+//! ```text
+//! ActorRef::call(msg) -> mailbox (bounded, survives restarts)
+//!   -> actor task (owns the Store; one message at a time)
+//!      -> guest `handle`, under a deadline and a memory limit
+//!         -> state writes go into a per-message change set
+//!      <- ok: commit the changes, then reply
+//!      <- trap: drop the changes, reply Err(Crashed), report the exit
+//!   supervisor: restart type, intensity, backoff
+//!      -> new instance from the cached InstancePre, state restored
+//! ```
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use wasmvisor::{ChildSpec, Host, SupervisorSpec};
+//!
+//! let host = Host::new()?; // in-memory state; see HostBuilder::state_store
+//! let plugin = host.load_plugin_file("counter.wasm").await?;
+//! host.start_supervisor(SupervisorSpec::new("app").child(ChildSpec::new("counter", plugin)))
+//!     .await?;
+//! let counter = host.actor("counter").ok_or("no counter")?;
+//! assert_eq!(counter.call("inc").await?, b"1");
+//! # Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+
+mod actor;
+pub mod admin;
+mod bindings;
+pub mod cli;
+mod engine;
+mod error;
+mod events;
+mod guest_io;
+mod health;
+mod host;
+mod instance;
+mod limits;
+mod loader;
+mod plugin_dir;
+mod registry;
+mod state;
+mod supervisor;
+
+pub use self::actor::{ActorInfo, ActorRef, ActorStatus};
+pub use self::error::{CallError, CrashReason, Error, ExitReason};
+pub use self::events::Event;
+pub use self::health::{HealthSpec, HealthStatus};
+pub use self::host::{Host, HostBuilder};
+pub use self::limits::Limits;
+pub use self::loader::{Plugin, PluginExports};
+pub use self::plugin_dir::{DirReport, start_plugin_dir};
+pub use self::state::{
+    Changes, CommittedState, MemoryStateStore, RedbStateStore, StateError, StateStore,
+};
+pub use self::supervisor::{
+    Backoff, ChildSpec, RestartType, Shutdown, Strategy, SupervisorRef, SupervisorSpec,
+    SupervisorStatus,
+};

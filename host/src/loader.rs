@@ -1,0 +1,195 @@
+//! Loading plugins: bytes -> checked component -> pre-instance.
+//!
+//! A [`Plugin`] is a component that the host compiled, linked against its
+//! imports and checked against the `wasmvisor:plugin` world once. Every
+//! instance of it (the first start and every restart) comes from the same
+//! cached `InstancePre`, so a restart does no compiling, linking or export
+//! lookups.
+//!
+//! Each way a file can be wrong gets its own message naming the file, the
+//! cause and the fix: not WebAssembly at all, a core module rather than a
+//! component, a truncated or corrupt component, imports the host does not
+//! provide (a different world), or a missing `handler` export.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use wasmtime::component::{Component, InstancePre};
+
+use crate::bindings::{handler, health, job, lifecycle, snapshot};
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::instance::ActorData;
+
+/// The interface every plugin must export.
+pub(crate) const HANDLER_INTERFACE: &str = "wasmvisor:plugin/handler@0.1.0";
+
+/// A compiled, checked plugin component, ready to be instantiated any number
+/// of times. Cheap to clone.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<PluginInner>,
+}
+
+struct PluginInner {
+    source: PathBuf,
+    pre: InstancePre<ActorData>,
+    exports: ExportIndices,
+}
+
+/// Where the plugin's exports live, found once at load time.
+pub(crate) struct ExportIndices {
+    pub(crate) handler: handler::GuestIndices,
+    pub(crate) health: Option<health::GuestIndices>,
+    pub(crate) lifecycle: Option<lifecycle::GuestIndices>,
+    pub(crate) snapshot: Option<snapshot::GuestIndices>,
+    pub(crate) job: Option<job::GuestIndices>,
+}
+
+/// Which optional exports a plugin has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct PluginExports {
+    /// `health`: the host probes it on a schedule.
+    pub health: bool,
+    /// `lifecycle`: `init` at every start, `shutdown` when stopped.
+    pub lifecycle: bool,
+    /// `snapshot`: snapshotted after every message, restored after a restart.
+    pub snapshot: bool,
+    /// `job`: `run` is called once per instance; the plugin can finish.
+    pub job: bool,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("source", &self.inner.source)
+            .field("exports", &self.exports())
+            .finish()
+    }
+}
+
+impl Plugin {
+    /// Compiles and checks `bytes`; `source` names them in errors (a path,
+    /// or any label).
+    pub(crate) async fn load(
+        engine: &Engine,
+        source: PathBuf,
+        bytes: Vec<u8>,
+    ) -> Result<Plugin, Error> {
+        let fail = |reason: String| Error::Load {
+            path: source.clone(),
+            reason,
+        };
+        check_header(&bytes).map_err(&fail)?;
+
+        // Compiling is CPU-bound and can take a while: keep it off the async workers.
+        let compile_engine = engine.wasmtime().clone();
+        let component =
+            tokio::task::spawn_blocking(move || Component::new(&compile_engine, &bytes))
+                .await
+                .map_err(|e| fail(format!("compilation did not finish: {e}")))?
+                .map_err(|e| {
+                    fail(format!(
+                        "not a valid WebAssembly component (truncated or corrupt?): {e:#}"
+                    ))
+                })?;
+
+        let pre = engine.linker().instantiate_pre(&component).map_err(|e| {
+            fail(format!(
+                "imports something the host does not provide; plugins may import only WASI 0.2 \
+                 and the `wasmvisor:plugin@0.1.0` interfaces: {e:#}"
+            ))
+        })?;
+        let exports = ExportIndices {
+            handler: handler::GuestIndices::new(&pre).map_err(|e| {
+                fail(format!(
+                    "does not export `{HANDLER_INTERFACE}`, which every plugin must \
+                     (build it against the `plugin` world in wit/): {e:#}"
+                ))
+            })?,
+            health: health::GuestIndices::new(&pre).ok(),
+            lifecycle: lifecycle::GuestIndices::new(&pre).ok(),
+            snapshot: snapshot::GuestIndices::new(&pre).ok(),
+            job: job::GuestIndices::new(&pre).ok(),
+        };
+        let plugin = Plugin {
+            inner: Arc::new(PluginInner {
+                source: source.clone(),
+                pre,
+                exports,
+            }),
+        };
+        // Instantiate once, so that exports with the right names but the wrong
+        // signatures are reported now, naming the file, rather than at start.
+        crate::instance::probe(engine, &plugin)
+            .await
+            .map_err(|e| fail(format!("{e:#}")))?;
+        Ok(plugin)
+    }
+
+    /// Reads, compiles and checks the component in `path`.
+    pub(crate) async fn load_file(engine: &Engine, path: &Path) -> Result<Plugin, Error> {
+        let bytes = tokio::fs::read(path).await.map_err(|e| Error::Load {
+            path: path.to_path_buf(),
+            reason: format!("cannot read the file: {e}"),
+        })?;
+        Plugin::load(engine, path.to_path_buf(), bytes).await
+    }
+
+    /// Where this plugin came from.
+    pub fn source(&self) -> &Path {
+        &self.inner.source
+    }
+
+    /// Which optional exports the plugin has.
+    pub fn exports(&self) -> PluginExports {
+        let exports = &self.inner.exports;
+        PluginExports {
+            health: exports.health.is_some(),
+            lifecycle: exports.lifecycle.is_some(),
+            snapshot: exports.snapshot.is_some(),
+            job: exports.job.is_some(),
+        }
+    }
+
+    pub(crate) fn instance_pre(&self) -> &InstancePre<ActorData> {
+        &self.inner.pre
+    }
+
+    pub(crate) fn export_indices(&self) -> &ExportIndices {
+        &self.inner.exports
+    }
+}
+
+/// Tells a component from a core module and from a file that is not
+/// WebAssembly at all, before handing it to the compiler.
+fn check_header(bytes: &[u8]) -> Result<(), String> {
+    const MAGIC: &[u8] = b"\0asm";
+    const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
+    if bytes.is_empty() {
+        return Err("the file is empty (was it copied completely?)".into());
+    }
+    if bytes.len() < 8 || &bytes[..4] != MAGIC {
+        return Err("not a WebAssembly file (no `\\0asm` header)".into());
+    }
+    if bytes[4..8] == CORE_MODULE_VERSION {
+        return Err("a core WebAssembly module, not a component: build it for \
+             `wasm32-wasip2`, or wrap it with `wasm-tools component new`"
+            .into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_header;
+
+    #[test]
+    fn header_check_names_each_kind_of_wrong_file() {
+        let reason = |bytes: &[u8]| check_header(bytes).err().unwrap_or_default();
+        assert!(reason(b"").contains("empty"));
+        assert!(reason(b"hello world").contains("not a WebAssembly file"));
+        assert!(reason(b"\0asm\x01\0\0\0").contains("core WebAssembly module"));
+        assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
+    }
+}

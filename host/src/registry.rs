@@ -1,0 +1,57 @@
+//! Names: every actor is reachable by its name from anywhere in the host.
+//!
+//! A name maps to the actor's [`ActorRef`], whose mailbox outlives every
+//! instance, so a name stays valid across restarts: a call made while the
+//! actor restarts waits in the mailbox for the next instance. Names are
+//! released when the actor's supervisor stops.
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+use crate::actor::ActorRef;
+use crate::error::Error;
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    names: RwLock<BTreeMap<String, ActorRef>>,
+}
+
+impl Registry {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, ActorRef>> {
+        // Every update is a single insert or remove: a poisoned lock is still consistent.
+        self.names
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, ActorRef>> {
+        self.names
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Registers every actor of `actors`, or none if any name is taken.
+    pub(crate) fn register_all(&self, actors: &[ActorRef]) -> Result<(), Error> {
+        let mut names = self.write();
+        if let Some(taken) = actors.iter().find(|a| names.contains_key(a.name())) {
+            return Err(Error::DuplicateName(taken.name().to_owned()));
+        }
+        for actor in actors {
+            names.insert(actor.name().to_owned(), actor.clone());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn unregister(&self, name: &str) {
+        self.write().remove(name);
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<ActorRef> {
+        self.read().get(name).cloned()
+    }
+
+    /// Every registered actor, in name order.
+    pub(crate) fn all(&self) -> Vec<ActorRef> {
+        self.read().values().cloned().collect()
+    }
+}

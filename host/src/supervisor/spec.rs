@@ -1,0 +1,296 @@
+//! What a Rust user writes to describe supervised actors: child specs and
+//! supervisor specs, in the spirit of OTP's child specifications.
+
+use std::time::Duration;
+
+use crate::error::{Error, millis};
+use crate::health::HealthSpec;
+use crate::limits::Limits;
+use crate::loader::Plugin;
+
+/// When a child is restarted after its instance ends (OTP's restart types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartType {
+    /// Always restarted, even after a normal exit. The default.
+    #[default]
+    Permanent,
+    /// Restarted only after an abnormal exit (a crash, a kill, failed health
+    /// checks); a normal exit leaves it stopped. For jobs.
+    Transient,
+    /// Never restarted.
+    Temporary,
+}
+
+/// How a child's instance is stopped when its supervisor stops it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// Call the guest's `shutdown` export (if any) and wait up to this long,
+    /// then discard the instance. The default, with 5 s.
+    Timeout(Duration),
+    /// Discard the instance at once.
+    BrutalKill,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown::Timeout(Duration::from_secs(5))
+    }
+}
+
+/// How a supervisor reacts to a child's crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Strategy {
+    /// Only the child that ended is restarted. The default.
+    #[default]
+    OneForOne,
+}
+
+/// How long a supervisor waits before restarting a child.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Backoff {
+    /// Restart at once. The default.
+    Immediate,
+    /// Wait the same time before every restart.
+    Fixed(Duration),
+    /// Wait `initial`, then `multiplier` times longer after each restart in a
+    /// row, at most `max`. The count starts again once an instance has stayed
+    /// up for the supervisor's intensity window.
+    Exponential {
+        /// The first wait.
+        initial: Duration,
+        /// The longest wait.
+        max: Duration,
+        /// The growth factor between waits (at least 1).
+        multiplier: u32,
+    },
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::Immediate
+    }
+}
+
+impl Backoff {
+    /// The wait before the `n`-th restart in a row (counting from 1).
+    pub fn delay(&self, n: u32) -> Duration {
+        match *self {
+            Backoff::Immediate => Duration::ZERO,
+            Backoff::Fixed(delay) => delay,
+            Backoff::Exponential {
+                initial,
+                max,
+                multiplier,
+            } => {
+                let factor = multiplier.max(1).saturating_pow(n.saturating_sub(1));
+                initial.saturating_mul(factor).min(max)
+            }
+        }
+    }
+
+    fn shortest(&self) -> Duration {
+        self.delay(1)
+    }
+}
+
+/// One supervised actor: which plugin, under which name, restarted how.
+#[derive(Debug, Clone)]
+pub struct ChildSpec {
+    pub(crate) id: String,
+    pub(crate) plugin: Plugin,
+    pub(crate) restart: RestartType,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) limits: Limits,
+    pub(crate) health: HealthSpec,
+    pub(crate) config: Vec<(String, String)>,
+}
+
+impl ChildSpec {
+    /// A permanent child named `id` running `plugin`, with default limits,
+    /// health checks every 10 s (if the plugin exports `health`), and a 5 s
+    /// graceful shutdown. The name is also the actor's registered name.
+    pub fn new(id: impl Into<String>, plugin: Plugin) -> Self {
+        ChildSpec {
+            id: id.into(),
+            plugin,
+            restart: RestartType::default(),
+            shutdown: Shutdown::default(),
+            limits: Limits::default(),
+            health: HealthSpec::default(),
+            config: Vec::new(),
+        }
+    }
+
+    /// Sets the restart type (default: permanent).
+    pub fn restart(mut self, restart: RestartType) -> Self {
+        self.restart = restart;
+        self
+    }
+
+    /// Sets how the instance is stopped (default: 5 s graceful).
+    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// Sets the resource limits (default: [`Limits::default`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets the health-check schedule (used only if the plugin exports
+    /// `health`).
+    pub fn health(mut self, health: HealthSpec) -> Self {
+        self.health = health;
+        self
+    }
+
+    /// Adds a configuration entry, passed to the plugin's `init`.
+    pub fn config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.push((key.into(), value.into()));
+        self
+    }
+
+    /// The child's id, which is also its actor's name.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        let invalid = |reason: String| Error::InvalidSpec {
+            what: self.id.clone(),
+            reason,
+        };
+        if self.id.is_empty() {
+            return Err(invalid("the child id is empty".into()));
+        }
+        self.limits.validate().map_err(invalid)?;
+        self.health.validate().map_err(invalid)?;
+        Ok(())
+    }
+}
+
+/// A supervisor: its children, strategy, restart intensity and backoff.
+#[derive(Debug, Clone)]
+pub struct SupervisorSpec {
+    pub(crate) name: String,
+    pub(crate) strategy: Strategy,
+    pub(crate) max_restarts: u32,
+    pub(crate) within: Duration,
+    pub(crate) backoff: Backoff,
+    pub(crate) children: Vec<ChildSpec>,
+}
+
+impl SupervisorSpec {
+    /// A one-for-one supervisor named `name` with no children, allowing 3
+    /// restarts within 5 s, restarting at once.
+    pub fn new(name: impl Into<String>) -> Self {
+        SupervisorSpec {
+            name: name.into(),
+            strategy: Strategy::default(),
+            max_restarts: 3,
+            within: Duration::from_secs(5),
+            backoff: Backoff::default(),
+            children: Vec::new(),
+        }
+    }
+
+    /// Sets the strategy.
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    /// Sets the restart intensity: more than `max_restarts` restarts within
+    /// `within` and the supervisor stops its children and gives up.
+    pub fn intensity(mut self, max_restarts: u32, within: Duration) -> Self {
+        self.max_restarts = max_restarts;
+        self.within = within;
+        self
+    }
+
+    /// Sets the wait before each restart.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Adds a child; children start in the order they are added.
+    pub fn child(mut self, child: ChildSpec) -> Self {
+        self.children.push(child);
+        self
+    }
+
+    /// The supervisor's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        let invalid = |reason: String| Error::InvalidSpec {
+            what: self.name.clone(),
+            reason,
+        };
+        if self.within.is_zero() {
+            return Err(invalid("the intensity window must be more than zero".into()));
+        }
+        if self.backoff.shortest() > self.within {
+            return Err(invalid(format!(
+                "the shortest restart delay ({} ms) is longer than the intensity window ({} ms), \
+                 so the restart intensity could never be exceeded; shorten the delay or widen \
+                 the window",
+                millis(self.backoff.shortest()),
+                millis(self.within)
+            )));
+        }
+        if let Backoff::Exponential {
+            initial,
+            max,
+            multiplier,
+        } = self.backoff
+        {
+            if multiplier == 0 || max < initial {
+                return Err(invalid(
+                    "exponential backoff needs multiplier >= 1 and max >= initial".into(),
+                ));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for child in &self.children {
+            child.validate()?;
+            if !seen.insert(child.id.as_str()) {
+                return Err(Error::DuplicateName(child.id.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exponential_backoff_grows_and_stops_at_max() {
+        let backoff = Backoff::Exponential {
+            initial: Duration::from_millis(10),
+            max: Duration::from_millis(50),
+            multiplier: 2,
+        };
+        let delays: Vec<u64> = (1..=5).map(|n| millis(backoff.delay(n))).collect();
+        assert_eq!(delays, vec![10, 20, 40, 50, 50]);
+        assert_eq!(backoff.delay(u32::MAX), Duration::from_millis(50));
+    }
+
+    #[test]
+    fn a_delay_longer_than_the_window_is_rejected() {
+        let spec = SupervisorSpec::new("s")
+            .intensity(3, Duration::from_secs(1))
+            .backoff(Backoff::Fixed(Duration::from_secs(2)));
+        let error = spec.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("could never be exceeded"), "{error}");
+    }
+}
