@@ -405,14 +405,15 @@ impl ActorTask {
     /// Serves messages, health checks and control requests until the
     /// instance ends.
     async fn serve(&mut self, mut instance: Instance) -> Served {
-        if instance.has_job() {
-            if let Some(exit) = self.run_job(&mut instance).await {
-                return Served::Exited(exit);
-            }
+        if instance.has_job()
+            && let Some(exit) = self.run_job(&mut instance).await
+        {
+            return Served::Exited(exit);
         }
         let mut health_timer = instance.has_health_check().then(|| {
             let interval = self.spec.health.interval;
-            let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            let mut timer =
+                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
             timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
             timer
         });
@@ -506,7 +507,12 @@ impl ActorTask {
         if changes.is_empty() {
             return Ok(());
         }
-        match self.context.state_store.commit(&self.name, changes.clone()).await {
+        match self
+            .context
+            .state_store
+            .commit(&self.name, changes.clone())
+            .await
+        {
             Ok(version) => {
                 instance.committed_as(changes, version);
                 Ok(())
@@ -567,7 +573,10 @@ impl ActorTask {
                 HealthStatus::Unhealthy(reason) => reason.clone(),
                 other => other.to_string(),
             };
-            return Probe::FailedTooOften(format!("{last} ({} checks in a row)", failures.in_a_row()));
+            return Probe::FailedTooOften(format!(
+                "{last} ({} checks in a row)",
+                failures.in_a_row()
+            ));
         }
         Probe::Passed
     }
@@ -665,4 +674,3 @@ async fn next_tick(timer: &mut Option<Interval>) -> tokio::time::Instant {
         None => std::future::pending().await,
     }
 }
-

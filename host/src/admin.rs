@@ -51,7 +51,9 @@ impl AdminServer {
         if !addr.ip().is_loopback() {
             return Err(Error::InvalidSpec {
                 what: "admin endpoint".into(),
-                reason: format!("{addr} is not a loopback address; the admin endpoint only listens on loopback"),
+                reason: format!(
+                    "{addr} is not a loopback address; the admin endpoint only listens on loopback"
+                ),
             });
         }
         let listener = tokio::net::TcpListener::bind(addr)
@@ -120,7 +122,10 @@ async fn call_actor(State(host): State<Host>, Path(name): Path<String>, body: By
         Err(_) => error_response(
             StatusCode::GATEWAY_TIMEOUT,
             "timeout",
-            format!("actor `{name}` did not answer within {} s", CALL_TIMEOUT.as_secs()),
+            format!(
+                "actor `{name}` did not answer within {} s",
+                CALL_TIMEOUT.as_secs()
+            ),
         ),
     }
 }

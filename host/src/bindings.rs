@@ -12,5 +12,5 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub(crate) use exports::wasmvisor::plugin::{handler, health, job, lifecycle, snapshot};
-pub(crate) use wasmvisor::plugin::{log, state};
+pub(crate) use self::exports::wasmvisor::plugin::{handler, health, job, lifecycle, snapshot};
+pub(crate) use self::wasmvisor::plugin::{log, state};

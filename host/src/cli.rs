@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::admin::{AdminClient, AdminServer, DEFAULT_ADMIN_ADDR};
 use crate::actor::ActorInfo;
+use crate::admin::{AdminClient, AdminServer, DEFAULT_ADMIN_ADDR};
 use crate::host::Host;
 use crate::plugin_dir::start_plugin_dir;
 use crate::state::RedbStateStore;
@@ -17,7 +17,11 @@ use crate::state::RedbStateStore;
 const STATE_FILE: &str = "wasmvisor-state.redb";
 
 #[derive(Parser)]
-#[command(name = "wasmvisor", version, about = "Runs WebAssembly components as supervised actors")]
+#[command(
+    name = "wasmvisor",
+    version,
+    about = "Runs WebAssembly components as supervised actors"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -63,7 +67,10 @@ enum Command {
 /// Runs the `wasmvisor` command line with the process's arguments.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -130,7 +137,9 @@ async fn run(
     );
     println!("admin endpoint: http://{addr}");
     if let Some((name, _)) = report.started.first() {
-        println!("try: wasmvisor call --admin {addr} {name} <message>   |   wasmvisor ps --admin {addr}");
+        println!(
+            "try: wasmvisor call --admin {addr} {name} <message>   |   wasmvisor ps --admin {addr}"
+        );
     }
     wait_for_stop_signal().await;
     println!("wasmvisor: stopping");
@@ -174,9 +183,10 @@ fn format_table(actors: &[ActorInfo]) -> String {
             actor.status.to_string(),
             actor.restarts.to_string(),
             actor.health.to_string(),
-            actor
-                .uptime_ms
-                .map_or_else(|| "-".to_owned(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
+            actor.uptime_ms.map_or_else(
+                || "-".to_owned(),
+                |ms| format!("{:.1}s", ms as f64 / 1000.0),
+            ),
             actor
                 .last_exit
                 .as_ref()

@@ -94,8 +94,12 @@ impl GuestOutput {
         let text = String::from_utf8_lossy(line).into_owned();
         let actor = &*self.inner.actor;
         match self.inner.stream {
-            Stream::Stdout => tracing::info!(target: "wasmvisor::guest", actor, stream = "stdout", "{text}"),
-            Stream::Stderr => tracing::warn!(target: "wasmvisor::guest", actor, stream = "stderr", "{text}"),
+            Stream::Stdout => {
+                tracing::info!(target: "wasmvisor::guest", actor, stream = "stdout", "{text}")
+            }
+            Stream::Stderr => {
+                tracing::warn!(target: "wasmvisor::guest", actor, stream = "stderr", "{text}")
+            }
         }
         if lines.recent.len() == RECENT_LINES {
             lines.recent.pop_front();
@@ -180,7 +184,11 @@ impl Pollable for GuestOutput {
 }
 
 impl AsyncWrite for GuestOutput {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         GuestOutput::write(&self, buf);
         Poll::Ready(Ok(buf.len()))
     }

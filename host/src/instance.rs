@@ -319,9 +319,7 @@ impl Instance {
 
     fn finish<T>(&mut self, result: wasmtime::Result<T>) -> Result<T, CrashReason> {
         self.disarm();
-        result.map_err(|error| {
-            classify(error, self.store.data(), self.call_timeout)
-        })
+        result.map_err(|error| classify(error, self.store.data(), self.call_timeout))
     }
 }
 
@@ -429,11 +427,7 @@ fn disarm(store: &mut Store<ActorData>) {
 }
 
 /// Turns a trap (or a fatal host error) into the reason reported for the crash.
-fn classify(
-    error: wasmtime::Error,
-    data: &ActorData,
-    call_timeout: Duration,
-) -> CrashReason {
+fn classify(error: wasmtime::Error, data: &ActorData, call_timeout: Duration) -> CrashReason {
     if error.is::<DeadlineExceeded>() {
         return CrashReason::DeadlineExceeded {
             limit_ms: millis(call_timeout),

@@ -53,6 +53,11 @@ mod registry;
 mod state;
 mod supervisor;
 
+/// The README's Rust examples, compiled as doctests so that they stay true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub use self::actor::{ActorInfo, ActorRef, ActorStatus};
 pub use self::error::{CallError, CrashReason, Error, ExitReason};
 pub use self::events::Event;

@@ -51,8 +51,8 @@ pub async fn start_plugin_dir(host: &Host, dir: &Path) -> Result<DirReport, Erro
         } else {
             RestartType::Permanent
         };
-        let spec =
-            SupervisorSpec::new(name.clone()).child(ChildSpec::new(name.clone(), plugin).restart(restart));
+        let spec = SupervisorSpec::new(name.clone())
+            .child(ChildSpec::new(name.clone(), plugin).restart(restart));
         match host.start_supervisor(spec).await {
             Ok(supervisor) => report.started.push((name, supervisor)),
             Err(error) => report.failed.push(Error::Load {

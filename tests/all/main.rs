@@ -1,1 +1,16 @@
+//! Integration tests: the guest examples, run through the host.
+//!
+//! One test binary with modules keeps link time down. The guests must be
+//! built first (`just guests`; `just test` does it).
 
+// Helpers outside `#[test]` functions unwrap too: a panic is a clear test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod cli;
+mod health;
+mod limits;
+mod plugin_dir;
+mod state;
+mod supervision;

@@ -25,7 +25,8 @@ fn count() -> u64 {
 }
 
 fn store(count: u64) -> Result<(), String> {
-    state::set(KEY, count.to_string().as_bytes()).map_err(|e| format!("cannot save the count: {e:?}"))
+    state::set(KEY, count.to_string().as_bytes())
+        .map_err(|e| format!("cannot save the count: {e:?}"))
 }
 
 fn add(n: u64) -> Result<Vec<u8>, String> {
@@ -40,7 +41,9 @@ impl Guest for Counter {
         let mut words = text.split_whitespace();
         match (words.next(), words.next()) {
             (Some("inc"), None) => add(1),
-            (Some("add"), Some(n)) => add(n.parse().map_err(|_| format!("`{n}` is not a number"))?),
+            (Some("add"), Some(n)) => {
+                add(n.parse().map_err(|_| format!("`{n}` is not a number"))?)
+            }
             (Some("get"), None) => Ok(count().to_string().into_bytes()),
             (Some("inc-then-crash"), None) => {
                 store(count() + 1)?;

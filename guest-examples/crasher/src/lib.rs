@@ -30,7 +30,11 @@ impl Guest for Crasher {
             return Ok(rest.as_bytes().to_vec());
         }
         if let Some(code) = text.strip_prefix("exit ") {
-            std::process::exit(code.trim().parse().map_err(|_| format!("`{code}` is not an exit code"))?);
+            std::process::exit(
+                code.trim()
+                    .parse()
+                    .map_err(|_| format!("`{code}` is not an exit code"))?,
+            );
         }
         match text.trim() {
             "panic" => panic!("boom: asked to panic"),

@@ -33,7 +33,9 @@ impl handler::Guest for Memo {
         match text.trim() {
             "recall" => Ok(NOTES.with_borrow(|notes| notes.join("\n")).into_bytes()),
             "crash" => panic!("asked to crash"),
-            _ => Err(format!("unknown message `{text}`; try `remember TEXT`, `recall` or `crash`")),
+            _ => Err(format!(
+                "unknown message `{text}`; try `remember TEXT`, `recall` or `crash`"
+            )),
         }
     }
 }
@@ -46,7 +48,11 @@ impl snapshot::Guest for Memo {
 
     fn restore(data: Vec<u8>) -> Result<(), String> {
         let text = String::from_utf8(data).map_err(|_| "the snapshot is not UTF-8".to_string())?;
-        let notes = if text.is_empty() { Vec::new() } else { text.lines().map(str::to_owned).collect() };
+        let notes = if text.is_empty() {
+            Vec::new()
+        } else {
+            text.lines().map(str::to_owned).collect()
+        };
         NOTES.set(notes);
         Ok(())
     }

@@ -12,8 +12,8 @@ wit_bindgen::generate!({ path: "../../wit", world: "plugin-with-health" });
 
 use std::cell::RefCell;
 
-use exports::wasmvisor::plugin::health::{self, HealthStatus};
 use exports::wasmvisor::plugin::handler;
+use exports::wasmvisor::plugin::health::{self, HealthStatus};
 
 thread_local! {
     static MOOD: RefCell<HealthStatus> = const { RefCell::new(HealthStatus::Healthy) };

@@ -37,8 +37,8 @@
 mod spec;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -297,11 +297,7 @@ impl SupervisorTask {
     }
 
     fn on_exit(&mut self, exit: Exit) {
-        let Some(index) = self
-            .children
-            .iter()
-            .position(|c| *c.spec.id == *exit.child)
-        else {
+        let Some(index) = self.children.iter().position(|c| *c.spec.id == *exit.child) else {
             return;
         };
         let within = self.within;
@@ -310,7 +306,10 @@ impl SupervisorTask {
             // A stale exit of an instance that is no longer current.
             return;
         }
-        if child.up_since.is_some_and(|since| since.elapsed() >= within) {
+        if child
+            .up_since
+            .is_some_and(|since| since.elapsed() >= within)
+        {
             child.restarts_in_a_row = 0;
         }
         child.up_since = None;

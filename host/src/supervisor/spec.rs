@@ -48,9 +48,10 @@ pub enum Strategy {
 }
 
 /// How long a supervisor waits before restarting a child.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Backoff {
     /// Restart at once. The default.
+    #[default]
     Immediate,
     /// Wait the same time before every restart.
     Fixed(Duration),
@@ -65,12 +66,6 @@ pub enum Backoff {
         /// The growth factor between waits (at least 1).
         multiplier: u32,
     },
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff::Immediate
-    }
 }
 
 impl Backoff {
@@ -235,7 +230,9 @@ impl SupervisorSpec {
             reason,
         };
         if self.within.is_zero() {
-            return Err(invalid("the intensity window must be more than zero".into()));
+            return Err(invalid(
+                "the intensity window must be more than zero".into(),
+            ));
         }
         if self.backoff.shortest() > self.within {
             return Err(invalid(format!(
@@ -251,12 +248,11 @@ impl SupervisorSpec {
             max,
             multiplier,
         } = self.backoff
+            && (multiplier == 0 || max < initial)
         {
-            if multiplier == 0 || max < initial {
-                return Err(invalid(
-                    "exponential backoff needs multiplier >= 1 and max >= initial".into(),
-                ));
-            }
+            return Err(invalid(
+                "exponential backoff needs multiplier >= 1 and max >= initial".into(),
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         for child in &self.children {
@@ -290,7 +286,11 @@ mod tests {
         let spec = SupervisorSpec::new("s")
             .intensity(3, Duration::from_secs(1))
             .backoff(Backoff::Fixed(Duration::from_secs(2)));
-        let error = spec.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        let error = spec
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(error.contains("could never be exceeded"), "{error}");
     }
 }

@@ -1,0 +1,144 @@
+//! The command line, as an operator uses it: `wasmvisor run` in the
+//! background, `wasmvisor call` and `wasmvisor ps` against it, a clean stop,
+//! and state that is still there when the host runs again.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::common::{guest, within};
+
+/// The `wasmvisor` binary next to this test's executable (`just test` builds it).
+fn wasmvisor_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = dir.join(format!("wasmvisor{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build -p wasmvisor` first (`just test` does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A `wasmvisor run` process and the admin address it printed.
+struct RunningHost {
+    child: Child,
+    admin: String,
+}
+
+async fn start_host(dir: &Path) -> RunningHost {
+    let mut child = Command::new(wasmvisor_bin())
+        .arg("run")
+        .arg(dir)
+        .args(["--admin", "127.0.0.1:0"])
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let admin = within("the admin address", async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("wasmvisor run exited early");
+            if let Some(addr) = line.strip_prefix("admin endpoint: http://") {
+                return addr.to_owned();
+            }
+        }
+    })
+    .await;
+    // Keep draining stdout so that the host never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    RunningHost { child, admin }
+}
+
+/// Runs a `wasmvisor` subcommand against `admin`; returns (success, stdout, stderr).
+async fn wasmvisor(admin: &str, args: &[&str]) -> (bool, String, String) {
+    let output = within(
+        "a wasmvisor command",
+        Command::new(wasmvisor_bin())
+            .args(args)
+            .env("WASMVISOR_ADMIN", admin)
+            .output(),
+    )
+    .await
+    .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+async fn stop_host(mut host: RunningHost) {
+    let pid = host.child.id().unwrap().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let status = within("the host to stop", host.child.wait()).await.unwrap();
+    assert!(status.success(), "wasmvisor run ended with {status}");
+}
+
+#[tokio::test]
+async fn run_call_ps_and_a_clean_stop_keep_state_across_host_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("counter"), dir.path().join("counter.wasm")).unwrap();
+    std::fs::copy(guest("crasher"), dir.path().join("crasher.wasm")).unwrap();
+
+    let host = start_host(dir.path()).await;
+    for expected in ["1", "2", "3"] {
+        let (ok, out, err) = wasmvisor(&host.admin, &["call", "counter", "inc"]).await;
+        assert!(ok, "{err}");
+        assert_eq!(out.trim(), expected);
+    }
+    let (ok, _, err) = wasmvisor(&host.admin, &["call", "crasher", "panic"]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("actor `crasher` crashed") && err.contains("boom"),
+        "{err}"
+    );
+    let (ok, _, err) = wasmvisor(&host.admin, &["call", "nobody", "hello"]).await;
+    assert!(!ok);
+    assert!(err.contains("no actor named `nobody`"), "{err}");
+
+    let (ok, out, err) = wasmvisor(&host.admin, &["ps"]).await;
+    assert!(ok, "{err}");
+    let row = |name: &str| {
+        out.lines()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("no row for {name} in:\n{out}"))
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert!(out.starts_with("NAME"), "{out}");
+    assert_eq!(row("counter")[1..3], ["running", "0"]);
+    assert_eq!(row("crasher")[1..3], ["running", "1"]);
+
+    stop_host(host).await;
+
+    // A new host process on the same directory finds the committed count.
+    let host = start_host(dir.path()).await;
+    let (ok, out, err) = wasmvisor(&host.admin, &["call", "counter", "get"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "3");
+    stop_host(host).await;
+}
+
+#[tokio::test]
+async fn call_without_a_running_host_says_how_to_fix_it() {
+    // Port 9 (discard) on loopback: nothing of ours listens there.
+    let (ok, _, err) = wasmvisor("127.0.0.1:9", &["call", "counter", "inc"]).await;
+    assert!(!ok);
+    assert!(err.contains("cannot reach a wasmvisor host"), "{err}");
+}

@@ -1,0 +1,94 @@
+//! Helpers shared by the integration tests.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wasmvisor::{ChildSpec, Host, Plugin, SupervisorRef, SupervisorSpec};
+
+/// How long any awaited condition may take before the test fails.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The workspace's root directory.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// The built guest example `name` (a `.wasm` component).
+pub fn guest(name: &str) -> PathBuf {
+    let path = workspace_root()
+        .join("guest-examples/target/wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "guest `{name}` is not built ({} is missing): run `just guests`",
+        path.display()
+    );
+    path
+}
+
+/// Loads the guest example `name` into `host`.
+pub async fn plugin(host: &Host, name: &str) -> Plugin {
+    match host.load_plugin_file(guest(name)).await {
+        Ok(plugin) => plugin,
+        Err(error) => panic!("loading guest `{name}`: {error}"),
+    }
+}
+
+/// Starts a supervisor named `name` with `children`, failing the test on error.
+pub async fn supervise(host: &Host, spec: SupervisorSpec) -> SupervisorRef {
+    match host.start_supervisor(spec).await {
+        Ok(supervisor) => supervisor,
+        Err(error) => panic!("starting the supervisor: {error}"),
+    }
+}
+
+/// A host with one supervisor running the guest `guest` as actor `name`,
+/// with the child spec adjusted by `tweak`.
+pub async fn single(
+    host: &Host,
+    name: &str,
+    guest: &str,
+    tweak: impl FnOnce(ChildSpec) -> ChildSpec,
+) -> SupervisorRef {
+    let child = tweak(ChildSpec::new(name, plugin(host, guest).await));
+    supervise(
+        host,
+        SupervisorSpec::new(format!("{name}-sup")).child(child),
+    )
+    .await
+}
+
+/// Calls actor `name` and returns the reply as text, failing the test on error.
+pub async fn call_ok(host: &Host, name: &str, message: &str) -> String {
+    let actor = host
+        .actor(name)
+        .unwrap_or_else(|| panic!("no actor named `{name}`"));
+    match actor.call(message).await {
+        Ok(reply) => String::from_utf8_lossy(&reply).into_owned(),
+        Err(error) => panic!("`{message}` to `{name}` failed: {error}"),
+    }
+}
+
+/// Polls `condition` until it holds, failing the test after [`PATIENCE`].
+pub async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Awaits `future`, failing the test after [`PATIENCE`].
+pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(PATIENCE, future).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}

@@ -1,0 +1,63 @@
+//! Health checks: unhealthy several times in a row restarts; degraded never does.
+
+use std::time::Duration;
+
+use wasmvisor::{CrashReason, ExitReason, HealthSpec, HealthStatus, Host};
+
+use crate::common::{call_ok, single, wait_until};
+
+fn frequent_checks() -> HealthSpec {
+    HealthSpec::default()
+        .interval(Duration::from_millis(20))
+        .timeout(Duration::from_secs(2))
+        .threshold(3)
+}
+
+#[tokio::test]
+async fn an_unhealthy_guest_is_restarted_after_the_threshold_of_failed_checks() {
+    let host = Host::new().unwrap();
+    single(&host, "vitals", "vitals", |c| c.health(frequent_checks())).await;
+    let vitals = host.actor("vitals").unwrap();
+    wait_until("a first check", || {
+        vitals.info().health == HealthStatus::Healthy
+    })
+    .await;
+
+    call_ok(&host, "vitals", "unhealthy out of disk").await;
+    wait_until("the restart", || vitals.info().restarts == 1).await;
+    let Some(ExitReason::Crash(CrashReason::HealthCheckFailed(reason))) = vitals.info().last_exit
+    else {
+        panic!("unexpected exit: {:?}", vitals.info().last_exit);
+    };
+    assert_eq!(reason, "out of disk (3 checks in a row)");
+    // The new instance starts healthy.
+    wait_until("the new instance is healthy", || {
+        vitals.info().health == HealthStatus::Healthy
+    })
+    .await;
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_degraded_guest_is_reported_but_never_restarted() {
+    let host = Host::new().unwrap();
+    single(&host, "vitals", "vitals", |c| c.health(frequent_checks())).await;
+    let vitals = host.actor("vitals").unwrap();
+    call_ok(&host, "vitals", "degraded slow disk").await;
+    wait_until("degraded is reported", || {
+        vitals.info().health == HealthStatus::Degraded("slow disk".into())
+    })
+    .await;
+    // Well past the threshold of checks, still the same instance.
+    let checks_then = vitals.info().health_checks;
+    wait_until("five more checks", || {
+        vitals.info().health_checks >= checks_then + 5
+    })
+    .await;
+    assert_eq!(vitals.info().restarts, 0);
+    assert_eq!(
+        vitals.info().health,
+        HealthStatus::Degraded("slow disk".into())
+    );
+    host.shutdown().await;
+}
