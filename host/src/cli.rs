@@ -137,8 +137,10 @@ async fn run(
     );
     println!("admin endpoint: http://{addr}");
     if let Some((name, _)) = report.started.first() {
+        // Name the program as it was invoked, so the hint works off PATH too.
+        let program = std::env::args().next().unwrap_or_else(|| "wasmvisor".into());
         println!(
-            "try: wasmvisor call --admin {addr} {name} <message>   |   wasmvisor ps --admin {addr}"
+            "try: {program} call --admin {addr} {name} <message>   |   {program} ps --admin {addr}"
         );
     }
     wait_for_stop_signal().await;

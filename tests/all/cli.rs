@@ -142,3 +142,16 @@ async fn call_without_a_running_host_says_how_to_fix_it() {
     assert!(!ok);
     assert!(err.contains("cannot reach a wasmvisor host"), "{err}");
 }
+
+#[tokio::test]
+async fn the_admin_endpoint_refuses_to_listen_beyond_loopback() {
+    let host = wasmvisor::Host::new().unwrap();
+    let result = wasmvisor::admin::AdminServer::start(host, "0.0.0.0:0".parse().unwrap()).await;
+    let Err(error) = result else {
+        panic!("the admin endpoint must not listen on 0.0.0.0");
+    };
+    assert!(
+        error.to_string().contains("not a loopback address"),
+        "{error}"
+    );
+}

@@ -12,5 +12,6 @@ mod cli;
 mod health;
 mod limits;
 mod plugin_dir;
+mod sandbox;
 mod state;
 mod supervision;

@@ -139,3 +139,16 @@ async fn a_crash_in_one_actor_leaves_another_actors_calls_and_state_alone() {
     assert_eq!(call_ok(&host, "a", "get").await, "0");
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn casts_are_handled_in_order_before_a_later_call() {
+    let host = Host::new().unwrap();
+    single(&host, "counter", "counter", |c| c).await;
+    let counter = host.actor("counter").unwrap();
+    for _ in 0..5 {
+        counter.cast("inc").await.unwrap();
+    }
+    counter.cast("add 10").await.unwrap();
+    assert_eq!(call_ok(&host, "counter", "get").await, "15");
+    host.shutdown().await;
+}

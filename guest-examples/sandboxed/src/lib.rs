@@ -1,0 +1,52 @@
+//! A plugin that reports what it can reach, to show (and test) that nothing
+//! is granted by default: no environment variables, no arguments, no files,
+//! no network. Clocks (and random numbers) always work.
+//!
+//! Messages (UTF-8 text):
+//! - `env`: the environment variables it sees, one `KEY=VALUE` per line;
+//! - `args`: its command-line arguments, one per line;
+//! - `read PATH`: the file's contents, or the error;
+//! - `connect HOST:PORT`: whether a TCP connection could be opened;
+//! - `clock`: the wall clock's reading, in seconds since 1970.
+
+wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
+
+use exports::wasmvisor::plugin::handler::Guest;
+
+struct Sandboxed;
+
+impl Guest for Sandboxed {
+    fn handle(message: Vec<u8>) -> Result<Vec<u8>, String> {
+        let text = String::from_utf8(message).map_err(|_| "messages are UTF-8 text".to_string())?;
+        let reply = if text == "env" {
+            std::env::vars()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        } else if text == "args" {
+            std::env::args().collect::<Vec<_>>().join("\n")
+        } else if let Some(path) = text.strip_prefix("read ") {
+            match std::fs::read_to_string(path) {
+                Ok(contents) => contents,
+                Err(error) => return Err(format!("cannot read {path}: {error}")),
+            }
+        } else if let Some(addr) = text.strip_prefix("connect ") {
+            match std::net::TcpStream::connect(addr) {
+                Ok(_) => "connected".to_string(),
+                Err(error) => return Err(format!("cannot connect to {addr}: {error}")),
+            }
+        } else if text == "clock" {
+            let since_epoch = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|e| e.to_string())?;
+            format!("clock ok: {}s since 1970", since_epoch.as_secs())
+        } else {
+            return Err(format!(
+                "unknown message `{text}`; try `env`, `args`, `read PATH`, `connect HOST:PORT` or `clock`"
+            ));
+        };
+        Ok(reply.into_bytes())
+    }
+}
+
+export!(Sandboxed);
