@@ -3,7 +3,7 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 guest_dir := "guest-examples/target/wasm32-wasip2/release"
-examples := "counter memo crasher spinner hog vitals sandboxed"
+examples := "counter memo crasher spinner hog vitals sandboxed greeter"
 
 # List the recipes.
 default:

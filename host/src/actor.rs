@@ -380,7 +380,11 @@ impl ActorTask {
         })
         .await;
         match started {
-            Ok(running) => {
+            Ok(mut running) => {
+                // What `init` wrote is committed before the first message.
+                self.commit_changes(&mut running)
+                    .await
+                    .map_err(|crash| crash.to_string())?;
                 {
                     let mut status = self.shared.lock();
                     status.state = ActorStatus::Running;
@@ -503,6 +507,11 @@ impl ActorTask {
     /// its state can no longer be trusted.
     async fn commit(&mut self, instance: &mut Instance) -> Result<(), CrashReason> {
         instance.take_snapshot().await?;
+        self.commit_changes(instance).await
+    }
+
+    /// Commits the pending state changes, without a new snapshot.
+    async fn commit_changes(&mut self, instance: &mut Instance) -> Result<(), CrashReason> {
         let changes = instance.take_changes();
         if changes.is_empty() {
             return Ok(());
@@ -545,6 +554,8 @@ impl ActorTask {
             Some(Ok(status)) => status,
             Some(Err(crash)) => return Probe::Crashed(crash),
         };
+        // A health check observes; whatever it wrote is not kept.
+        instance.discard_changes();
         let late = due.elapsed();
         let status = if late > health.timeout {
             HealthStatus::Unhealthy(format!(

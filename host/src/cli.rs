@@ -138,7 +138,9 @@ async fn run(
     println!("admin endpoint: http://{addr}");
     if let Some((name, _)) = report.started.first() {
         // Name the program as it was invoked, so the hint works off PATH too.
-        let program = std::env::args().next().unwrap_or_else(|| "wasmvisor".into());
+        let program = std::env::args()
+            .next()
+            .unwrap_or_else(|| "wasmvisor".into());
         println!(
             "try: {program} call --admin {addr} {name} <message>   |   {program} ps --admin {addr}"
         );

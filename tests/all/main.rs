@@ -10,6 +10,7 @@ mod common;
 
 mod cli;
 mod health;
+mod lifecycle;
 mod limits;
 mod plugin_dir;
 mod sandbox;
