@@ -34,9 +34,13 @@ call NAME MESSAGE:
 ps:
     ./target/debug/wasmvisor ps
 
-# Build the guests and the host, then run every test.
-test: guests build
+# Build the guests, then run every test (the CLI tests build their own binary).
+test: guests
     cargo test --workspace
+
+# Measure wasmvisor against raw wasmtime (release build); writes docs/benchmarks.md.
+bench: guests
+    cargo bench -p wasmvisor --bench overhead
 
 # Formatting, lints and docs, host and guests.
 lint:

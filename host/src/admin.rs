@@ -114,7 +114,7 @@ async fn list_actors(State(host): State<Host>) -> axum::Json<Vec<ActorInfo>> {
 
 async fn call_actor(State(host): State<Host>, Path(name): Path<String>, body: Bytes) -> Response {
     let Some(actor) = host.actor(&name) else {
-        return api_error(&CallError::NotFound(name));
+        return api_error(&host.why_unavailable(&name));
     };
     match tokio::time::timeout(CALL_TIMEOUT, actor.call(body.to_vec())).await {
         Ok(Ok(reply)) => (StatusCode::OK, reply).into_response(),

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
-use crate::actor::{ActorContext, ActorInfo, ActorRef};
+use crate::actor::{ActorContext, ActorInfo, ActorRef, ActorStatus};
 use crate::engine::Engine;
-use crate::error::Error;
+use crate::error::{CallError, Error};
 use crate::events::{Event, EventBus};
 use crate::loader::Plugin;
 use crate::registry::Registry;
@@ -146,15 +146,35 @@ impl Host {
         self.inner.context.registry.get(name)
     }
 
-    /// Every registered actor, in name order.
+    /// Every actor of every supervisor started on this host, in start
+    /// order, including the ones that are stopped for good (with the reason),
+    /// until [`Host::shutdown`].
     pub fn actors(&self) -> Vec<ActorInfo> {
-        self.inner
-            .context
-            .registry
-            .all()
+        self.lock_supervisors()
             .iter()
-            .map(ActorRef::info)
+            .flat_map(SupervisorRef::which_children)
             .collect()
+    }
+
+    /// Why the actor `name` does not answer: [`CallError::Stopped`] with
+    /// the reason if it is stopped for good, [`CallError::NotFound`] if no
+    /// actor ever had that name on this host.
+    pub fn why_unavailable(&self, name: &str) -> CallError {
+        let stopped = self
+            .actors()
+            .into_iter()
+            .rev()
+            .find_map(|info| match info.status {
+                ActorStatus::Stopped(reason) if info.name == name => Some(reason),
+                _ => None,
+            });
+        match stopped {
+            Some(reason) => CallError::Stopped {
+                actor: name.to_owned(),
+                reason,
+            },
+            None => CallError::NotFound(name.to_owned()),
+        }
     }
 
     /// The supervisors started on this host, in start order.

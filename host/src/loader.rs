@@ -152,6 +152,11 @@ impl Plugin {
         }
     }
 
+    /// Whether this plugin was compiled by `engine` (and so can run on it).
+    pub(crate) fn belongs_to(&self, engine: &Engine) -> bool {
+        wasmtime::Engine::same(self.inner.pre.engine(), engine.wasmtime())
+    }
+
     pub(crate) fn instance_pre(&self) -> &InstancePre<ActorData> {
         &self.inner.pre
     }

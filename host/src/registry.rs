@@ -49,9 +49,4 @@ impl Registry {
     pub(crate) fn get(&self, name: &str) -> Option<ActorRef> {
         self.read().get(name).cloned()
     }
-
-    /// Every registered actor, in name order.
-    pub(crate) fn all(&self) -> Vec<ActorRef> {
-        self.read().values().cloned().collect()
-    }
 }

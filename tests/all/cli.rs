@@ -2,7 +2,7 @@
 //! background, `wasmvisor call` and `wasmvisor ps` against it, a clean stop,
 //! and state that is still there when the host runs again.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -10,17 +10,9 @@ use tokio::process::{Child, Command};
 
 use crate::common::{guest, within};
 
-/// The `wasmvisor` binary next to this test's executable (`just test` builds it).
-fn wasmvisor_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = dir.join(format!("wasmvisor{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo build -p wasmvisor` first (`just test` does)",
-        bin.display()
-    );
-    bin
+/// The CLI under test (the `wasmvisor` command line, built with the tests).
+fn wasmvisor_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_wasmvisor-under-test")
 }
 
 /// A `wasmvisor run` process and the admin address it printed.
@@ -124,6 +116,31 @@ async fn run_call_ps_and_a_clean_stop_keep_state_across_host_processes() {
     assert!(out.starts_with("NAME"), "{out}");
     assert_eq!(row("counter")[1..3], ["running", "0"]);
     assert_eq!(row("crasher")[1..3], ["running", "1"]);
+
+    // A plugin that keeps crashing exhausts its restart intensity (3 in 5 s):
+    // it stays down, and both `ps` and `call` say why.
+    for _ in 0..3 {
+        let (ok, _, _) = wasmvisor(&host.admin, &["call", "crasher", "panic"]).await;
+        assert!(!ok);
+    }
+    let (ok, out, err) = wasmvisor(&host.admin, &["ps"]).await;
+    assert!(ok, "{err}");
+    let crasher_row = out
+        .lines()
+        .find(|l| l.starts_with("crasher"))
+        .unwrap_or_default();
+    assert!(
+        crasher_row.contains("stopped: restart intensity exceeded"),
+        "{out}"
+    );
+    let (ok, _, err) = wasmvisor(&host.admin, &["call", "crasher", "echo hi"]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("actor `crasher` is stopped: restart intensity exceeded"),
+        "{err}"
+    );
+    let (ok, out, _) = wasmvisor(&host.admin, &["call", "counter", "get"]).await;
+    assert!(ok && out.trim() == "3", "the other plugin runs on: {out}");
 
     stop_host(host).await;
 

@@ -159,3 +159,16 @@ async fn a_name_can_belong_to_one_actor_only() {
     assert_eq!(call_ok(&host, "counter", "inc").await, "1");
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_plugin_loaded_by_another_host_is_refused_with_a_clear_error() {
+    let other = Host::new().unwrap();
+    let foreign = plugin(&other, "counter").await;
+    let host = Host::new().unwrap();
+    let spec = SupervisorSpec::new("app").child(ChildSpec::new("counter", foreign));
+    let error = host.start_supervisor(spec).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::InvalidSpec { what, reason } if what == "counter" && reason.contains("loaded by another host")),
+        "{error}"
+    );
+}

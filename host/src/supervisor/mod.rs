@@ -39,7 +39,7 @@ mod spec;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use tokio::time::Instant;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
@@ -172,6 +172,18 @@ pub(crate) async fn start(
     spec: SupervisorSpec,
 ) -> Result<SupervisorRef, Error> {
     spec.validate()?;
+    for child in &spec.children {
+        if !child.plugin.belongs_to(&context.actor.engine) {
+            return Err(Error::InvalidSpec {
+                what: child.id.clone(),
+                reason: format!(
+                    "its plugin ({}) was loaded by another host; load it with this host's \
+                     `load_plugin_file`",
+                    child.plugin.source().display()
+                ),
+            });
+        }
+    }
     let (exits_tx, exits) = mpsc::unbounded_channel();
     let (commands, commands_rx) = mpsc::unbounded_channel();
     let mut children: Vec<Child> = spec

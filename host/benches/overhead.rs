@@ -1,0 +1,284 @@
+//! `just bench`: what wasmvisor costs over raw wasmtime, measured in one run.
+//!
+//! Each row is a wasmvisor figure, the floor measured in the same run on the
+//! same component, and their ratio:
+//!
+//! - round trip: `ActorRef::call` (mailbox -> actor task -> guest -> reply)
+//!   against a raw async typed call of the same export on a raw store;
+//! - restart: a crashing message then the next message answered (with state
+//!   restored from the store), against a raw `InstancePre` instantiation
+//!   plus one call;
+//! - idle actors: resident memory per idle counter actor.
+//!
+//! The guests must be built (`just guests`). The table is printed and
+//! written to `docs/benchmarks.md`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ::wasmvisor::{ChildSpec, Host, Limits, SupervisorSpec};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "plugin",
+    exports: { default: async },
+});
+
+use self::wasmvisor::plugin::{log, state};
+
+const ROUND_TRIPS: u32 = 20_000;
+const RESTARTS: usize = 300;
+const IDLE_ACTORS: usize = 1_000;
+
+/// The floor's host: just enough for the counter's imports.
+struct Raw {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    entries: BTreeMap<String, Vec<u8>>,
+}
+
+impl WasiView for Raw {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl state::Host for Raw {
+    fn get(&mut self, key: String) -> Option<Vec<u8>> {
+        self.entries.get(&key).cloned()
+    }
+    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), state::StateError> {
+        self.entries.insert(key, value);
+        Ok(())
+    }
+    fn delete(&mut self, key: String) {
+        self.entries.remove(&key);
+    }
+    fn list_keys(&mut self, prefix: String) -> Vec<String> {
+        self.entries
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect()
+    }
+}
+
+impl log::Host for Raw {
+    fn log(&mut self, _level: log::Level, _message: String) {}
+}
+
+fn guest(name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../guest-examples/target/wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `just guests`",
+        path.display()
+    );
+    path
+}
+
+fn raw_store(engine: &Engine) -> Store<Raw> {
+    let mut store = Store::new(
+        engine,
+        Raw {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            entries: BTreeMap::new(),
+        },
+    );
+    store.set_epoch_deadline(u64::MAX / 2);
+    store
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort_unstable();
+    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[index]
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+struct Row {
+    what: String,
+    wasmvisor: String,
+    floor: String,
+    ratio: String,
+}
+
+fn row(what: &str, ours: Duration, floor: Duration) -> Row {
+    Row {
+        what: what.to_owned(),
+        wasmvisor: format!("{:.2} µs", micros(ours)),
+        floor: format!("{:.2} µs", micros(floor)),
+        ratio: format!("{:.2}x", ours.as_secs_f64() / floor.as_secs_f64()),
+    }
+}
+
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let counter = std::fs::read(guest("counter")).unwrap();
+    let mut rows = Vec::new();
+
+    // The floor: the same component on a raw store, same engine settings.
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config).unwrap();
+    let component = Component::new(&engine, &counter).unwrap();
+    let mut linker: Linker<Raw> = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+    Plugin::add_to_linker::<Raw, HasSelf<Raw>>(&mut linker, |raw| raw).unwrap();
+    let pre = PluginPre::new(linker.instantiate_pre(&component).unwrap()).unwrap();
+
+    let mut store = raw_store(&engine);
+    let plugin = pre.instantiate_async(&mut store).await.unwrap();
+    let handler = plugin.wasmvisor_plugin_handler();
+    for _ in 0..1_000 {
+        handler
+            .call_handle(&mut store, b"get")
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let start = Instant::now();
+    for _ in 0..ROUND_TRIPS {
+        handler
+            .call_handle(&mut store, b"get")
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let raw_call = start.elapsed() / ROUND_TRIPS;
+
+    let mut raw_restarts = Vec::with_capacity(RESTARTS);
+    for _ in 0..RESTARTS {
+        let start = Instant::now();
+        let mut store = raw_store(&engine);
+        let plugin = pre.instantiate_async(&mut store).await.unwrap();
+        plugin
+            .wasmvisor_plugin_handler()
+            .call_handle(&mut store, b"get")
+            .await
+            .unwrap()
+            .unwrap();
+        raw_restarts.push(start.elapsed());
+    }
+
+    // wasmvisor: the same component as a supervised actor.
+    let host = Host::new().unwrap();
+    let plugin = host
+        .load_plugin("counter.wasm", counter.clone())
+        .await
+        .unwrap();
+    host.start_supervisor(
+        SupervisorSpec::new("bench")
+            .intensity(u32::MAX, Duration::from_secs(1))
+            .child(ChildSpec::new("counter", plugin.clone())),
+    )
+    .await
+    .unwrap();
+    let actor = host.actor("counter").unwrap();
+    actor.call("inc").await.unwrap();
+    for _ in 0..1_000 {
+        actor.call("get").await.unwrap();
+    }
+    let start = Instant::now();
+    for _ in 0..ROUND_TRIPS {
+        actor.call("get").await.unwrap();
+    }
+    let actor_call = start.elapsed() / ROUND_TRIPS;
+    rows.push(row("round trip, read-only message", actor_call, raw_call));
+
+    let mut restarts = Vec::with_capacity(RESTARTS);
+    for _ in 0..RESTARTS {
+        let start = Instant::now();
+        assert!(actor.call("crash").await.is_err());
+        assert_eq!(actor.call("get").await.unwrap(), b"1");
+        restarts.push(start.elapsed());
+    }
+    let (ours_p50, floor_p50) = (
+        percentile(&mut restarts, 0.5),
+        percentile(&mut raw_restarts, 0.5),
+    );
+    let (ours_p99, floor_p99) = (
+        percentile(&mut restarts, 0.99),
+        percentile(&mut raw_restarts, 0.99),
+    );
+    rows.push(row(
+        "restart p50 (crash, then next message answered)",
+        ours_p50,
+        floor_p50,
+    ));
+    rows.push(row("restart p99", ours_p99, floor_p99));
+    host.shutdown().await;
+
+    // Idle actors: resident memory per actor.
+    let host = Host::new().unwrap();
+    let plugin = host.load_plugin("counter.wasm", counter).await.unwrap();
+    let before = resident_bytes();
+    let mut spec = SupervisorSpec::new("idle");
+    for i in 0..IDLE_ACTORS {
+        spec = spec.child(
+            ChildSpec::new(format!("counter-{i}"), plugin.clone())
+                .limits(Limits::default().mailbox_capacity(16)),
+        );
+    }
+    host.start_supervisor(spec).await.unwrap();
+    let per_actor = resident_bytes().saturating_sub(before) / IDLE_ACTORS as u64;
+    host.shutdown().await;
+    rows.push(Row {
+        what: format!("resident memory per idle actor ({IDLE_ACTORS} actors)"),
+        wasmvisor: format!("{:.1} KiB", per_actor as f64 / 1024.0),
+        floor: "-".into(),
+        ratio: "-".into(),
+    });
+
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mut table = format!(
+        "# Benchmarks\n\nMeasured by `just bench` (`host/benches/overhead.rs`) on {cpu}, {cores} cores.\n\
+         Each floor is measured in the same run, on the same component (`counter`).\n\n\
+         | what | wasmvisor | floor (raw wasmtime) | ratio |\n|---|---|---|---|\n"
+    );
+    for r in &rows {
+        table.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            r.what, r.wasmvisor, r.floor, r.ratio
+        ));
+    }
+    print!("{table}");
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
+    std::fs::write(&out, &table).unwrap();
+    println!("\nwritten to {}", out.display());
+}
