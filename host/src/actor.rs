@@ -133,6 +133,11 @@ impl ActorRef {
         }
     }
 
+    /// Whether both handles reach the same actor.
+    pub(crate) fn same_actor(&self, other: &ActorRef) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     pub(crate) fn shared(&self) -> &Arc<ActorShared> {
         &self.shared
     }
@@ -225,6 +230,10 @@ pub(crate) enum Control {
         shutdown: Shutdown,
         reply: oneshot::Sender<Option<ExitReason>>,
     },
+    /// While no instance runs, answer every message with
+    /// [`CallError::Stopped`] and `reason` (instead of keeping it for the
+    /// next instance), until the next `Start`.
+    Park { reason: String },
     /// Stop for good: answer every waiting and later message with
     /// [`CallError::Stopped`], and end the task; `done` is dropped once the
     /// task has let go of everything it held (the state store among them).
@@ -325,15 +334,39 @@ enum Served {
 
 impl ActorTask {
     async fn run(mut self) {
-        while let Some(control) = self.control.recv().await {
+        // Set while the actor is undefined: messages get this answer.
+        let mut parked: Option<String> = None;
+        loop {
+            let control = match &parked {
+                None => self.control.recv().await,
+                Some(reason) => tokio::select! {
+                    control = self.control.recv() => control,
+                    Some(envelope) = self.mailbox.recv() => {
+                        respond(envelope.reply, Err(CallError::Stopped {
+                            actor: self.name.to_string(),
+                            reason: reason.clone(),
+                        }));
+                        continue;
+                    }
+                },
+            };
+            let Some(control) = control else {
+                break;
+            };
             match control {
                 Control::Start { instance, reply } => match self.start(instance).await {
                     Ok(running) => {
+                        parked = None;
                         let _ = reply.send(Ok(()));
                         match self.serve(running).await {
                             Served::Exited(reason) => self.report_exit(instance, reason),
                             Served::Stopped(reason, reply) => {
                                 self.mark_down(instance, reason.clone());
+                                self.context.events.publish(Event::ActorExited {
+                                    actor: self.name.to_string(),
+                                    instance,
+                                    reason: reason.clone(),
+                                });
                                 let _ = reply.send(Some(reason));
                             }
                             Served::Closed(reason, done) => {
@@ -351,6 +384,7 @@ impl ActorTask {
                 Control::Stop { reply, .. } => {
                     let _ = reply.send(None);
                 }
+                Control::Park { reason } => parked = Some(reason),
                 Control::Close { reason, done } => {
                     self.close(reason);
                     drop(done);
@@ -433,6 +467,8 @@ impl ActorTask {
                     Some(Control::Start { reply, .. }) => {
                         let _ = reply.send(Err("already running".to_owned()));
                     }
+                    // Only meaningful between instances.
+                    Some(Control::Park { .. }) => {}
                     Some(Control::Close { reason, done }) => {
                         self.stop_instance(instance, self.spec.shutdown).await;
                         return Served::Closed(reason, done);

@@ -70,6 +70,6 @@ pub use self::state::{
     Changes, CommittedState, MemoryStateStore, RedbStateStore, StateError, StateStore,
 };
 pub use self::supervisor::{
-    Backoff, ChildSpec, RestartType, Shutdown, Strategy, SupervisorRef, SupervisorSpec,
-    SupervisorStatus,
+    Backoff, ChildCounts, ChildError, ChildSpec, RestartType, Shutdown, Strategy, SupervisorRef,
+    SupervisorSpec, SupervisorStatus,
 };

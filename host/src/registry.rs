@@ -42,8 +42,15 @@ impl Registry {
         Ok(())
     }
 
-    pub(crate) fn unregister(&self, name: &str) {
-        self.write().remove(name);
+    /// Releases `actor`'s name, unless the name now belongs to another actor.
+    pub(crate) fn unregister(&self, actor: &ActorRef) {
+        let mut names = self.write();
+        if names
+            .get(actor.name())
+            .is_some_and(|current| current.same_actor(actor))
+        {
+            names.remove(actor.name());
+        }
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<ActorRef> {

@@ -1,12 +1,12 @@
 //! Supervisors: start actors, watch them, restart them by OTP's rules.
 //!
 //! ```text
-//!        SupervisorRef (stop, which_children, status)
+//!        SupervisorRef (stop, which_children, start/terminate/restart/delete child)
 //!              │ commands
 //!        supervisor task ── restart history (one sliding window)
 //!         │    ▲ exits: (child, instance, reason)
 //!         │    │
-//!    Start/Stop/Close
+//!    Start/Stop/Park/Close
 //!         ▼    │
 //!     actor task   actor task   ...   (children, in start order)
 //! ```
@@ -18,35 +18,45 @@
 //!   already started are stopped in reverse order and the supervisor fails
 //!   to start, naming the child.
 //! - When an instance ends, its child's restart type decides: permanent
-//!   always restarts, transient only after an abnormal exit, temporary never.
-//! - Every restart *attempt* is recorded in one window per supervisor; the
-//!   attempt that would make more than `max_restarts` within `within` is not
-//!   made: the supervisor stops every child (reverse order) and gives up,
-//!   saying why. Its actors answer calls with that reason from then on.
-//! - A restart waits for the backoff delay first; the wait is not a restart.
-//!   A failed restart is retried through the supervisor's own command
-//!   channel, and counts again, so a child that can never start again ends
-//!   in a give-up rather than a hot loop.
+//!   always restarts, transient only after an abnormal exit, temporary never
+//!   (and its spec is deleted). A child that is not restarted and not deleted
+//!   is *undefined*: its name stays, calls to it are answered with the
+//!   reason, and `restart_child` can start it again.
+//! - The strategy decides who restarts with it: one-for-one only the child;
+//!   one-for-all every child; rest-for-one the child and those started after
+//!   it. Siblings are stopped in reverse start order, then all are started in
+//!   start order; temporary siblings are dropped, and every other child in
+//!   the range is started, even one that was undefined. If one fails to
+//!   start, the ones already started stay up and the retry applies the
+//!   strategy again.
+//! - Every restart *attempt* is recorded in one window per supervisor (a
+//!   group restart counts once); the attempt that would make more than
+//!   `max_restarts` within `within` is not made: the supervisor stops every
+//!   child (reverse order) and gives up, saying why.
+//! - A restart waits for the backoff delay first (one delay for a group);
+//!   the wait is not a restart. A failed restart is retried through the
+//!   supervisor's own command channel, and counts again.
 //! - An exit of an instance that is no longer the child's current one is
 //!   stale and ignored; an instance the supervisor stops itself is never
-//!   reported as an exit, so it cannot cause a restart.
-//!
-//! This is the first cut: one-for-one only. Other strategies, nested
-//! supervisors, dynamic children and the management API build on it.
+//!   reported as an exit, so it cannot cause a restart. Management calls
+//!   (`start_child`, `terminate_child`, `restart_child`, `delete_child`)
+//!   never count toward the intensity.
 
 mod spec;
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::time::Instant;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
 
 pub use self::spec::{Backoff, ChildSpec, RestartType, Shutdown, Strategy, SupervisorSpec};
 
-use crate::actor::{self, ActorChannels, ActorContext, ActorInfo, ActorStatus, Control, Exit};
+use crate::actor::{
+    self, ActorChannels, ActorContext, ActorInfo, ActorRef, ActorStatus, Control, Exit,
+};
 use crate::error::{Error, millis};
 use crate::events::Event;
 use crate::registry::Registry;
@@ -77,6 +87,60 @@ pub enum SupervisorStatus {
     Stopped,
 }
 
+/// How many children a supervisor has, OTP's `count_children`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct ChildCounts {
+    /// Child specs, whether running or not.
+    pub specs: usize,
+    /// Children with a live instance (not restarting, not undefined).
+    pub active: usize,
+    /// Specs that are supervisors.
+    pub supervisors: usize,
+    /// Specs that are workers (actors).
+    pub workers: usize,
+}
+
+/// Why a management call on a supervisor was refused (OTP's error cases).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChildError {
+    /// The supervisor has no child with this id.
+    #[error("no child `{0}`")]
+    NotFound(String),
+    /// `start_child`: a child with this id is already running.
+    #[error("child `{id}` is already started (instance {instance})")]
+    AlreadyStarted {
+        /// The child.
+        id: String,
+        /// Its running instance.
+        instance: u64,
+    },
+    /// `start_child`: a child with this id exists but is not running; use
+    /// `restart_child`, or `delete_child` first.
+    #[error("child `{0}` is already present (not running): restart or delete it")]
+    AlreadyPresent(String),
+    /// `restart_child`/`delete_child`: the child is running.
+    #[error("child `{0}` is running")]
+    Running(String),
+    /// `restart_child`/`delete_child`: the child is waiting to be restarted.
+    #[error("child `{0}` is restarting")]
+    Restarting(String),
+    /// The child's spec is invalid, or its name is taken by another actor.
+    #[error("invalid child: {0}")]
+    Invalid(String),
+    /// The child failed to start (and was not kept, for `start_child`).
+    #[error("child `{id}` failed to start: {reason}")]
+    StartFailed {
+        /// The child.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+    /// The supervisor is stopped or has given up.
+    #[error("supervisor `{0}` is not running")]
+    SupervisorDown(String),
+}
+
 /// A handle to a running supervisor. Cheap to clone.
 #[derive(Clone)]
 pub struct SupervisorRef {
@@ -86,8 +150,18 @@ pub struct SupervisorRef {
 
 struct SupervisorShared {
     name: String,
-    children: Vec<actor::ActorRef>,
+    /// The children's handles, in start order (kept by the task).
+    children: Mutex<Vec<ActorRef>>,
     status: watch::Sender<SupervisorStatus>,
+}
+
+impl SupervisorShared {
+    fn children(&self) -> std::sync::MutexGuard<'_, Vec<ActorRef>> {
+        // Only whole-vector updates happen under this lock.
+        self.children
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 impl std::fmt::Debug for SupervisorRef {
@@ -111,7 +185,73 @@ impl SupervisorRef {
 
     /// Its children, in start order.
     pub fn which_children(&self) -> Vec<ActorInfo> {
-        self.shared.children.iter().map(|c| c.info()).collect()
+        self.shared.children().iter().map(ActorRef::info).collect()
+    }
+
+    /// How many children it has, and how many run.
+    pub fn count_children(&self) -> ChildCounts {
+        let children = self.which_children();
+        ChildCounts {
+            specs: children.len(),
+            active: children
+                .iter()
+                .filter(|c| c.status == ActorStatus::Running)
+                .count(),
+            supervisors: 0,
+            workers: children.len(),
+        }
+    }
+
+    /// Adds a child at the end and starts it; returns its instance id.
+    ///
+    /// # Errors
+    ///
+    /// [`ChildError::AlreadyStarted`] or [`ChildError::AlreadyPresent`] when
+    /// the id exists, [`ChildError::Invalid`] for a bad spec or a taken name,
+    /// and [`ChildError::StartFailed`] (the spec is then discarded).
+    pub async fn start_child(&self, spec: ChildSpec) -> Result<u64, ChildError> {
+        self.ask(|reply| Command::StartChild {
+            spec: Box::new(spec),
+            reply,
+        })
+        .await
+    }
+
+    /// Stops the child by its shutdown spec, and cancels a pending restart.
+    /// Its spec is kept (undefined; calls to it are answered with an error)
+    /// unless it is temporary. Stopping a child that is not running is fine.
+    /// Never counts toward the intensity and never restarts anything.
+    ///
+    /// # Errors
+    ///
+    /// [`ChildError::NotFound`].
+    pub async fn terminate_child(&self, id: &str) -> Result<(), ChildError> {
+        let id = id.to_owned();
+        self.ask(|reply| Command::TerminateChild { id, reply })
+            .await
+    }
+
+    /// Starts an undefined child again; returns its instance id. Not counted
+    /// toward the intensity; a failure leaves it undefined, without retries.
+    ///
+    /// # Errors
+    ///
+    /// [`ChildError::Running`], [`ChildError::Restarting`],
+    /// [`ChildError::NotFound`], or [`ChildError::StartFailed`].
+    pub async fn restart_child(&self, id: &str) -> Result<u64, ChildError> {
+        let id = id.to_owned();
+        self.ask(|reply| Command::RestartChild { id, reply }).await
+    }
+
+    /// Deletes an undefined child's spec and releases its name.
+    ///
+    /// # Errors
+    ///
+    /// [`ChildError::Running`], [`ChildError::Restarting`] or
+    /// [`ChildError::NotFound`].
+    pub async fn delete_child(&self, id: &str) -> Result<(), ChildError> {
+        let id = id.to_owned();
+        self.ask(|reply| Command::DeleteChild { id, reply }).await
     }
 
     /// Stops every child (in reverse start order, each by its shutdown spec)
@@ -136,11 +276,44 @@ impl SupervisorRef {
             .await;
         self.status()
     }
+
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, ChildError>>) -> Command,
+    ) -> Result<T, ChildError> {
+        let down = || ChildError::SupervisorDown(self.shared.name.clone());
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(command(reply)).map_err(|_| down())?;
+        answer.await.unwrap_or_else(|_| Err(down()))
+    }
 }
 
+type Reply<T> = oneshot::Sender<Result<T, ChildError>>;
+
 enum Command {
-    Stop { reply: oneshot::Sender<()> },
-    RestartDue { child: usize, generation: u64 },
+    Stop {
+        reply: oneshot::Sender<()>,
+    },
+    RestartDue {
+        child: String,
+        generation: u64,
+    },
+    StartChild {
+        spec: Box<ChildSpec>,
+        reply: Reply<u64>,
+    },
+    TerminateChild {
+        id: String,
+        reply: Reply<()>,
+    },
+    RestartChild {
+        id: String,
+        reply: Reply<u64>,
+    },
+    DeleteChild {
+        id: String,
+        reply: Reply<()>,
+    },
 }
 
 struct Child {
@@ -151,6 +324,7 @@ struct Child {
     generation: u64,
     restarts_in_a_row: u32,
     up_since: Option<Instant>,
+    /// The pending restart of this child (and its group), if any.
     timer: Option<AbortHandle>,
 }
 
@@ -158,7 +332,8 @@ struct Child {
 enum ChildState {
     Running(u64),
     Restarting,
-    Stopped,
+    /// Not running and not going to be restarted (OTP's `undefined` pid).
+    Undefined,
 }
 
 /// Starts a supervisor and its children, in order.
@@ -173,48 +348,22 @@ pub(crate) async fn start(
 ) -> Result<SupervisorRef, Error> {
     spec.validate()?;
     for child in &spec.children {
-        if !child.plugin.belongs_to(&context.actor.engine) {
-            return Err(Error::InvalidSpec {
-                what: child.id.clone(),
-                reason: format!(
-                    "its plugin ({}) was loaded by another host; load it with this host's \
-                     `load_plugin_file`",
-                    child.plugin.source().display()
-                ),
-            });
-        }
+        check_plugin(&context, child).map_err(|reason| Error::InvalidSpec {
+            what: child.id.clone(),
+            reason,
+        })?;
     }
     let (exits_tx, exits) = mpsc::unbounded_channel();
     let (commands, commands_rx) = mpsc::unbounded_channel();
-    let mut children: Vec<Child> = spec
-        .children
-        .iter()
-        .map(|child_spec| {
-            let child_spec = Arc::new(child_spec.clone());
-            Child {
-                channels: actor::spawn(context.actor.clone(), child_spec.clone(), exits_tx.clone()),
-                spec: child_spec,
-                state: ChildState::Stopped,
-                generation: 0,
-                restarts_in_a_row: 0,
-                up_since: None,
-                timer: None,
-            }
-        })
-        .collect();
-    let actors: Vec<_> = children.iter().map(|c| c.channels.actor.clone()).collect();
-    if let Err(error) = context.registry.register_all(&actors) {
-        for child in &children {
-            let _ = child.channels.control.send(Control::Close {
-                reason: error.to_string(),
-                done: None,
-            });
-        }
-        return Err(error);
-    }
-
+    let (status, _) = watch::channel(SupervisorStatus::Running);
+    let shared = Arc::new(SupervisorShared {
+        name: spec.name.clone(),
+        children: Mutex::new(Vec::new()),
+        status,
+    });
     let mut task = SupervisorTask {
         name: spec.name.clone(),
+        strategy: spec.strategy,
         max_restarts: spec.max_restarts,
         within: spec.within,
         backoff: spec.backoff,
@@ -222,52 +371,59 @@ pub(crate) async fn start(
         history: VecDeque::new(),
         commands: commands.clone(),
         commands_rx,
+        exits_tx,
         exits,
         context,
+        shared: shared.clone(),
     };
-    for index in 0..children.len() {
-        let instance = task.context.new_instance_id();
-        match start_child(&children[index], instance).await {
-            Ok(()) => {
-                let child = &mut children[index];
-                child.state = ChildState::Running(instance);
-                child.up_since = Some(Instant::now());
-            }
-            Err(reason) => {
-                let actor = children[index].spec.id.clone();
-                task.children = children;
-                task.stop_children(&format!("supervisor `{}` failed to start", task.name))
-                    .await;
-                return Err(Error::StartFailed { actor, reason });
-            }
+    task.children = spec
+        .children
+        .into_iter()
+        .map(|child_spec| task.new_child(child_spec))
+        .collect();
+    let actors: Vec<_> = task
+        .children
+        .iter()
+        .map(|c| c.channels.actor.clone())
+        .collect();
+    if let Err(error) = task.context.registry.register_all(&actors) {
+        for child in &task.children {
+            let _ = child.channels.control.send(Control::Close {
+                reason: error.to_string(),
+                done: None,
+            });
+        }
+        return Err(error);
+    }
+    task.publish_children();
+
+    for index in 0..task.children.len() {
+        if let Err(reason) = task.start_one(index).await {
+            let actor = task.children[index].spec.id.clone();
+            task.stop_children(&format!("supervisor `{}` failed to start", task.name))
+                .await;
+            return Err(Error::StartFailed { actor, reason });
         }
     }
-    task.children = children;
-
-    let (status, _) = watch::channel(SupervisorStatus::Running);
-    let shared = Arc::new(SupervisorShared {
-        name: spec.name,
-        children: actors,
-        status,
-    });
-    tokio::spawn(task.run(shared.clone()));
+    tokio::spawn(task.run());
     Ok(SupervisorRef { shared, commands })
 }
 
-async fn start_child(child: &Child, instance: u64) -> Result<(), String> {
-    let (reply, started) = oneshot::channel();
-    child
-        .channels
-        .control
-        .send(Control::Start { instance, reply })
-        .map_err(|_| "the actor task is gone".to_owned())?;
-    started
-        .await
-        .unwrap_or_else(|_| Err("the actor task is gone".to_owned()))
+fn check_plugin(context: &SupervisorContext, child: &ChildSpec) -> Result<(), String> {
+    if child.plugin.belongs_to(&context.actor.engine) {
+        Ok(())
+    } else {
+        Err(format!(
+            "its plugin ({}) was loaded by another host; load it with this host's \
+             `load_plugin_file`",
+            child.plugin.source().display()
+        ))
+    }
 }
 
 struct SupervisorTask {
     name: String,
+    strategy: Strategy,
     max_restarts: u32,
     within: std::time::Duration,
     backoff: Backoff,
@@ -276,12 +432,15 @@ struct SupervisorTask {
     history: VecDeque<Instant>,
     commands: mpsc::UnboundedSender<Command>,
     commands_rx: mpsc::UnboundedReceiver<Command>,
+    exits_tx: mpsc::UnboundedSender<Exit>,
     exits: mpsc::UnboundedReceiver<Exit>,
     context: SupervisorContext,
+    shared: Arc<SupervisorShared>,
 }
 
 impl SupervisorTask {
-    async fn run(self, shared: Arc<SupervisorShared>) {
+    async fn run(self) {
+        let shared = self.shared.clone();
         let end = self.supervise().await;
         shared.status.send_replace(end);
     }
@@ -298,18 +457,124 @@ impl SupervisorTask {
                         return SupervisorStatus::Stopped;
                     }
                     Command::RestartDue { child, generation } => {
-                        if let Some(reason) = self.restart(child, generation).await {
+                        if let Some(reason) = self.restart(&child, generation).await {
                             return SupervisorStatus::GaveUp(reason);
                         }
                     }
+                    Command::StartChild { spec, reply } => {
+                        let _ = reply.send(self.start_child(*spec).await);
+                    }
+                    Command::TerminateChild { id, reply } => {
+                        let _ = reply.send(self.terminate_child(&id).await);
+                    }
+                    Command::RestartChild { id, reply } => {
+                        let _ = reply.send(self.restart_child(&id).await);
+                    }
+                    Command::DeleteChild { id, reply } => {
+                        let _ = reply.send(self.delete_child(&id).await);
+                    }
                 },
-                Some(exit) = self.exits.recv() => self.on_exit(exit),
+                Some(exit) = self.exits.recv() => self.on_exit(exit).await,
             }
         }
     }
 
-    fn on_exit(&mut self, exit: Exit) {
-        let Some(index) = self.children.iter().position(|c| *c.spec.id == *exit.child) else {
+    fn new_child(&self, spec: ChildSpec) -> Child {
+        let spec = Arc::new(spec);
+        Child {
+            channels: actor::spawn(
+                self.context.actor.clone(),
+                spec.clone(),
+                self.exits_tx.clone(),
+            ),
+            spec,
+            state: ChildState::Undefined,
+            generation: 0,
+            restarts_in_a_row: 0,
+            up_since: None,
+            timer: None,
+        }
+    }
+
+    fn index_of(&self, id: &str) -> Option<usize> {
+        self.children.iter().position(|c| c.spec.id == id)
+    }
+
+    /// Mirrors the list of children for the handles.
+    fn publish_children(&self) {
+        *self.shared.children() = self
+            .children
+            .iter()
+            .map(|c| c.channels.actor.clone())
+            .collect();
+    }
+
+    /// Starts a new instance of the child at `index`.
+    async fn start_one(&mut self, index: usize) -> Result<u64, String> {
+        let instance = self.context.new_instance_id();
+        let child = &mut self.children[index];
+        let (reply, started) = oneshot::channel();
+        child
+            .channels
+            .control
+            .send(Control::Start { instance, reply })
+            .map_err(|_| "the actor task is gone".to_owned())?;
+        started
+            .await
+            .unwrap_or_else(|_| Err("the actor task is gone".to_owned()))?;
+        child.state = ChildState::Running(instance);
+        child.up_since = Some(Instant::now());
+        Ok(instance)
+    }
+
+    /// Stops the child's instance (if running) by its shutdown spec and
+    /// forgets a pending restart; the exit is consumed, never a crash.
+    async fn stop_one(&mut self, index: usize) {
+        let child = &mut self.children[index];
+        child.generation += 1;
+        if let Some(timer) = child.timer.take() {
+            timer.abort();
+        }
+        if let ChildState::Running(_) = child.state {
+            let (reply, stopped) = oneshot::channel();
+            let stop = Control::Stop {
+                shutdown: child.spec.shutdown,
+                reply,
+            };
+            if child.channels.control.send(stop).is_ok() {
+                let _ = stopped.await;
+            }
+        }
+        child.up_since = None;
+        child.state = ChildState::Undefined;
+    }
+
+    /// Leaves the child undefined: calls are answered with `reason` until it
+    /// is started again.
+    fn park(&mut self, index: usize, reason: &str) {
+        let child = &mut self.children[index];
+        child.state = ChildState::Undefined;
+        let _ = child.channels.control.send(Control::Park {
+            reason: reason.to_owned(),
+        });
+        child.channels.actor.shared().lock().state = ActorStatus::Stopped(reason.to_owned());
+        self.context.actor.events.publish(Event::ActorStopped {
+            actor: child.spec.id.clone(),
+            reason: reason.to_owned(),
+        });
+    }
+
+    /// Deletes the child: closes its actor for good and releases its name.
+    /// The returned receiver completes once its task has let go of
+    /// everything.
+    fn remove(&mut self, index: usize, reason: &str) -> oneshot::Receiver<()> {
+        let child = self.children.remove(index);
+        self.publish_children();
+        close(&self.context, &child, reason)
+    }
+
+    async fn on_exit(&mut self, exit: Exit) {
+        let Some(index) = self.index_of(&exit.child) else {
             return;
         };
         let within = self.within;
@@ -331,16 +596,60 @@ impl SupervisorTask {
             RestartType::Temporary => false,
         };
         if !restart {
-            child.state = ChildState::Stopped;
             let reason = format!(
                 "{} and is not restarted (restart type {:?})",
                 exit.reason, child.spec.restart
             );
-            // Nothing waits here: the supervisor goes on while the actor closes.
-            drop(self.close_child(index, &reason));
+            if child.spec.restart == RestartType::Temporary {
+                // Nothing waits here: the supervisor goes on while the actor closes.
+                drop(self.remove(index, &reason));
+            } else {
+                self.park(index, &reason);
+            }
             return;
         }
-        self.schedule_restart(index);
+        self.children[index].state = ChildState::Restarting;
+        let id = exit.child.to_string();
+        self.stop_siblings(&id).await;
+        if let Some(index) = self.index_of(&id) {
+            self.schedule_restart(index);
+        }
+    }
+
+    /// The children a restart of `index` concerns, by the strategy.
+    fn group(&self, index: usize) -> std::ops::Range<usize> {
+        match self.strategy {
+            Strategy::OneForOne => index..index + 1,
+            Strategy::OneForAll => 0..self.children.len(),
+            Strategy::RestForOne => index..self.children.len(),
+        }
+    }
+
+    /// Stops the other children of `id`'s group in reverse start order:
+    /// temporary ones are deleted, the rest wait for the group's restart.
+    async fn stop_siblings(&mut self, id: &str) {
+        let Some(index) = self.index_of(id) else {
+            return;
+        };
+        let siblings: Vec<String> = self
+            .group(index)
+            .rev()
+            .map(|i| self.children[i].spec.id.clone())
+            .filter(|sibling| sibling != id)
+            .collect();
+        for sibling in siblings {
+            let Some(i) = self.index_of(&sibling) else {
+                continue;
+            };
+            self.stop_one(i).await;
+            if self.children[i].spec.restart == RestartType::Temporary {
+                let reason = format!("stopped with its group after `{id}` exited");
+                drop(self.remove(i, &reason));
+            } else {
+                self.children[i].state = ChildState::Restarting;
+                self.children[i].channels.actor.shared().lock().state = ActorStatus::Restarting;
+            }
+        }
     }
 
     fn schedule_restart(&mut self, index: usize) {
@@ -353,11 +662,11 @@ impl SupervisorTask {
             delay_ms: millis(delay),
         });
         let due = Command::RestartDue {
-            child: index,
+            child: child.spec.id.clone(),
             generation: child.generation,
         };
         if delay.is_zero() {
-            // Through our own channel, so that stop requests interleave.
+            // Through our own channel, so that other requests interleave.
             let _ = self.commands.send(due);
         } else {
             let commands = self.commands.clone();
@@ -369,10 +678,11 @@ impl SupervisorTask {
         }
     }
 
-    /// Makes one restart attempt; returns the reason when the supervisor
-    /// gives up instead.
-    async fn restart(&mut self, index: usize, generation: u64) -> Option<String> {
-        let child = self.children.get_mut(index)?;
+    /// Makes one restart attempt for `id` (and its group); returns the reason
+    /// when the supervisor gives up instead.
+    async fn restart(&mut self, id: &str, generation: u64) -> Option<String> {
+        let index = self.index_of(id)?;
+        let child = &mut self.children[index];
         if child.generation != generation || child.state != ChildState::Restarting {
             return None;
         }
@@ -384,90 +694,198 @@ impl SupervisorTask {
             .retain(|&attempt| now.duration_since(attempt) <= within);
         self.history.push_back(now);
         if self.history.len() > self.max_restarts as usize {
-            let last_exit = child
-                .channels
-                .actor
-                .shared()
-                .lock()
-                .last_exit
-                .clone()
-                .map(|exit| format!("; last: `{}` {exit}", child.spec.id))
-                .unwrap_or_default();
-            let reason = format!(
-                "restart intensity exceeded: more than {} restarts within {} ms{last_exit}",
-                self.max_restarts,
-                millis(self.within)
-            );
-            self.context.actor.events.publish(Event::SupervisorGaveUp {
-                supervisor: self.name.clone(),
-                reason: reason.clone(),
-            });
-            self.stop_children(&reason).await;
-            return Some(reason);
+            return Some(self.give_up(index).await);
         }
 
-        let instance = self.context.new_instance_id();
-        let child = &mut self.children[index];
-        match start_child(child, instance).await {
-            Ok(()) => {
-                child.state = ChildState::Running(instance);
-                child.up_since = Some(Instant::now());
-                child.channels.actor.shared().lock().restarts += 1;
+        // A retry after a group restart that failed half-way: stop the ones
+        // that did start, and start the group again from the top.
+        let running_in_group: Vec<String> = self
+            .group(index)
+            .filter(|&i| matches!(self.children[i].state, ChildState::Running(_)))
+            .map(|i| self.children[i].spec.id.clone())
+            .collect();
+        for sibling in running_in_group.iter().rev() {
+            if let Some(i) = self.index_of(sibling) {
+                self.stop_one(i).await;
+                self.children[i].state = ChildState::Restarting;
             }
-            Err(reason) => {
-                self.context.actor.events.publish(Event::RestartFailed {
-                    actor: child.spec.id.clone(),
-                    reason,
-                });
-                self.schedule_restart(index);
+        }
+
+        let group: Vec<String> = self
+            .group(index)
+            .map(|i| self.children[i].spec.id.clone())
+            .collect();
+        for member in group {
+            let Some(i) = self.index_of(&member) else {
+                continue;
+            };
+            match self.start_one(i).await {
+                Ok(_) => {
+                    self.children[i].channels.actor.shared().lock().restarts += 1;
+                }
+                Err(reason) => {
+                    self.context.actor.events.publish(Event::RestartFailed {
+                        actor: member.clone(),
+                        reason,
+                    });
+                    self.schedule_restart(i);
+                    return None;
+                }
             }
         }
         None
+    }
+
+    /// Stops every child and returns why the supervisor gives up.
+    async fn give_up(&mut self, index: usize) -> String {
+        let child = &self.children[index];
+        let last_exit = child
+            .channels
+            .actor
+            .shared()
+            .lock()
+            .last_exit
+            .clone()
+            .map(|exit| format!("; last: `{}` {exit}", child.spec.id))
+            .unwrap_or_default();
+        let reason = format!(
+            "restart intensity exceeded: more than {} restarts within {} ms{last_exit}",
+            self.max_restarts,
+            millis(self.within)
+        );
+        self.context.actor.events.publish(Event::SupervisorGaveUp {
+            supervisor: self.name.clone(),
+            reason: reason.clone(),
+        });
+        self.stop_children(&reason).await;
+        reason
+    }
+
+    async fn start_child(&mut self, spec: ChildSpec) -> Result<u64, ChildError> {
+        if let Some(index) = self.index_of(&spec.id) {
+            return Err(match self.children[index].state {
+                ChildState::Running(instance) => ChildError::AlreadyStarted {
+                    id: spec.id,
+                    instance,
+                },
+                _ => ChildError::AlreadyPresent(spec.id),
+            });
+        }
+        spec.validate()
+            .map_err(|e| ChildError::Invalid(e.to_string()))?;
+        check_plugin(&self.context, &spec).map_err(ChildError::Invalid)?;
+        let child = self.new_child(spec);
+        if let Err(error) = self
+            .context
+            .registry
+            .register_all(std::slice::from_ref(&child.channels.actor))
+        {
+            drop(close(&self.context, &child, &error.to_string()));
+            return Err(ChildError::Invalid(error.to_string()));
+        }
+        self.children.push(child);
+        self.publish_children();
+        let index = self.children.len() - 1;
+        match self.start_one(index).await {
+            Ok(instance) => Ok(instance),
+            Err(reason) => {
+                let id = self.children[index].spec.id.clone();
+                let _ = self
+                    .remove(index, &format!("failed to start: {reason}"))
+                    .await;
+                Err(ChildError::StartFailed { id, reason })
+            }
+        }
+    }
+
+    async fn terminate_child(&mut self, id: &str) -> Result<(), ChildError> {
+        let index = self
+            .index_of(id)
+            .ok_or_else(|| ChildError::NotFound(id.to_owned()))?;
+        let cancels_a_group_restart = self.children[index].state == ChildState::Restarting
+            && self.strategy != Strategy::OneForOne;
+        self.stop_one(index).await;
+        if cancels_a_group_restart {
+            // The siblings were waiting for this child's restart: they stay down.
+            for i in 0..self.children.len() {
+                if i != index && self.children[i].state == ChildState::Restarting {
+                    self.park(
+                        i,
+                        &format!("its group restart was cancelled (terminate_child `{id}`)"),
+                    );
+                }
+            }
+        }
+        let reason = "terminated by its supervisor (terminate_child)";
+        if self.children[index].spec.restart == RestartType::Temporary {
+            let _ = self.remove(index, reason).await;
+        } else {
+            self.park(index, reason);
+        }
+        Ok(())
+    }
+
+    async fn restart_child(&mut self, id: &str) -> Result<u64, ChildError> {
+        let index = self
+            .index_of(id)
+            .ok_or_else(|| ChildError::NotFound(id.to_owned()))?;
+        match self.children[index].state {
+            ChildState::Running(_) => Err(ChildError::Running(id.to_owned())),
+            ChildState::Restarting => Err(ChildError::Restarting(id.to_owned())),
+            ChildState::Undefined => match self.start_one(index).await {
+                Ok(instance) => Ok(instance),
+                Err(reason) => {
+                    self.park(index, &format!("restart_child failed: {reason}"));
+                    Err(ChildError::StartFailed {
+                        id: id.to_owned(),
+                        reason,
+                    })
+                }
+            },
+        }
+    }
+
+    async fn delete_child(&mut self, id: &str) -> Result<(), ChildError> {
+        let index = self
+            .index_of(id)
+            .ok_or_else(|| ChildError::NotFound(id.to_owned()))?;
+        match self.children[index].state {
+            ChildState::Running(_) => Err(ChildError::Running(id.to_owned())),
+            ChildState::Restarting => Err(ChildError::Restarting(id.to_owned())),
+            ChildState::Undefined => {
+                let _ = self
+                    .remove(index, "deleted by its supervisor (delete_child)")
+                    .await;
+                Ok(())
+            }
+        }
     }
 
     /// Stops every child in reverse start order, then closes them all with
     /// `reason` and releases their names.
     async fn stop_children(&mut self, reason: &str) {
         for index in (0..self.children.len()).rev() {
-            let child = &mut self.children[index];
-            child.generation += 1;
-            if let Some(timer) = child.timer.take() {
-                timer.abort();
-            }
-            if let ChildState::Running(_) = child.state {
-                let (reply, stopped) = oneshot::channel();
-                let stop = Control::Stop {
-                    shutdown: child.spec.shutdown,
-                    reply,
-                };
-                if child.channels.control.send(stop).is_ok() {
-                    // The stop's exit is consumed here, never treated as a crash.
-                    let _ = stopped.await;
-                }
-            }
-            child.state = ChildState::Stopped;
+            self.stop_one(index).await;
             // Resolves (with an error, as the sender is dropped) once the task is gone.
-            let _ = self.close_child(index, reason).await;
+            let _ = close(&self.context, &self.children[index], reason).await;
         }
     }
+}
 
-    /// Closes a child for good and releases its name; the returned receiver
-    /// completes once its task has let go of everything.
-    fn close_child(&mut self, index: usize, reason: &str) -> oneshot::Receiver<()> {
-        let child = &mut self.children[index];
-        let name = child.spec.id.clone();
-        let (done, closed) = oneshot::channel();
-        let _ = child.channels.control.send(Control::Close {
-            reason: reason.to_owned(),
-            done: Some(done),
-        });
-        // Callers see the reason at once, before the task gets to it.
-        child.channels.actor.shared().lock().state = ActorStatus::Stopped(reason.to_owned());
-        self.context.registry.unregister(&name);
-        self.context.actor.events.publish(Event::ActorStopped {
-            actor: name,
-            reason: reason.to_owned(),
-        });
-        closed
-    }
+/// Closes a child's actor for good and releases its name; the receiver
+/// completes once its task has let go of everything.
+fn close(context: &SupervisorContext, child: &Child, reason: &str) -> oneshot::Receiver<()> {
+    let (done, closed) = oneshot::channel();
+    let _ = child.channels.control.send(Control::Close {
+        reason: reason.to_owned(),
+        done: Some(done),
+    });
+    // Callers see the reason at once, before the task gets to it.
+    child.channels.actor.shared().lock().state = ActorStatus::Stopped(reason.to_owned());
+    context.registry.unregister(&child.channels.actor);
+    context.actor.events.publish(Event::ActorStopped {
+        actor: child.spec.id.clone(),
+        reason: reason.to_owned(),
+    });
+    closed
 }

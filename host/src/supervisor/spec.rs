@@ -38,13 +38,20 @@ impl Default for Shutdown {
     }
 }
 
-/// How a supervisor reacts to a child's crash.
+/// Which children restart when one of them has to (OTP's strategies).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Strategy {
     /// Only the child that ended is restarted. The default.
     #[default]
     OneForOne,
+    /// Every child is restarted: the others are stopped in reverse start
+    /// order, then all start again in start order. For children that
+    /// depend on each other.
+    OneForAll,
+    /// The child and every child started after it are restarted. For a chain
+    /// where later children depend on earlier ones.
+    RestForOne,
 }
 
 /// How long a supervisor waits before restarting a child.
@@ -154,7 +161,7 @@ impl ChildSpec {
         &self.id
     }
 
-    fn validate(&self) -> Result<(), Error> {
+    pub(crate) fn validate(&self) -> Result<(), Error> {
         let invalid = |reason: String| Error::InvalidSpec {
             what: self.id.clone(),
             reason,

@@ -1,0 +1,262 @@
+//! The management API and its error cases (OTP's `child_adm`, S12), and the
+//! intensity and backoff rules (S5, S17) under paused time.
+
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+use wasmvisor::{
+    ActorStatus, Backoff, CallError, ChildCounts, ChildError, ChildSpec, Event, Host, RestartType,
+    SupervisorSpec, SupervisorStatus,
+};
+
+use crate::common::{call_ok, plugin, single, supervise, wait_until, within};
+
+#[tokio::test]
+async fn start_child_adds_a_child_and_refuses_duplicates_and_failures() {
+    let host = Host::new().unwrap();
+    let supervisor = single(&host, "a", "counter", |c| c).await;
+    let counter = plugin(&host, "counter").await;
+
+    let instance = supervisor
+        .start_child(ChildSpec::new("b", counter.clone()))
+        .await
+        .unwrap();
+    assert_eq!(supervisor.which_children()[1].instance, Some(instance));
+    assert_eq!(call_ok(&host, "b", "inc").await, "1");
+
+    let again = supervisor
+        .start_child(ChildSpec::new("b", counter.clone()))
+        .await;
+    assert_eq!(
+        again,
+        Err(ChildError::AlreadyStarted {
+            id: "b".into(),
+            instance
+        })
+    );
+    supervisor.terminate_child("b").await.unwrap();
+    let present = supervisor.start_child(ChildSpec::new("b", counter)).await;
+    assert_eq!(present, Err(ChildError::AlreadyPresent("b".into())));
+
+    let greeter = plugin(&host, "greeter").await;
+    let failed = supervisor
+        .start_child(ChildSpec::new("g", greeter).config("refuse", "no"))
+        .await;
+    assert_eq!(
+        failed,
+        Err(ChildError::StartFailed {
+            id: "g".into(),
+            reason: "`init` failed: no".into()
+        })
+    );
+    assert_eq!(
+        supervisor.which_children().len(),
+        2,
+        "the failed spec is discarded"
+    );
+    assert!(host.actor("g").is_none());
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn terminate_child_keeps_the_spec_answers_calls_and_is_idempotent() {
+    let host = Host::new().unwrap();
+    let supervisor = single(&host, "a", "counter", |c| c).await;
+    call_ok(&host, "a", "inc").await;
+    assert_eq!(
+        supervisor.terminate_child("nobody").await,
+        Err(ChildError::NotFound("nobody".into()))
+    );
+
+    supervisor.terminate_child("a").await.unwrap();
+    supervisor.terminate_child("a").await.unwrap();
+    assert_eq!(
+        supervisor.count_children(),
+        ChildCounts {
+            specs: 1,
+            active: 0,
+            supervisors: 0,
+            workers: 1
+        }
+    );
+    let result = host.actor("a").unwrap().call("get").await;
+    assert!(
+        matches!(&result, Err(CallError::Stopped { reason, .. }) if reason.contains("terminate_child")),
+        "{result:?}"
+    );
+
+    supervisor.restart_child("a").await.unwrap();
+    assert_eq!(call_ok(&host, "a", "get").await, "1", "state restored");
+    assert_eq!(supervisor.count_children().active, 1);
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn terminating_a_temporary_child_deletes_it() {
+    let host = Host::new().unwrap();
+    let supervisor = single(&host, "t", "counter", |c| c.restart(RestartType::Temporary)).await;
+    supervisor.terminate_child("t").await.unwrap();
+    assert!(supervisor.which_children().is_empty());
+    assert!(host.actor("t").is_none());
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn management_calls_never_count_toward_the_intensity() {
+    let host = Host::new().unwrap();
+    let counter = plugin(&host, "counter").await;
+    let supervisor = supervise(
+        &host,
+        SupervisorSpec::new("strict")
+            .intensity(0, Duration::from_secs(60))
+            .child(ChildSpec::new("a", counter)),
+    )
+    .await;
+    for _ in 0..5 {
+        supervisor.terminate_child("a").await.unwrap();
+        supervisor.restart_child("a").await.unwrap();
+    }
+    assert_eq!(supervisor.status(), SupervisorStatus::Running);
+    assert_eq!(call_ok(&host, "a", "inc").await, "1");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn restart_and_delete_child_refuse_running_restarting_and_unknown_children() {
+    let host = Host::new().unwrap();
+    let counter = plugin(&host, "counter").await;
+    let supervisor = supervise(
+        &host,
+        SupervisorSpec::new("slow")
+            .intensity(3, Duration::from_secs(600))
+            .backoff(Backoff::Fixed(Duration::from_secs(300)))
+            .child(ChildSpec::new("a", counter.clone()))
+            .child(ChildSpec::new("b", counter)),
+    )
+    .await;
+    assert_eq!(
+        supervisor.restart_child("a").await,
+        Err(ChildError::Running("a".into()))
+    );
+    assert_eq!(
+        supervisor.delete_child("a").await,
+        Err(ChildError::Running("a".into()))
+    );
+    assert_eq!(
+        supervisor.restart_child("x").await,
+        Err(ChildError::NotFound("x".into()))
+    );
+    assert_eq!(
+        supervisor.delete_child("x").await,
+        Err(ChildError::NotFound("x".into()))
+    );
+
+    let _ = host.actor("b").unwrap().call("crash").await;
+    wait_until("b waits for its restart", || {
+        supervisor.which_children()[1].status == ActorStatus::Restarting
+    })
+    .await;
+    assert_eq!(
+        supervisor.restart_child("b").await,
+        Err(ChildError::Restarting("b".into()))
+    );
+    assert_eq!(
+        supervisor.delete_child("b").await,
+        Err(ChildError::Restarting("b".into()))
+    );
+
+    // terminate_child cancels the pending restart; then the spec can go.
+    supervisor.terminate_child("b").await.unwrap();
+    supervisor.delete_child("b").await.unwrap();
+    assert_eq!(supervisor.which_children().len(), 1);
+    assert!(host.actor("b").is_none());
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn intensity_zero_gives_up_at_the_first_crash() {
+    let host = Host::new().unwrap();
+    let counter = plugin(&host, "counter").await;
+    let supervisor = supervise(
+        &host,
+        SupervisorSpec::new("zero")
+            .intensity(0, Duration::from_secs(5))
+            .child(ChildSpec::new("a", counter)),
+    )
+    .await;
+    let _ = host.actor("a").unwrap().call("crash").await;
+    let status = within("the give-up", supervisor.stopped()).await;
+    assert!(matches!(status, SupervisorStatus::GaveUp(_)), "{status:?}");
+}
+
+async fn crash_and_wait_for_restart(host: &Host, name: &str, restarts: u64) {
+    let actor = host.actor(name).unwrap();
+    let _ = actor.call("crash").await;
+    wait_until("the restart", || {
+        actor.info().restarts == restarts && actor.info().status == ActorStatus::Running
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn crashes_spaced_beyond_the_window_survive_and_crashes_inside_it_escalate() {
+    let host = Host::new().unwrap();
+    let counter = plugin(&host, "counter").await;
+    let supervisor = supervise(
+        &host,
+        SupervisorSpec::new("window")
+            .intensity(2, Duration::from_secs(10))
+            .child(ChildSpec::new("a", counter)),
+    )
+    .await;
+    for restarts in 1..=4 {
+        crash_and_wait_for_restart(&host, "a", restarts).await;
+        tokio::time::advance(Duration::from_secs(6)).await;
+    }
+    // Two restarts 6 s apart fit in 10 s; a third within the window does not.
+    crash_and_wait_for_restart(&host, "a", 5).await;
+    let _ = host.actor("a").unwrap().call("crash").await;
+    let status = within("the give-up", supervisor.stopped()).await;
+    assert!(matches!(status, SupervisorStatus::GaveUp(_)), "{status:?}");
+}
+
+async fn next_delay(events: &mut broadcast::Receiver<Event>) -> u64 {
+    within("a scheduled restart", async {
+        loop {
+            if let Event::RestartScheduled { delay_ms, .. } = events.recv().await.unwrap() {
+                return delay_ms;
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn exponential_backoff_grows_and_resets_after_a_stable_run() {
+    let host = Host::new().unwrap();
+    let counter = plugin(&host, "counter").await;
+    supervise(
+        &host,
+        SupervisorSpec::new("backoff")
+            .intensity(10, Duration::from_secs(30))
+            .backoff(Backoff::Exponential {
+                initial: Duration::from_millis(100),
+                max: Duration::from_millis(300),
+                multiplier: 2,
+            })
+            .child(ChildSpec::new("a", counter)),
+    )
+    .await;
+    let mut events = host.subscribe();
+    let mut delays = Vec::new();
+    for restarts in 1..=4 {
+        crash_and_wait_for_restart(&host, "a", restarts).await;
+        delays.push(next_delay(&mut events).await);
+    }
+    assert_eq!(delays, [100, 200, 300, 300]);
+    // Up for the whole window: the next crash starts the schedule again.
+    tokio::time::advance(Duration::from_secs(31)).await;
+    crash_and_wait_for_restart(&host, "a", 5).await;
+    assert_eq!(next_delay(&mut events).await, 100);
+    host.shutdown().await;
+}
