@@ -29,6 +29,7 @@ use crate::error::{CallError, CrashReason, ExitReason, millis};
 use crate::events::{Event, EventBus};
 use crate::health::{FailureCounter, HealthStatus};
 use crate::instance::{Instance, StartError, StartParams};
+use crate::loader::Plugin;
 use crate::state::StateStore;
 use crate::supervisor::{ChildSpec, Shutdown};
 
@@ -101,18 +102,10 @@ impl ActorRef {
 
     /// What the actor is doing now.
     pub fn info(&self) -> ActorInfo {
-        let status = self.shared.lock();
-        ActorInfo {
-            name: self.shared.name.clone(),
-            status: status.state.clone(),
-            instance: status.instance,
-            restarts: status.restarts,
-            health: status.health.clone(),
-            health_checks: status.health_checks,
-            uptime_ms: status.running_since.map(|since| millis(since.elapsed())),
-            last_exit: status.last_exit.clone(),
-            mailbox_depth: self.mailbox.max_capacity() - self.mailbox.capacity(),
-        }
+        self.shared.info(
+            ChildKind::Worker,
+            self.mailbox.max_capacity() - self.mailbox.capacity(),
+        )
     }
 
     async fn send(&self, envelope: Envelope) -> Result<(), CallError> {
@@ -143,12 +136,25 @@ impl ActorRef {
     }
 }
 
-/// A snapshot of what an actor is doing, for listings (`wasmvisor ps`).
+/// Whether a child is an actor or a nested supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChildKind {
+    /// An actor running a plugin.
+    Worker,
+    /// A supervisor with children of its own.
+    Supervisor,
+}
+
+/// A snapshot of what an actor (or a nested supervisor) is doing, for
+/// listings (`wasmvisor ps`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ActorInfo {
-    /// The actor's name.
+    /// The actor's name (a nested supervisor's: its name).
     pub name: String,
+    /// An actor, or a nested supervisor.
+    pub kind: ChildKind,
     /// Running, restarting, or stopped.
     pub status: ActorStatus,
     /// The current instance's id, while one runs.
@@ -209,6 +215,42 @@ pub(crate) struct Status {
 }
 
 impl ActorShared {
+    /// A fresh status for `name`, not started yet.
+    pub(crate) fn new(name: String) -> Self {
+        ActorShared {
+            name,
+            status: Mutex::new(Status {
+                state: ActorStatus::Starting,
+                instance: None,
+                restarts: 0,
+                health: HealthStatus::Unknown,
+                health_checks: 0,
+                running_since: None,
+                last_exit: None,
+            }),
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn info(&self, kind: ChildKind, mailbox_depth: usize) -> ActorInfo {
+        let status = self.lock();
+        ActorInfo {
+            name: self.name.clone(),
+            kind,
+            status: status.state.clone(),
+            instance: status.instance,
+            restarts: status.restarts,
+            health: status.health.clone(),
+            health_checks: status.health_checks,
+            uptime_ms: status.running_since.map(|since| millis(since.elapsed())),
+            last_exit: status.last_exit.clone(),
+            mailbox_depth,
+        }
+    }
+
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Status> {
         // Status updates are plain field assignments: a poisoned lock is still consistent.
         self.status
@@ -269,26 +311,17 @@ pub(crate) struct ActorContext {
 pub(crate) fn spawn(
     context: ActorContext,
     spec: Arc<ChildSpec>,
+    plugin: Plugin,
     exits: mpsc::UnboundedSender<Exit>,
 ) -> ActorChannels {
     let (mailbox_tx, mailbox) = mpsc::channel(spec.limits.mailbox_capacity);
     let (control_tx, control) = mpsc::unbounded_channel();
-    let shared = Arc::new(ActorShared {
-        name: spec.id.clone(),
-        status: Mutex::new(Status {
-            state: ActorStatus::Starting,
-            instance: None,
-            restarts: 0,
-            health: HealthStatus::Unknown,
-            health_checks: 0,
-            running_since: None,
-            last_exit: None,
-        }),
-    });
+    let shared = Arc::new(ActorShared::new(spec.id.clone()));
     let task = ActorTask {
         name: Arc::from(spec.id.as_str()),
         shared: shared.clone(),
         spec,
+        plugin,
         context,
         mailbox,
         control,
@@ -308,6 +341,7 @@ struct ActorTask {
     name: Arc<str>,
     shared: Arc<ActorShared>,
     spec: Arc<ChildSpec>,
+    plugin: Plugin,
     context: ActorContext,
     mailbox: mpsc::Receiver<Envelope>,
     control: mpsc::UnboundedReceiver<Control>,
@@ -406,7 +440,7 @@ impl ActorTask {
             .map_err(|e| format!("cannot load its state: {e}"))?;
         let started = Instance::start(StartParams {
             engine: &self.context.engine,
-            plugin: &self.spec.plugin,
+            plugin: &self.plugin,
             actor: &self.name,
             limits: &self.spec.limits,
             config: &self.spec.config,
@@ -630,16 +664,19 @@ impl ActorTask {
 
     /// Stops an instance following `shutdown` and returns how it ended.
     async fn stop_instance(&mut self, mut instance: Instance, shutdown: Shutdown) -> ExitReason {
-        let reason = match shutdown {
-            Shutdown::BrutalKill => ExitReason::Killed,
-            Shutdown::Timeout(timeout) => match instance.shutdown(timeout).await {
-                Ok(()) => match self.commit(&mut instance).await {
-                    Ok(()) => ExitReason::Shutdown,
-                    Err(crash) => ExitReason::Crash(crash),
-                },
-                Err(CrashReason::DeadlineExceeded { .. }) => ExitReason::Killed,
+        let timeout = match shutdown {
+            Shutdown::BrutalKill => return ExitReason::Killed,
+            Shutdown::Timeout(timeout) => timeout,
+            // A guest call never outlives its deadline, even here.
+            Shutdown::Infinity => self.spec.limits.call_timeout,
+        };
+        let reason = match instance.shutdown(timeout).await {
+            Ok(()) => match self.commit(&mut instance).await {
+                Ok(()) => ExitReason::Shutdown,
                 Err(crash) => ExitReason::Crash(crash),
             },
+            Err(CrashReason::DeadlineExceeded { .. }) => ExitReason::Killed,
+            Err(crash) => ExitReason::Crash(crash),
         };
         drop(instance);
         reason

@@ -146,13 +146,14 @@ impl Host {
         self.inner.context.registry.get(name)
     }
 
-    /// Every actor of every supervisor started on this host, in start
-    /// order, including the ones that are stopped for good (with the reason),
-    /// until [`Host::shutdown`].
+    /// Every child of every supervisor tree started on this host, depth
+    /// first in start order (nested supervisors before their children),
+    /// including the ones that are stopped for good (with the reason), until
+    /// [`Host::shutdown`].
     pub fn actors(&self) -> Vec<ActorInfo> {
         self.lock_supervisors()
             .iter()
-            .flat_map(SupervisorRef::which_children)
+            .flat_map(SupervisorRef::all_children)
             .collect()
     }
 

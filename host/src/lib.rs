@@ -58,7 +58,7 @@ mod supervisor;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
-pub use self::actor::{ActorInfo, ActorRef, ActorStatus};
+pub use self::actor::{ActorInfo, ActorRef, ActorStatus, ChildKind};
 pub use self::error::{CallError, CrashReason, Error, ExitReason};
 pub use self::events::Event;
 pub use self::health::{HealthSpec, HealthStatus};

@@ -18,3 +18,4 @@ mod sandbox;
 mod state;
 mod strategies;
 mod supervision;
+mod trees;

@@ -42,6 +42,7 @@
 //!   (`start_child`, `terminate_child`, `restart_child`, `delete_child`)
 //!   never count toward the intensity.
 
+mod nested;
 mod spec;
 
 use std::collections::VecDeque;
@@ -52,10 +53,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+pub(crate) use self::spec::ChildKind as ChildSpecKind;
 pub use self::spec::{Backoff, ChildSpec, RestartType, Shutdown, Strategy, SupervisorSpec};
 
 use crate::actor::{
-    self, ActorChannels, ActorContext, ActorInfo, ActorRef, ActorStatus, Control, Exit,
+    self, ActorContext, ActorInfo, ActorRef, ActorShared, ActorStatus, ChildKind, Control, Exit,
 };
 use crate::error::{Error, millis};
 use crate::events::Event;
@@ -151,12 +153,12 @@ pub struct SupervisorRef {
 struct SupervisorShared {
     name: String,
     /// The children's handles, in start order (kept by the task).
-    children: Mutex<Vec<ActorRef>>,
+    children: Mutex<Vec<ChildHandle>>,
     status: watch::Sender<SupervisorStatus>,
 }
 
 impl SupervisorShared {
-    fn children(&self) -> std::sync::MutexGuard<'_, Vec<ActorRef>> {
+    fn children(&self) -> std::sync::MutexGuard<'_, Vec<ChildHandle>> {
         // Only whole-vector updates happen under this lock.
         self.children
             .lock()
@@ -185,20 +187,49 @@ impl SupervisorRef {
 
     /// Its children, in start order.
     pub fn which_children(&self) -> Vec<ActorInfo> {
-        self.shared.children().iter().map(ActorRef::info).collect()
+        self.shared
+            .children()
+            .iter()
+            .map(ChildHandle::info)
+            .collect()
+    }
+
+    /// Every actor in this supervisor's tree, depth first in start order
+    /// (nested supervisors are listed too, before their children).
+    pub fn all_children(&self) -> Vec<ActorInfo> {
+        let children: Vec<ChildHandle> = self.shared.children().clone();
+        let mut all = Vec::new();
+        for child in children {
+            all.push(child.info());
+            if let Some(nested) = child.incarnation() {
+                all.extend(nested.all_children());
+            }
+        }
+        all
+    }
+
+    /// The running incarnation of the nested supervisor `id`, if any.
+    pub fn child_supervisor(&self, id: &str) -> Option<SupervisorRef> {
+        let children = self.shared.children();
+        let child = children.iter().find(|c| c.shared.name() == id)?;
+        child.incarnation()
     }
 
     /// How many children it has, and how many run.
     pub fn count_children(&self) -> ChildCounts {
         let children = self.which_children();
+        let supervisors = children
+            .iter()
+            .filter(|c| c.kind == ChildKind::Supervisor)
+            .count();
         ChildCounts {
             specs: children.len(),
             active: children
                 .iter()
                 .filter(|c| c.status == ActorStatus::Running)
                 .count(),
-            supervisors: 0,
-            workers: children.len(),
+            supervisors,
+            workers: children.len() - supervisors,
         }
     }
 
@@ -316,9 +347,38 @@ enum Command {
     },
 }
 
+/// How a supervisor reaches one child, actor or nested supervisor.
+#[derive(Clone)]
+pub(crate) struct ChildHandle {
+    control: mpsc::UnboundedSender<Control>,
+    shared: Arc<ActorShared>,
+    /// The actor, for a worker (its name is registered).
+    actor: Option<ActorRef>,
+    /// The running incarnation, for a nested supervisor.
+    nested: Option<nested::Incarnation>,
+}
+
+impl ChildHandle {
+    fn info(&self) -> ActorInfo {
+        match &self.actor {
+            Some(actor) => actor.info(),
+            None => self.shared.info(ChildKind::Supervisor, 0),
+        }
+    }
+
+    fn incarnation(&self) -> Option<SupervisorRef> {
+        let nested = self.nested.as_ref()?;
+        // Only whole-value swaps happen under this lock.
+        nested
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
 struct Child {
     spec: Arc<ChildSpec>,
-    channels: ActorChannels,
+    handle: ChildHandle,
     state: ChildState,
     /// Bumped whenever a pending restart must be forgotten.
     generation: u64,
@@ -347,12 +407,7 @@ pub(crate) async fn start(
     spec: SupervisorSpec,
 ) -> Result<SupervisorRef, Error> {
     spec.validate()?;
-    for child in &spec.children {
-        check_plugin(&context, child).map_err(|reason| Error::InvalidSpec {
-            what: child.id.clone(),
-            reason,
-        })?;
-    }
+    check_plugins(&context, &spec)?;
     let (exits_tx, exits) = mpsc::unbounded_channel();
     let (commands, commands_rx) = mpsc::unbounded_channel();
     let (status, _) = watch::channel(SupervisorStatus::Running);
@@ -384,11 +439,11 @@ pub(crate) async fn start(
     let actors: Vec<_> = task
         .children
         .iter()
-        .map(|c| c.channels.actor.clone())
+        .filter_map(|c| c.handle.actor.clone())
         .collect();
     if let Err(error) = task.context.registry.register_all(&actors) {
         for child in &task.children {
-            let _ = child.channels.control.send(Control::Close {
+            let _ = child.handle.control.send(Control::Close {
                 reason: error.to_string(),
                 done: None,
             });
@@ -409,15 +464,28 @@ pub(crate) async fn start(
     Ok(SupervisorRef { shared, commands })
 }
 
+/// Checks that every plugin in the tree was compiled by this host.
+fn check_plugins(context: &SupervisorContext, spec: &SupervisorSpec) -> Result<(), Error> {
+    for child in &spec.children {
+        check_plugin(context, child).map_err(|reason| Error::InvalidSpec {
+            what: child.id.clone(),
+            reason,
+        })?;
+        if let ChildSpecKind::Supervisor(sub) = &child.kind {
+            check_plugins(context, sub)?;
+        }
+    }
+    Ok(())
+}
+
 fn check_plugin(context: &SupervisorContext, child: &ChildSpec) -> Result<(), String> {
-    if child.plugin.belongs_to(&context.actor.engine) {
-        Ok(())
-    } else {
-        Err(format!(
+    match &child.kind {
+        ChildSpecKind::Worker(plugin) if !plugin.belongs_to(&context.actor.engine) => Err(format!(
             "its plugin ({}) was loaded by another host; load it with this host's \
-             `load_plugin_file`",
-            child.plugin.source().display()
-        ))
+                 `load_plugin_file`",
+            plugin.source().display()
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -481,12 +549,30 @@ impl SupervisorTask {
 
     fn new_child(&self, spec: ChildSpec) -> Child {
         let spec = Arc::new(spec);
-        Child {
-            channels: actor::spawn(
-                self.context.actor.clone(),
-                spec.clone(),
+        let handle = match &spec.kind {
+            ChildSpecKind::Worker(plugin) => {
+                let channels = actor::spawn(
+                    self.context.actor.clone(),
+                    spec.clone(),
+                    plugin.clone(),
+                    self.exits_tx.clone(),
+                );
+                ChildHandle {
+                    control: channels.control,
+                    shared: channels.actor.shared().clone(),
+                    actor: Some(channels.actor),
+                    nested: None,
+                }
+            }
+            ChildSpecKind::Supervisor(sub) => nested::spawn(
+                self.context.clone(),
+                &spec.id,
+                (**sub).clone(),
                 self.exits_tx.clone(),
             ),
+        };
+        Child {
+            handle,
             spec,
             state: ChildState::Undefined,
             generation: 0,
@@ -502,11 +588,7 @@ impl SupervisorTask {
 
     /// Mirrors the list of children for the handles.
     fn publish_children(&self) {
-        *self.shared.children() = self
-            .children
-            .iter()
-            .map(|c| c.channels.actor.clone())
-            .collect();
+        *self.shared.children() = self.children.iter().map(|c| c.handle.clone()).collect();
     }
 
     /// Starts a new instance of the child at `index`.
@@ -515,7 +597,7 @@ impl SupervisorTask {
         let child = &mut self.children[index];
         let (reply, started) = oneshot::channel();
         child
-            .channels
+            .handle
             .control
             .send(Control::Start { instance, reply })
             .map_err(|_| "the actor task is gone".to_owned())?;
@@ -541,7 +623,7 @@ impl SupervisorTask {
                 shutdown: child.spec.shutdown,
                 reply,
             };
-            if child.channels.control.send(stop).is_ok() {
+            if child.handle.control.send(stop).is_ok() {
                 let _ = stopped.await;
             }
         }
@@ -554,10 +636,10 @@ impl SupervisorTask {
     fn park(&mut self, index: usize, reason: &str) {
         let child = &mut self.children[index];
         child.state = ChildState::Undefined;
-        let _ = child.channels.control.send(Control::Park {
+        let _ = child.handle.control.send(Control::Park {
             reason: reason.to_owned(),
         });
-        child.channels.actor.shared().lock().state = ActorStatus::Stopped(reason.to_owned());
+        child.handle.shared.lock().state = ActorStatus::Stopped(reason.to_owned());
         self.context.actor.events.publish(Event::ActorStopped {
             actor: child.spec.id.clone(),
             reason: reason.to_owned(),
@@ -647,7 +729,7 @@ impl SupervisorTask {
                 drop(self.remove(i, &reason));
             } else {
                 self.children[i].state = ChildState::Restarting;
-                self.children[i].channels.actor.shared().lock().state = ActorStatus::Restarting;
+                self.children[i].handle.shared.lock().state = ActorStatus::Restarting;
             }
         }
     }
@@ -721,7 +803,7 @@ impl SupervisorTask {
             };
             match self.start_one(i).await {
                 Ok(_) => {
-                    self.children[i].channels.actor.shared().lock().restarts += 1;
+                    self.children[i].handle.shared.lock().restarts += 1;
                 }
                 Err(reason) => {
                     self.context.actor.events.publish(Event::RestartFailed {
@@ -740,9 +822,8 @@ impl SupervisorTask {
     async fn give_up(&mut self, index: usize) -> String {
         let child = &self.children[index];
         let last_exit = child
-            .channels
-            .actor
-            .shared()
+            .handle
+            .shared
             .lock()
             .last_exit
             .clone()
@@ -774,12 +855,12 @@ impl SupervisorTask {
         spec.validate()
             .map_err(|e| ChildError::Invalid(e.to_string()))?;
         check_plugin(&self.context, &spec).map_err(ChildError::Invalid)?;
+        if let ChildSpecKind::Supervisor(sub) = &spec.kind {
+            check_plugins(&self.context, sub).map_err(|e| ChildError::Invalid(e.to_string()))?;
+        }
         let child = self.new_child(spec);
-        if let Err(error) = self
-            .context
-            .registry
-            .register_all(std::slice::from_ref(&child.channels.actor))
-        {
+        let actors: Vec<ActorRef> = child.handle.actor.iter().cloned().collect();
+        if let Err(error) = self.context.registry.register_all(&actors) {
             drop(close(&self.context, &child, &error.to_string()));
             return Err(ChildError::Invalid(error.to_string()));
         }
@@ -876,13 +957,15 @@ impl SupervisorTask {
 /// completes once its task has let go of everything.
 fn close(context: &SupervisorContext, child: &Child, reason: &str) -> oneshot::Receiver<()> {
     let (done, closed) = oneshot::channel();
-    let _ = child.channels.control.send(Control::Close {
+    let _ = child.handle.control.send(Control::Close {
         reason: reason.to_owned(),
         done: Some(done),
     });
     // Callers see the reason at once, before the task gets to it.
-    child.channels.actor.shared().lock().state = ActorStatus::Stopped(reason.to_owned());
-    context.registry.unregister(&child.channels.actor);
+    child.handle.shared.lock().state = ActorStatus::Stopped(reason.to_owned());
+    if let Some(actor) = &child.handle.actor {
+        context.registry.unregister(actor);
+    }
     context.actor.events.publish(Event::ActorStopped {
         actor: child.spec.id.clone(),
         reason: reason.to_owned(),

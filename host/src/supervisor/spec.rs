@@ -22,14 +22,18 @@ pub enum RestartType {
     Temporary,
 }
 
-/// How a child's instance is stopped when its supervisor stops it.
+/// How a child is stopped when its supervisor stops it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shutdown {
     /// Call the guest's `shutdown` export (if any) and wait up to this long,
-    /// then discard the instance. The default, with 5 s.
+    /// then discard the instance. The default for workers, with 5 s.
     Timeout(Duration),
     /// Discard the instance at once.
     BrutalKill,
+    /// Wait as long as it takes: the default for child supervisors, which
+    /// stop their own children by their own specs. For a worker, its
+    /// `shutdown` export still runs under the per-call deadline.
+    Infinity,
 }
 
 impl Default for Shutdown {
@@ -97,11 +101,21 @@ impl Backoff {
     }
 }
 
-/// One supervised actor: which plugin, under which name, restarted how.
+/// What a child runs.
+#[derive(Debug, Clone)]
+pub(crate) enum ChildKind {
+    /// An actor running a plugin.
+    Worker(Plugin),
+    /// A supervisor with children of its own.
+    Supervisor(Box<SupervisorSpec>),
+}
+
+/// One supervised child: an actor (which plugin, under which name) or a
+/// nested supervisor, and how it is restarted and stopped.
 #[derive(Debug, Clone)]
 pub struct ChildSpec {
     pub(crate) id: String,
-    pub(crate) plugin: Plugin,
+    pub(crate) kind: ChildKind,
     pub(crate) restart: RestartType,
     pub(crate) shutdown: Shutdown,
     pub(crate) limits: Limits,
@@ -116,13 +130,35 @@ impl ChildSpec {
     pub fn new(id: impl Into<String>, plugin: Plugin) -> Self {
         ChildSpec {
             id: id.into(),
-            plugin,
+            kind: ChildKind::Worker(plugin),
             restart: RestartType::default(),
             shutdown: Shutdown::default(),
             limits: Limits::default(),
             health: HealthSpec::default(),
             config: Vec::new(),
         }
+    }
+
+    /// A supervisor as a child (a subtree), with the supervisor's name as
+    /// its id: permanent, and stopped with [`Shutdown::Infinity`]. When it
+    /// exceeds its own restart intensity it exits with `Shutdown`, and this
+    /// child's restart type decides: a permanent child supervisor is
+    /// restarted (with its initial children), a transient one is not.
+    pub fn supervisor(spec: SupervisorSpec) -> Self {
+        ChildSpec {
+            id: spec.name.clone(),
+            kind: ChildKind::Supervisor(Box::new(spec)),
+            restart: RestartType::Permanent,
+            shutdown: Shutdown::Infinity,
+            limits: Limits::default(),
+            health: HealthSpec::default(),
+            config: Vec::new(),
+        }
+    }
+
+    /// Whether this child is a nested supervisor.
+    pub fn is_supervisor(&self) -> bool {
+        matches!(self.kind, ChildKind::Supervisor(_))
     }
 
     /// Sets the restart type (default: permanent).
@@ -171,6 +207,9 @@ impl ChildSpec {
         }
         self.limits.validate().map_err(invalid)?;
         self.health.validate().map_err(invalid)?;
+        if let ChildKind::Supervisor(spec) = &self.kind {
+            spec.validate()?;
+        }
         Ok(())
     }
 }
