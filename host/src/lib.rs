@@ -70,6 +70,6 @@ pub use self::state::{
     Changes, CommittedState, MemoryStateStore, RedbStateStore, StateError, StateStore,
 };
 pub use self::supervisor::{
-    Backoff, ChildCounts, ChildError, ChildSpec, RestartType, Shutdown, Strategy, SupervisorRef,
-    SupervisorSpec, SupervisorStatus,
+    AutoShutdown, Backoff, ChildCounts, ChildError, ChildSpec, RestartType, Shutdown, Strategy,
+    SupervisorRef, SupervisorSpec, SupervisorStatus,
 };

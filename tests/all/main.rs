@@ -9,6 +9,7 @@
 mod common;
 
 mod cli;
+mod dynamic;
 mod health;
 mod lifecycle;
 mod limits;

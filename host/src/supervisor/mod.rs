@@ -54,7 +54,9 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 pub(crate) use self::spec::ChildKind as ChildSpecKind;
-pub use self::spec::{Backoff, ChildSpec, RestartType, Shutdown, Strategy, SupervisorSpec};
+pub use self::spec::{
+    AutoShutdown, Backoff, ChildSpec, RestartType, Shutdown, Strategy, SupervisorSpec,
+};
 
 use crate::actor::{
     self, ActorContext, ActorInfo, ActorRef, ActorShared, ActorStatus, ChildKind, Control, Exit,
@@ -87,6 +89,8 @@ pub enum SupervisorStatus {
     GaveUp(String),
     /// Stopped on request.
     Stopped,
+    /// Stopped by itself: its significant children finished (why).
+    AutoShutdown(String),
 }
 
 /// How many children a supervisor has, OTP's `count_children`.
@@ -141,6 +145,12 @@ pub enum ChildError {
     /// The supervisor is stopped or has given up.
     #[error("supervisor `{0}` is not running")]
     SupervisorDown(String),
+    /// A dynamic supervisor does not support this call.
+    #[error("a dynamic supervisor does not support {0}")]
+    Unsupported(&'static str),
+    /// A dynamic supervisor has as many children as its cap allows.
+    #[error("the supervisor already has its maximum of {0} children")]
+    MaxChildren(usize),
 }
 
 /// A handle to a running supervisor. Cheap to clone.
@@ -421,7 +431,10 @@ pub(crate) async fn start(
         strategy: spec.strategy,
         max_restarts: spec.max_restarts,
         within: spec.within,
-        backoff: spec.backoff,
+        policy: SupervisorSpec {
+            children: Vec::new(),
+            ..spec.clone()
+        },
         children: Vec::new(),
         history: VecDeque::new(),
         commands: commands.clone(),
@@ -494,7 +507,8 @@ struct SupervisorTask {
     strategy: Strategy,
     max_restarts: u32,
     within: std::time::Duration,
-    backoff: Backoff,
+    /// The supervisor's own options (its spec without the children).
+    policy: SupervisorSpec,
     children: Vec<Child>,
     /// When each recent restart attempt was made, oldest first.
     history: VecDeque<Instant>,
@@ -542,7 +556,11 @@ impl SupervisorTask {
                         let _ = reply.send(self.delete_child(&id).await);
                     }
                 },
-                Some(exit) = self.exits.recv() => self.on_exit(exit).await,
+                Some(exit) = self.exits.recv() => {
+                    if let Some(end) = self.on_exit(exit).await {
+                        return end;
+                    }
+                }
             }
         }
     }
@@ -655,15 +673,15 @@ impl SupervisorTask {
         close(&self.context, &child, reason)
     }
 
-    async fn on_exit(&mut self, exit: Exit) {
-        let Some(index) = self.index_of(&exit.child) else {
-            return;
-        };
+    /// Applies the child's restart type and the strategy to an exit; returns
+    /// how the supervisor ends if the exit makes it shut down.
+    async fn on_exit(&mut self, exit: Exit) -> Option<SupervisorStatus> {
+        let index = self.index_of(&exit.child)?;
         let within = self.within;
         let child = &mut self.children[index];
         if child.state != ChildState::Running(exit.instance) {
             // A stale exit of an instance that is no longer current.
-            return;
+            return None;
         }
         if child
             .up_since
@@ -677,25 +695,53 @@ impl SupervisorTask {
             RestartType::Transient => !exit.reason.is_normal(),
             RestartType::Temporary => false,
         };
-        if !restart {
-            let reason = format!(
-                "{} and is not restarted (restart type {:?})",
-                exit.reason, child.spec.restart
-            );
-            if child.spec.restart == RestartType::Temporary {
-                // Nothing waits here: the supervisor goes on while the actor closes.
-                drop(self.remove(index, &reason));
-            } else {
-                self.park(index, &reason);
+        if restart {
+            self.children[index].state = ChildState::Restarting;
+            let id = exit.child.to_string();
+            self.stop_siblings(&id).await;
+            if let Some(index) = self.index_of(&id) {
+                self.schedule_restart(index);
             }
-            return;
+            return None;
         }
-        self.children[index].state = ChildState::Restarting;
-        let id = exit.child.to_string();
-        self.stop_siblings(&id).await;
-        if let Some(index) = self.index_of(&id) {
-            self.schedule_restart(index);
+        let reason = format!(
+            "{} and is not restarted (restart type {:?})",
+            exit.reason, child.spec.restart
+        );
+        let significant = child.spec.significant;
+        if child.spec.restart == RestartType::Temporary || self.policy.dynamic {
+            // Nothing waits here: the supervisor goes on while the actor closes.
+            drop(self.remove(index, &reason));
+        } else {
+            self.park(index, &reason);
         }
+        if significant {
+            return self.auto_shutdown(&exit.child).await;
+        }
+        None
+    }
+
+    /// A significant child finished: stop the supervisor if its
+    /// `auto_shutdown` says so.
+    async fn auto_shutdown(&mut self, finished: &str) -> Option<SupervisorStatus> {
+        let any_left = self.children.iter().any(|c| {
+            c.spec.significant && matches!(c.state, ChildState::Running(_) | ChildState::Restarting)
+        });
+        let shut_down = match self.policy.auto_shutdown {
+            AutoShutdown::Never => false,
+            AutoShutdown::AnySignificant => true,
+            AutoShutdown::AllSignificant => !any_left,
+        };
+        if !shut_down {
+            return None;
+        }
+        let reason = format!(
+            "auto shutdown: significant child `{finished}` finished ({:?})",
+            self.policy.auto_shutdown
+        );
+        self.stop_children(&format!("supervisor `{}` shut down: {reason}", self.name))
+            .await;
+        Some(SupervisorStatus::AutoShutdown(reason))
     }
 
     /// The children a restart of `index` concerns, by the strategy.
@@ -738,7 +784,7 @@ impl SupervisorTask {
         let child = &mut self.children[index];
         child.state = ChildState::Restarting;
         child.restarts_in_a_row = child.restarts_in_a_row.saturating_add(1);
-        let delay = self.backoff.delay(child.restarts_in_a_row);
+        let delay = self.policy.restart_delay(child.restarts_in_a_row);
         self.context.actor.events.publish(Event::RestartScheduled {
             actor: child.spec.id.clone(),
             delay_ms: millis(delay),
@@ -852,7 +898,15 @@ impl SupervisorTask {
                 _ => ChildError::AlreadyPresent(spec.id),
             });
         }
+        if let Some(max) = self.policy.max_children
+            && self.children.len() >= max
+        {
+            return Err(ChildError::MaxChildren(max));
+        }
         spec.validate()
+            .map_err(|e| ChildError::Invalid(e.to_string()))?;
+        self.policy
+            .check_significance(&spec)
             .map_err(|e| ChildError::Invalid(e.to_string()))?;
         check_plugin(&self.context, &spec).map_err(ChildError::Invalid)?;
         if let ChildSpecKind::Supervisor(sub) = &spec.kind {
@@ -898,7 +952,7 @@ impl SupervisorTask {
             }
         }
         let reason = "terminated by its supervisor (terminate_child)";
-        if self.children[index].spec.restart == RestartType::Temporary {
+        if self.children[index].spec.restart == RestartType::Temporary || self.policy.dynamic {
             let _ = self.remove(index, reason).await;
         } else {
             self.park(index, reason);
@@ -907,6 +961,9 @@ impl SupervisorTask {
     }
 
     async fn restart_child(&mut self, id: &str) -> Result<u64, ChildError> {
+        if self.policy.dynamic {
+            return Err(ChildError::Unsupported("restart_child"));
+        }
         let index = self
             .index_of(id)
             .ok_or_else(|| ChildError::NotFound(id.to_owned()))?;
@@ -927,6 +984,9 @@ impl SupervisorTask {
     }
 
     async fn delete_child(&mut self, id: &str) -> Result<(), ChildError> {
+        if self.policy.dynamic {
+            return Err(ChildError::Unsupported("delete_child"));
+        }
         let index = self
             .index_of(id)
             .ok_or_else(|| ChildError::NotFound(id.to_owned()))?;
@@ -942,13 +1002,43 @@ impl SupervisorTask {
         }
     }
 
-    /// Stops every child in reverse start order, then closes them all with
-    /// `reason` and releases their names.
+    /// Stops every child in reverse start order (a dynamic supervisor: all
+    /// at once), then closes them all with `reason` and releases their
+    /// names.
     async fn stop_children(&mut self, reason: &str) {
+        if self.policy.dynamic {
+            self.stop_all_at_once().await;
+        }
         for index in (0..self.children.len()).rev() {
             self.stop_one(index).await;
             // Resolves (with an error, as the sender is dropped) once the task is gone.
             let _ = close(&self.context, &self.children[index], reason).await;
+        }
+    }
+
+    /// Signals every running child to stop, then waits for them all.
+    async fn stop_all_at_once(&mut self) {
+        let mut stopping = Vec::new();
+        for child in &mut self.children {
+            child.generation += 1;
+            if let Some(timer) = child.timer.take() {
+                timer.abort();
+            }
+            if let ChildState::Running(_) = child.state {
+                let (reply, stopped) = oneshot::channel();
+                let stop = Control::Stop {
+                    shutdown: child.spec.shutdown,
+                    reply,
+                };
+                if child.handle.control.send(stop).is_ok() {
+                    stopping.push(stopped);
+                }
+            }
+            child.up_since = None;
+            child.state = ChildState::Undefined;
+        }
+        for stopped in stopping {
+            let _ = stopped.await;
         }
     }
 }

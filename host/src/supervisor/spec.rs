@@ -116,6 +116,7 @@ pub(crate) enum ChildKind {
 pub struct ChildSpec {
     pub(crate) id: String,
     pub(crate) kind: ChildKind,
+    pub(crate) significant: bool,
     pub(crate) restart: RestartType,
     pub(crate) shutdown: Shutdown,
     pub(crate) limits: Limits,
@@ -131,6 +132,7 @@ impl ChildSpec {
         ChildSpec {
             id: id.into(),
             kind: ChildKind::Worker(plugin),
+            significant: false,
             restart: RestartType::default(),
             shutdown: Shutdown::default(),
             limits: Limits::default(),
@@ -148,6 +150,7 @@ impl ChildSpec {
         ChildSpec {
             id: spec.name.clone(),
             kind: ChildKind::Supervisor(Box::new(spec)),
+            significant: false,
             restart: RestartType::Permanent,
             shutdown: Shutdown::Infinity,
             limits: Limits::default(),
@@ -159,6 +162,15 @@ impl ChildSpec {
     /// Whether this child is a nested supervisor.
     pub fn is_supervisor(&self) -> bool {
         matches!(self.kind, ChildKind::Supervisor(_))
+    }
+
+    /// Marks the child *significant*: when it finishes (a transient child's
+    /// normal exit, any exit of a temporary one), its supervisor may stop
+    /// by itself, per [`SupervisorSpec::auto_shutdown`]. Not for permanent
+    /// children.
+    pub fn significant(mut self, significant: bool) -> Self {
+        self.significant = significant;
+        self
     }
 
     /// Sets the restart type (default: permanent).
@@ -222,7 +234,24 @@ pub struct SupervisorSpec {
     pub(crate) max_restarts: u32,
     pub(crate) within: Duration,
     pub(crate) backoff: Backoff,
+    pub(crate) jitter: f64,
     pub(crate) children: Vec<ChildSpec>,
+    pub(crate) dynamic: bool,
+    pub(crate) max_children: Option<usize>,
+    pub(crate) auto_shutdown: AutoShutdown,
+}
+
+/// When a supervisor stops by itself because its *significant* children
+/// finished (OTP's `auto_shutdown`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AutoShutdown {
+    /// Never. The default.
+    #[default]
+    Never,
+    /// When any significant child finishes.
+    AnySignificant,
+    /// When every significant child has finished.
+    AllSignificant,
 }
 
 impl SupervisorSpec {
@@ -235,8 +264,46 @@ impl SupervisorSpec {
             max_restarts: 3,
             within: Duration::from_secs(5),
             backoff: Backoff::default(),
+            jitter: 0.0,
             children: Vec::new(),
+            dynamic: false,
+            max_children: None,
+            auto_shutdown: AutoShutdown::Never,
         }
+    }
+
+    /// A *dynamic* supervisor named `name` (OTP's `simple_one_for_one`,
+    /// Elixir's `DynamicSupervisor`): no static children; children are added
+    /// with `start_child` (a worker pool, batch jobs) and removed entirely
+    /// when they are terminated or finish. One-for-one only; on shutdown all
+    /// children are stopped at once.
+    pub fn dynamic(name: impl Into<String>) -> Self {
+        SupervisorSpec {
+            dynamic: true,
+            ..SupervisorSpec::new(name)
+        }
+    }
+
+    /// Caps the number of children of a dynamic supervisor (restarting ones
+    /// count). Default: no cap.
+    pub fn max_children(mut self, max: usize) -> Self {
+        self.max_children = Some(max);
+        self
+    }
+
+    /// Stops the supervisor when its significant children finish (see
+    /// [`ChildSpec::significant`]).
+    pub fn auto_shutdown(mut self, auto_shutdown: AutoShutdown) -> Self {
+        self.auto_shutdown = auto_shutdown;
+        self
+    }
+
+    /// Spreads restart delays: each delay is multiplied by a random factor
+    /// between `1 - fraction` and `1 + fraction` (0 to 1; default 0), so
+    /// that many actors crashing together do not restart in lockstep.
+    pub fn jitter(mut self, fraction: f64) -> Self {
+        self.jitter = fraction;
+        self
     }
 
     /// Sets the strategy.
@@ -300,14 +367,72 @@ impl SupervisorSpec {
                 "exponential backoff needs multiplier >= 1 and max >= initial".into(),
             ));
         }
+        if !(0.0..=1.0).contains(&self.jitter) {
+            return Err(invalid(format!(
+                "jitter must be a fraction from 0 to 1, not {}",
+                self.jitter
+            )));
+        }
+        if self.dynamic {
+            if !self.children.is_empty() {
+                return Err(invalid(
+                    "a dynamic supervisor has no static children; add them with start_child".into(),
+                ));
+            }
+            if self.strategy != Strategy::OneForOne {
+                return Err(invalid("a dynamic supervisor is one-for-one only".into()));
+            }
+            if self.auto_shutdown != AutoShutdown::Never {
+                return Err(invalid("a dynamic supervisor cannot auto-shutdown".into()));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for child in &self.children {
+            self.check_significance(child)?;
             child.validate()?;
             if !seen.insert(child.id.as_str()) {
                 return Err(Error::DuplicateName(child.id.clone()));
             }
         }
         Ok(())
+    }
+}
+
+impl SupervisorSpec {
+    /// OTP's rules for significant children: never permanent, and only under
+    /// a supervisor that auto-shuts down.
+    pub(crate) fn check_significance(&self, child: &ChildSpec) -> Result<(), Error> {
+        if !child.significant {
+            return Ok(());
+        }
+        let invalid = |reason: &str| Error::InvalidSpec {
+            what: child.id.clone(),
+            reason: reason.to_owned(),
+        };
+        if child.restart == RestartType::Permanent {
+            return Err(invalid("a significant child cannot be permanent"));
+        }
+        if self.auto_shutdown == AutoShutdown::Never {
+            return Err(invalid(
+                "a significant child needs a supervisor with auto_shutdown",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The wait before the `n`-th restart in a row, with jitter applied.
+    pub(crate) fn restart_delay(&self, n: u32) -> Duration {
+        let delay = self.backoff.delay(n);
+        if self.jitter == 0.0 || delay.is_zero() {
+            return delay;
+        }
+        // A random factor in [1 - jitter, 1 + jitter]; std's hasher keys are random.
+        use std::hash::{BuildHasher, Hasher};
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let unit = (random >> 11) as f64 / (1u64 << 53) as f64;
+        delay.mul_f64(1.0 + self.jitter * (2.0 * unit - 1.0))
     }
 }
 
@@ -325,6 +450,38 @@ mod tests {
         let delays: Vec<u64> = (1..=5).map(|n| millis(backoff.delay(n))).collect();
         assert_eq!(delays, vec![10, 20, 40, 50, 50]);
         assert_eq!(backoff.delay(u32::MAX), Duration::from_millis(50));
+    }
+
+    #[test]
+    fn jitter_stays_within_its_fraction() {
+        let spec = SupervisorSpec::new("s")
+            .backoff(Backoff::Fixed(Duration::from_millis(1000)))
+            .jitter(0.2);
+        for _ in 0..200 {
+            let delay = millis(spec.restart_delay(1));
+            assert!((800..=1200).contains(&delay), "{delay}");
+        }
+        let delays: std::collections::HashSet<u64> =
+            (0..50).map(|_| millis(spec.restart_delay(1))).collect();
+        assert!(delays.len() > 1, "jitter varies the delay");
+    }
+
+    #[test]
+    fn significance_rules_are_enforced() {
+        let plugin_free = |restart| {
+            let spec = SupervisorSpec::new("s").auto_shutdown(AutoShutdown::AnySignificant);
+            let child = ChildSpec::supervisor(SupervisorSpec::new("c"))
+                .restart(restart)
+                .significant(true);
+            spec.check_significance(&child).map_err(|e| e.to_string())
+        };
+        assert!(plugin_free(RestartType::Permanent).is_err());
+        assert!(plugin_free(RestartType::Transient).is_ok());
+        let never = SupervisorSpec::new("s");
+        let child = ChildSpec::supervisor(SupervisorSpec::new("c"))
+            .restart(RestartType::Temporary)
+            .significant(true);
+        assert!(never.check_significance(&child).is_err());
     }
 
     #[test]
