@@ -48,6 +48,7 @@ mod host;
 mod instance;
 mod limits;
 mod loader;
+mod manifest;
 mod plugin_dir;
 mod registry;
 mod state;

@@ -1,67 +1,124 @@
 //! A directory of plugins: every `NAME.wasm` in it becomes an actor named
-//! `NAME`, each under a supervisor of its own, so that one plugin that keeps
-//! crashing (and exhausts its restart intensity) never stops the others.
+//! `NAME`.
 //!
-//! A file that cannot be loaded is reported with the file and the cause, and
-//! skipped; the other plugins start anyway.
+//! A plugin runs under a supervisor of its own, so that one plugin that
+//! keeps crashing (and exhausts its restart intensity) never stops the
+//! others, unless `wasmvisor.toml` puts it in a group: plugins that depend
+//! on each other share one supervisor with a strategy (see `manifest` for
+//! both files). `NAME.toml` beside a plugin sets its restart type, shutdown,
+//! limits, health checks, config and restart policy.
+//!
+//! A file that cannot be loaded, or whose manifest is broken, is reported
+//! with the file and the cause, and skipped; the other plugins start anyway.
+//! A broken `wasmvisor.toml` is reported too, and every plugin then runs
+//! under its own supervisor.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::host::Host;
-use crate::supervisor::{ChildSpec, RestartType, SupervisorRef, SupervisorSpec};
+use crate::manifest::{HOST_CONFIG_FILE, HostConfig, Manifest};
+use crate::supervisor::{ChildSpec, RestartType, SupervisorRef};
 
 /// What starting a plugin directory did.
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct DirReport {
-    /// The plugins that run, by actor name, with their supervisors.
+    /// The plugins that run, by actor name, with their supervisors (a
+    /// group's supervisor for plugins in a group).
     pub started: Vec<(String, SupervisorRef)>,
     /// One error per file that could not be loaded or started.
     pub failed: Vec<Error>,
 }
 
-/// Loads every `*.wasm` file of `dir` (in name order) and starts each as a
-/// supervised actor named after the file's stem: permanent, or transient if
-/// it is a job (exports `job`).
+/// Loads every `*.wasm` file of `dir` (in name order), with its manifest,
+/// and starts the plugins: groups from `wasmvisor.toml` first (in the order
+/// they are written), then every other plugin under its own supervisor. A
+/// plugin without a manifest is permanent, or transient if it is a job
+/// (exports `job`).
 ///
 /// # Errors
 ///
-/// Only when `dir` itself cannot be read; a bad plugin file is reported in
-/// [`DirReport::failed`] instead.
+/// Only when `dir` itself cannot be read; a bad plugin, manifest or config
+/// file is reported in [`DirReport::failed`] instead.
 pub async fn start_plugin_dir(host: &Host, dir: &Path) -> Result<DirReport, Error> {
     let mut report = DirReport::default();
+    let config = HostConfig::for_dir(dir).unwrap_or_else(|error| {
+        report.failed.push(error);
+        HostConfig::default()
+    });
+
+    let mut children: BTreeMap<String, (ChildSpec, Manifest)> = BTreeMap::new();
     for path in wasm_files(dir)? {
-        let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
-            report.failed.push(Error::Load {
-                path: path.clone(),
-                reason: "the file name is not valid UTF-8, so it cannot name an actor".into(),
-            });
-            continue;
-        };
-        let plugin = match host.load_plugin_file(&path).await {
-            Ok(plugin) => plugin,
-            Err(error) => {
-                report.failed.push(error);
-                continue;
+        match load_child(host, &path).await {
+            Ok((name, child, manifest)) => {
+                children.insert(name, (child, manifest));
             }
-        };
-        let restart = if plugin.exports().job {
-            RestartType::Transient
-        } else {
-            RestartType::Permanent
-        };
-        let spec = SupervisorSpec::new(name.clone())
-            .child(ChildSpec::new(name.clone(), plugin).restart(restart));
+            Err(error) => report.failed.push(error),
+        }
+    }
+
+    for group in &config.groups {
+        let mut spec = group.supervisor();
+        let mut members = Vec::new();
+        for name in &group.plugins {
+            match children.remove(name) {
+                Some((child, _)) => {
+                    spec = spec.child(child);
+                    members.push(name.clone());
+                }
+                None => report.failed.push(Error::Load {
+                    path: dir.join(HOST_CONFIG_FILE),
+                    reason: format!(
+                        "group `{}` lists plugin `{name}`, but {name}.wasm is missing or did not load; \
+                         the group starts without it",
+                        group.name
+                    ),
+                }),
+            }
+        }
+        match host.start_supervisor(spec).await {
+            Ok(supervisor) => report
+                .started
+                .extend(members.into_iter().map(|name| (name, supervisor.clone()))),
+            Err(error) => report.failed.push(Error::Load {
+                path: dir.join(HOST_CONFIG_FILE),
+                reason: format!("group `{}`: {error}", group.name),
+            }),
+        }
+    }
+
+    for (name, (child, manifest)) in children {
+        let spec = manifest.own_supervisor(&name).child(child);
         match host.start_supervisor(spec).await {
             Ok(supervisor) => report.started.push((name, supervisor)),
             Err(error) => report.failed.push(Error::Load {
-                path,
+                path: dir.join(format!("{name}.wasm")),
                 reason: error.to_string(),
             }),
         }
     }
     Ok(report)
+}
+
+/// Loads one plugin and its manifest into a child spec named after it.
+async fn load_child(host: &Host, path: &Path) -> Result<(String, ChildSpec, Manifest), Error> {
+    let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
+        return Err(Error::Load {
+            path: path.to_path_buf(),
+            reason: "the file name is not valid UTF-8, so it cannot name an actor".into(),
+        });
+    };
+    let manifest = Manifest::for_plugin(path)?;
+    let plugin = host.load_plugin_file(path).await?;
+    let restart = if plugin.exports().job {
+        RestartType::Transient
+    } else {
+        RestartType::Permanent
+    };
+    let child = manifest.child(ChildSpec::new(name.clone(), plugin).restart(restart));
+    Ok((name, child, manifest))
 }
 
 fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {

@@ -77,3 +77,117 @@ async fn bad_files_are_reported_one_by_one_and_the_good_plugin_runs() {
     }
     host.shutdown().await;
 }
+
+fn copy_guest(dir: &std::path::Path, guest_name: &str, as_name: &str) {
+    std::fs::copy(guest(guest_name), dir.join(format!("{as_name}.wasm"))).unwrap();
+}
+
+#[tokio::test]
+async fn a_manifest_sets_config_restart_type_and_restart_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_guest(dir.path(), "greeter", "greeter");
+    std::fs::write(
+        dir.path().join("greeter.toml"),
+        "restart = \"transient\"\n[config]\ngreeting = \"ahoy\"\n",
+    )
+    .unwrap();
+    copy_guest(dir.path(), "crasher", "fragile");
+    std::fs::write(
+        dir.path().join("fragile.toml"),
+        "[supervisor]\nmax_restarts = 0\n",
+    )
+    .unwrap();
+
+    let host = Host::new().unwrap();
+    let report = start_plugin_dir(&host, dir.path()).await.unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(call_ok(&host, "greeter", "Ada").await, "ahoy, Ada");
+
+    // max_restarts = 0: the first crash is one too many.
+    let (_, fragile) = report.started.iter().find(|(n, _)| n == "fragile").unwrap();
+    let _ = host.actor("fragile").unwrap().call("panic").await;
+    let status = crate::common::within("the give-up", fragile.stopped()).await;
+    assert!(
+        matches!(status, wasmvisor::SupervisorStatus::GaveUp(_)),
+        "{status:?}"
+    );
+    assert_eq!(call_ok(&host, "greeter", "Bo").await, "ahoy, Bo");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_broken_manifest_names_its_file_and_line_and_only_its_plugin_stays_out() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_guest(dir.path(), "counter", "counter");
+    copy_guest(dir.path(), "greeter", "greeter");
+    std::fs::write(
+        dir.path().join("greeter.toml"),
+        "restart = \"transient\"\nrestrat = \"oops\"\n",
+    )
+    .unwrap();
+
+    let host = Host::new().unwrap();
+    let report = start_plugin_dir(&host, dir.path()).await.unwrap();
+    let started: Vec<&str> = report.started.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(started, ["counter"]);
+    assert_eq!(report.failed.len(), 1);
+    let message = report.failed[0].to_string();
+    assert!(message.contains("greeter.toml"), "{message}");
+    assert!(message.contains("line 2"), "{message}");
+    assert!(message.contains("unknown field `restrat`"), "{message}");
+    assert_eq!(call_ok(&host, "counter", "inc").await, "1");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_one_for_all_group_in_wasmvisor_toml_restarts_its_plugins_together() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_guest(dir.path(), "counter", "store");
+    copy_guest(dir.path(), "memo", "index");
+    copy_guest(dir.path(), "counter", "loner");
+    std::fs::write(
+        dir.path().join("wasmvisor.toml"),
+        "[[group]]\nname = \"core\"\nstrategy = \"one-for-all\"\nplugins = [\"store\", \"index\"]\nmax_restarts = 5\nwithin = \"10s\"\n",
+    )
+    .unwrap();
+
+    let host = Host::new().unwrap();
+    let report = start_plugin_dir(&host, dir.path()).await.unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let (_, core) = report.started.iter().find(|(n, _)| n == "store").unwrap();
+    assert_eq!(core.name(), "core");
+    let names: Vec<String> = core.which_children().into_iter().map(|c| c.name).collect();
+    assert_eq!(names, ["store", "index"], "in the group's order");
+
+    let index_before = host.actor("index").unwrap().info().instance;
+    let loner_before = host.actor("loner").unwrap().info().instance;
+    let _ = host.actor("store").unwrap().call("crash").await;
+    crate::common::wait_until("the group restarted", || {
+        let index = host.actor("index").unwrap().info();
+        index.instance != index_before && index.status == wasmvisor::ActorStatus::Running
+    })
+    .await;
+    assert_eq!(host.actor("loner").unwrap().info().instance, loner_before);
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_broken_wasmvisor_toml_is_reported_and_every_plugin_runs_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_guest(dir.path(), "counter", "counter");
+    std::fs::write(
+        dir.path().join("wasmvisor.toml"),
+        "[[group]]\nname = \"core\"\nstrategy = \"one-for-some\"\nplugins = [\"counter\"]\n",
+    )
+    .unwrap();
+    let host = Host::new().unwrap();
+    let report = start_plugin_dir(&host, dir.path()).await.unwrap();
+    assert_eq!(report.failed.len(), 1);
+    let message = report.failed[0].to_string();
+    assert!(
+        message.contains("wasmvisor.toml") && message.contains("one-for-some"),
+        "{message}"
+    );
+    assert_eq!(call_ok(&host, "counter", "inc").await, "1");
+    host.shutdown().await;
+}

@@ -1,0 +1,420 @@
+//! Plugin directory configuration: a manifest per plugin (`NAME.toml`
+//! beside `NAME.wasm`) and one file for the directory (`wasmvisor.toml`).
+//!
+//! ```toml
+//! # NAME.toml: how one plugin runs. Every key is optional.
+//! restart = "transient"            # permanent | transient | temporary
+//! shutdown = "10s"                 # a timeout, "brutal-kill" or "infinity"
+//!
+//! [supervisor]                     # the plugin's own supervisor (when not in a group)
+//! max_restarts = 5
+//! within = "30s"
+//! backoff = { exponential = { initial = "100ms", max = "5s", multiplier = 2 } }
+//! jitter = 0.1
+//!
+//! [limits]
+//! memory_mib = 128
+//! call_timeout = "2s"
+//! mailbox_capacity = 256
+//!
+//! [health]
+//! interval = "5s"
+//! timeout = "500ms"
+//! threshold = 3
+//!
+//! [config]                         # passed to the plugin's `init`
+//! greeting = "ahoy"
+//! ```
+//!
+//! ```toml
+//! # wasmvisor.toml: supervisor groups of plugins that depend on each other.
+//! [[group]]
+//! name = "core"
+//! strategy = "one-for-all"         # one-for-one | one-for-all | rest-for-one
+//! plugins = ["store", "index"]     # start order
+//! max_restarts = 3
+//! within = "10s"
+//! backoff = { fixed = "200ms" }    # "immediate", { fixed = ... } or { exponential = ... }
+//! ```
+//!
+//! Unknown keys and bad values are errors that name the file, the line and
+//! what was expected. Durations are written with a unit: `ms`, `s`, `m` or
+//! `h`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::Error;
+use crate::health::HealthSpec;
+use crate::limits::Limits;
+use crate::supervisor::{Backoff, ChildSpec, RestartType, Shutdown, Strategy, SupervisorSpec};
+
+/// The directory-wide configuration file's name.
+pub(crate) const HOST_CONFIG_FILE: &str = "wasmvisor.toml";
+
+/// A plugin's manifest, `NAME.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Manifest {
+    restart: Option<RestartType>,
+    shutdown: Option<ShutdownSetting>,
+    supervisor: Option<RestartPolicy>,
+    limits: Option<LimitsSetting>,
+    health: Option<HealthSetting>,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
+}
+
+/// `wasmvisor.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HostConfig {
+    #[serde(default, rename = "group")]
+    pub(crate) groups: Vec<GroupConfig>,
+}
+
+/// One `[[group]]`: plugins under one supervisor with a strategy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GroupConfig {
+    pub(crate) name: String,
+    #[serde(default)]
+    strategy: StrategySetting,
+    pub(crate) plugins: Vec<String>,
+    max_restarts: Option<u32>,
+    within: Option<DurationSetting>,
+    backoff: Option<BackoffSetting>,
+    jitter: Option<f64>,
+}
+
+/// The restart policy of a supervisor, as configured.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RestartPolicy {
+    max_restarts: Option<u32>,
+    within: Option<DurationSetting>,
+    backoff: Option<BackoffSetting>,
+    jitter: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsSetting {
+    memory_mib: Option<u64>,
+    call_timeout: Option<DurationSetting>,
+    mailbox_capacity: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HealthSetting {
+    interval: Option<DurationSetting>,
+    timeout: Option<DurationSetting>,
+    threshold: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum StrategySetting {
+    #[default]
+    OneForOne,
+    OneForAll,
+    RestForOne,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+enum BackoffSetting {
+    Immediate,
+    Fixed(DurationSetting),
+    Exponential {
+        initial: DurationSetting,
+        max: DurationSetting,
+        multiplier: u32,
+    },
+}
+
+/// A duration written with a unit: `"250ms"`, `"5s"`, `"2m"`, `"1h"`.
+#[derive(Debug, Clone, Copy)]
+struct DurationSetting(Duration);
+
+impl<'de> Deserialize<'de> for DurationSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_duration(&text)
+            .map(DurationSetting)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "`{text}` is not a duration; write a number with a unit, like \"500ms\", \"5s\", \"2m\" or \"1h\""
+                ))
+            })
+    }
+}
+
+/// `"brutal-kill"`, `"infinity"`, or a timeout such as `"5s"`.
+#[derive(Debug, Clone, Copy)]
+struct ShutdownSetting(Shutdown);
+
+impl<'de> Deserialize<'de> for ShutdownSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let shutdown = match text.as_str() {
+            "brutal-kill" => Shutdown::BrutalKill,
+            "infinity" => Shutdown::Infinity,
+            other => Shutdown::Timeout(parse_duration(other).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "`{text}` is not a shutdown; write a timeout like \"5s\", or \"brutal-kill\" or \"infinity\""
+                ))
+            })?),
+        };
+        Ok(ShutdownSetting(shutdown))
+    }
+}
+
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    match unit.trim() {
+        "ms" => Some(Duration::from_millis(number)),
+        "s" => Some(Duration::from_secs(number)),
+        "m" => Some(Duration::from_secs(number.checked_mul(60)?)),
+        "h" => Some(Duration::from_secs(number.checked_mul(3600)?)),
+        _ => None,
+    }
+}
+
+impl From<BackoffSetting> for Backoff {
+    fn from(setting: BackoffSetting) -> Self {
+        match setting {
+            BackoffSetting::Immediate => Backoff::Immediate,
+            BackoffSetting::Fixed(delay) => Backoff::Fixed(delay.0),
+            BackoffSetting::Exponential {
+                initial,
+                max,
+                multiplier,
+            } => Backoff::Exponential {
+                initial: initial.0,
+                max: max.0,
+                multiplier,
+            },
+        }
+    }
+}
+
+fn apply_policy(
+    mut spec: SupervisorSpec,
+    max_restarts: Option<u32>,
+    within: Option<DurationSetting>,
+    backoff: Option<BackoffSetting>,
+    jitter: Option<f64>,
+) -> SupervisorSpec {
+    let default = SupervisorSpec::new("");
+    if max_restarts.is_some() || within.is_some() {
+        spec = spec.intensity(
+            max_restarts.unwrap_or(default.max_restarts),
+            within.map_or(default.within, |w| w.0),
+        );
+    }
+    if let Some(backoff) = backoff {
+        spec = spec.backoff(backoff.into());
+    }
+    if let Some(jitter) = jitter {
+        spec = spec.jitter(jitter);
+    }
+    spec
+}
+
+/// Reads and parses a TOML file; a missing file is `None`.
+fn read_toml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => {
+            return Err(Error::Load {
+                path: path.to_path_buf(),
+                reason: format!("cannot read the file: {error}"),
+            });
+        }
+    };
+    toml::from_str(&text)
+        .map(Some)
+        .map_err(|error| Error::Load {
+            path: path.to_path_buf(),
+            reason: error.to_string().trim_end().to_owned(),
+        })
+}
+
+impl Manifest {
+    /// Reads `NAME.toml` beside `wasm`, if there is one.
+    pub(crate) fn for_plugin(wasm: &Path) -> Result<Manifest, Error> {
+        Ok(read_toml(&wasm.with_extension("toml"))?.unwrap_or_default())
+    }
+
+    /// Applies the manifest to a child spec.
+    pub(crate) fn child(&self, mut child: ChildSpec) -> ChildSpec {
+        if let Some(restart) = self.restart {
+            child = child.restart(restart);
+        }
+        if let Some(shutdown) = self.shutdown {
+            child = child.shutdown(shutdown.0);
+        }
+        if let Some(limits) = &self.limits {
+            let mut applied = Limits::default();
+            if let Some(mib) = limits.memory_mib {
+                applied = applied.memory_bytes(mib.saturating_mul(1 << 20));
+            }
+            if let Some(timeout) = limits.call_timeout {
+                applied = applied.call_timeout(timeout.0);
+            }
+            if let Some(capacity) = limits.mailbox_capacity {
+                applied = applied.mailbox_capacity(capacity);
+            }
+            child = child.limits(applied);
+        }
+        if let Some(health) = &self.health {
+            let mut applied = HealthSpec::default();
+            if let Some(interval) = health.interval {
+                applied = applied.interval(interval.0);
+            }
+            if let Some(timeout) = health.timeout {
+                applied = applied.timeout(timeout.0);
+            }
+            if let Some(threshold) = health.threshold {
+                applied = applied.threshold(threshold);
+            }
+            child = child.health(applied);
+        }
+        for (key, value) in &self.config {
+            child = child.config(key, value);
+        }
+        child
+    }
+
+    /// The plugin's own supervisor, named after it, with the manifest's
+    /// restart policy.
+    pub(crate) fn own_supervisor(&self, name: &str) -> SupervisorSpec {
+        let policy = self.supervisor.as_ref();
+        apply_policy(
+            SupervisorSpec::new(name),
+            policy.and_then(|p| p.max_restarts),
+            policy.and_then(|p| p.within),
+            policy.and_then(|p| p.backoff),
+            policy.and_then(|p| p.jitter),
+        )
+    }
+}
+
+impl HostConfig {
+    /// Reads `DIR/wasmvisor.toml`, if there is one, and checks that no
+    /// plugin is in two groups and no group name repeats.
+    pub(crate) fn for_dir(dir: &Path) -> Result<HostConfig, Error> {
+        let path = dir.join(HOST_CONFIG_FILE);
+        let config: HostConfig = read_toml(&path)?.unwrap_or_default();
+        let invalid = |reason: String| Error::Load {
+            path: path.clone(),
+            reason,
+        };
+        let mut groups = HashSet::new();
+        let mut plugins = HashSet::new();
+        for group in &config.groups {
+            if !groups.insert(group.name.as_str()) {
+                return Err(invalid(format!("group `{}` is defined twice", group.name)));
+            }
+            for plugin in &group.plugins {
+                if !plugins.insert(plugin.as_str()) {
+                    return Err(invalid(format!(
+                        "plugin `{plugin}` is in more than one group; a plugin has one supervisor"
+                    )));
+                }
+            }
+        }
+        Ok(config)
+    }
+}
+
+impl GroupConfig {
+    /// The group's supervisor, without children.
+    pub(crate) fn supervisor(&self) -> SupervisorSpec {
+        let strategy = match self.strategy {
+            StrategySetting::OneForOne => Strategy::OneForOne,
+            StrategySetting::OneForAll => Strategy::OneForAll,
+            StrategySetting::RestForOne => Strategy::RestForOne,
+        };
+        apply_policy(
+            SupervisorSpec::new(self.name.clone()).strategy(strategy),
+            self.max_restarts,
+            self.within,
+            self.backoff,
+            self.jitter,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_need_a_unit() {
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("five s"), None);
+        assert_eq!(parse_duration("5 weeks"), None);
+    }
+
+    #[test]
+    fn a_full_manifest_parses() {
+        let manifest: Manifest = toml::from_str(
+            r#"
+            restart = "transient"
+            shutdown = "brutal-kill"
+            [supervisor]
+            max_restarts = 5
+            within = "30s"
+            backoff = { exponential = { initial = "100ms", max = "5s", multiplier = 2 } }
+            [limits]
+            memory_mib = 128
+            [health]
+            threshold = 2
+            [config]
+            greeting = "ahoy"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(manifest.restart, Some(RestartType::Transient));
+        let spec = manifest.own_supervisor("p");
+        assert_eq!(spec.max_restarts, 5);
+        assert_eq!(spec.within, Duration::from_secs(30));
+        assert!(matches!(
+            spec.backoff,
+            Backoff::Exponential { multiplier: 2, .. }
+        ));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_line_and_the_fix() {
+        let unknown = toml::from_str::<Manifest>("restart = \"permanent\"\nrestrat = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("line 2"), "{unknown}");
+        assert!(unknown.contains("unknown field `restrat`"), "{unknown}");
+        assert!(
+            unknown.contains("`restart`"),
+            "lists the known keys: {unknown}"
+        );
+        let bad = toml::from_str::<Manifest>("shutdown = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            bad.contains("line 1") && bad.contains("brutal-kill"),
+            "{bad}"
+        );
+    }
+}
