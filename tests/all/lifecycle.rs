@@ -172,3 +172,18 @@ async fn a_plugin_loaded_by_another_host_is_refused_with_a_clear_error() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_graceful_stop_that_runs_out_of_time_is_a_kill() {
+    let store = Arc::new(MemoryStateStore::new());
+    let host = host_on(&store);
+    single(&host, "greeter", "greeter", |c| {
+        c.config("stall-shutdown", "yes")
+            .shutdown(Shutdown::Timeout(Duration::from_millis(200)))
+    })
+    .await;
+    let greeter = host.actor("greeter").unwrap();
+    within("the stop", host.shutdown()).await;
+    assert_eq!(greeter.info().last_exit, Some(ExitReason::Killed));
+    assert_eq!(entry(&store, "greeter", "shutdowns").await, None);
+}

@@ -260,3 +260,83 @@ async fn exponential_backoff_grows_and_resets_after_a_stable_run() {
     assert_eq!(next_delay(&mut events).await, 100);
     host.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn nothing_restarts_once_the_supervisor_is_stopping() {
+    let host = Host::new().unwrap();
+    let counter = plugin(&host, "counter").await;
+    let supervisor = supervise(
+        &host,
+        SupervisorSpec::new("stopping")
+            .intensity(3, Duration::from_secs(60))
+            .backoff(Backoff::Fixed(Duration::from_secs(10)))
+            .child(ChildSpec::new("a", counter)),
+    )
+    .await;
+    let _ = host.actor("a").unwrap().call("crash").await;
+    wait_until("a waits for its restart", || {
+        supervisor.which_children()[0].status == ActorStatus::Restarting
+    })
+    .await;
+    let mut events = host.subscribe();
+    supervisor.stop().await;
+    tokio::time::advance(Duration::from_secs(30)).await;
+    tokio::task::yield_now().await;
+    while let Ok(event) = events.try_recv() {
+        assert!(
+            !matches!(event, Event::ActorStarted { .. }),
+            "nothing may start after the stop: {event:?}"
+        );
+    }
+    assert!(matches!(
+        supervisor.which_children()[0].status,
+        ActorStatus::Stopped(_)
+    ));
+}
+
+#[tokio::test]
+async fn a_child_that_can_never_start_again_ends_in_a_give_up() {
+    use std::sync::Arc;
+    use wasmvisor::{Changes, MemoryStateStore, StateStore};
+    let store = Arc::new(MemoryStateStore::new());
+    let host = Host::builder()
+        .shared_state_store(store.clone())
+        .build()
+        .unwrap();
+    let memo = plugin(&host, "memo").await;
+    let supervisor = supervise(
+        &host,
+        SupervisorSpec::new("doomed")
+            .intensity(3, Duration::from_secs(60))
+            .child(ChildSpec::new("m", memo)),
+    )
+    .await;
+    let saved = store.load("m").await.unwrap();
+    let corrupt = Changes {
+        base_version: saved.version,
+        snapshot: Some(vec![0xff]),
+        ..Default::default()
+    };
+    store.commit("m", corrupt).await.unwrap();
+    let mut events = host.subscribe();
+    let _ = host.actor("m").unwrap().call("crash").await;
+    let status = within("the give-up", supervisor.stopped()).await;
+    let SupervisorStatus::GaveUp(reason) = status else {
+        panic!("expected a give-up, got {status:?}");
+    };
+    assert!(reason.contains("more than 3 restarts"), "{reason}");
+    let mut failures = 0;
+    while let Ok(event) = events.try_recv() {
+        if let Event::RestartFailed { reason, .. } = event {
+            assert!(
+                reason.contains("`restore` rejected the saved snapshot"),
+                "{reason}"
+            );
+            assert!(reason.contains("the saved state is kept"), "{reason}");
+            failures += 1;
+        }
+    }
+    assert_eq!(failures, 3, "every failed attempt is retried and counted");
+    // The saved state was not overwritten.
+    assert_eq!(store.load("m").await.unwrap().snapshot, Some(vec![0xff]));
+}

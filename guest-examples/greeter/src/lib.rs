@@ -2,7 +2,9 @@
 //! at every start, and `shutdown` runs when the host stops it gracefully.
 //!
 //! Configuration: `greeting` (default `hello`); a `refuse` key makes `init`
-//! fail with its value as the reason, to show a plugin that cannot start.
+//! fail with its value as the reason, to show a plugin that cannot start;
+//! `stall-shutdown = "yes"` makes `shutdown` never return, to show the host
+//! killing an instance whose graceful stop runs out of time.
 //!
 //! Messages (UTF-8 text):
 //! - `NAME`: replies `GREETING, NAME`;
@@ -31,6 +33,7 @@ const SHUTDOWNS: &str = "shutdowns";
 
 thread_local! {
     static GREETING: RefCell<String> = RefCell::new("hello".to_owned());
+    static STALL_SHUTDOWN: RefCell<bool> = const { RefCell::new(false) };
 }
 
 fn shutdowns() -> u64 {
@@ -48,6 +51,7 @@ impl lifecycle::Guest for Greeter {
             match key.as_str() {
                 "greeting" => GREETING.set(value),
                 "refuse" => return Err(value),
+                "stall-shutdown" => STALL_SHUTDOWN.set(value == "yes"),
                 _ => log::log(log::Level::Warn, &format!("unknown config key `{key}`")),
             }
         }
@@ -55,6 +59,11 @@ impl lifecycle::Guest for Greeter {
     }
 
     fn shutdown() {
+        if STALL_SHUTDOWN.with_borrow(|stall| *stall) {
+            loop {
+                std::hint::spin_loop();
+            }
+        }
         let count = shutdowns() + 1;
         if let Err(error) = state::set(SHUTDOWNS, count.to_string().as_bytes()) {
             log::log(
