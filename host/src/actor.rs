@@ -518,7 +518,7 @@ impl ActorTask {
                         Probe::Crashed(crash) => return Served::Exited(exit_for(crash)),
                         Probe::FailedTooOften(last) => {
                             self.stop_instance(instance, self.spec.shutdown).await;
-                            return Served::Exited(ExitReason::Crash(CrashReason::HealthCheckFailed(last)));
+                            return Served::Exited(ExitReason::HealthCheckFailed(last));
                         }
                     }
                 }

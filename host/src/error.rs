@@ -141,8 +141,6 @@ pub enum CrashReason {
     FuelExhausted,
     /// The guest asked to exit with a non-zero code.
     Exit(i32),
-    /// A health check failed too many times in a row (the last failure).
-    HealthCheckFailed(String),
     /// The guest's `run`, `init` or `restore` export returned an error.
     GuestError(String),
     /// The message succeeded but its state could not be committed, so the
@@ -167,7 +165,6 @@ impl std::fmt::Display for CrashReason {
             }
             CrashReason::FuelExhausted => write!(f, "guest ran out of fuel"),
             CrashReason::Exit(code) => write!(f, "guest exited with code {code}"),
-            CrashReason::HealthCheckFailed(last) => write!(f, "health check failed: {last}"),
             CrashReason::GuestError(reason) => write!(f, "guest returned an error: {reason}"),
             CrashReason::StateCommit(reason) => write!(f, "state commit failed: {reason}"),
             CrashReason::Trap(message) => write!(f, "trap: {message}"),
@@ -190,6 +187,9 @@ pub enum ExitReason {
     /// The instance was killed (brutal kill, or its graceful shutdown ran out
     /// of time).
     Killed,
+    /// The host stopped the instance because its health check failed
+    /// `threshold` times in a row (the last failure). Abnormal, like a crash.
+    HealthCheckFailed(String),
 }
 
 impl ExitReason {
@@ -207,6 +207,7 @@ impl std::fmt::Display for ExitReason {
             ExitReason::Shutdown => write!(f, "shut down"),
             ExitReason::Crash(reason) => write!(f, "crashed: {reason}"),
             ExitReason::Killed => write!(f, "killed"),
+            ExitReason::HealthCheckFailed(last) => write!(f, "health check failed: {last}"),
         }
     }
 }

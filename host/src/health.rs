@@ -6,9 +6,9 @@
 //! was due (time spent waiting behind a long message counts, so a wedged
 //! actor is found). `healthy` and `degraded` reset the count of failures in a
 //! row; `degraded` is reported but never restarts anything. When the count
-//! reaches [`HealthSpec::threshold`] the instance is stopped and the exit is
-//! a crash with [`CrashReason::HealthCheckFailed`](crate::CrashReason), so its
-//! supervisor restarts it. A probe that traps is a crash at once, as a trapped
+//! reaches [`HealthSpec::threshold`] the instance is stopped (by its shutdown
+//! spec) and the exit is [`ExitReason::HealthCheckFailed`](crate::ExitReason),
+//! which is abnormal, so its supervisor restarts it. A probe that traps is a crash at once, as a trapped
 //! instance can never be entered again.
 
 use std::time::Duration;

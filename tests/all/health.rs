@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use wasmvisor::{CrashReason, ExitReason, HealthSpec, HealthStatus, Host};
+use wasmvisor::{ExitReason, HealthSpec, HealthStatus, Host};
 
 use crate::common::{call_ok, single, wait_until};
 
@@ -25,8 +25,7 @@ async fn an_unhealthy_guest_is_restarted_after_the_threshold_of_failed_checks() 
 
     call_ok(&host, "vitals", "unhealthy out of disk").await;
     wait_until("the restart", || vitals.info().restarts == 1).await;
-    let Some(ExitReason::Crash(CrashReason::HealthCheckFailed(reason))) = vitals.info().last_exit
-    else {
+    let Some(ExitReason::HealthCheckFailed(reason)) = vitals.info().last_exit else {
         panic!("unexpected exit: {:?}", vitals.info().last_exit);
     };
     assert_eq!(reason, "out of disk (3 checks in a row)");

@@ -166,3 +166,22 @@ async fn a_tree_starts_depth_first_in_order_and_stops_in_reverse() {
         ["exit c", "exit b2", "exit b1", "exit sub", "exit a"]
     );
 }
+
+#[tokio::test]
+async fn a_temporary_child_supervisor_is_deleted_after_its_meltdown() {
+    let host = Host::new().unwrap();
+    let crasher = plugin(&host, "crasher").await;
+    let fragile = SupervisorSpec::new("fragile")
+        .intensity(0, Duration::from_secs(60))
+        .child(ChildSpec::new("worker", crasher));
+    let root = supervise(
+        &host,
+        SupervisorSpec::new("root")
+            .child(ChildSpec::supervisor(fragile).restart(RestartType::Temporary)),
+    )
+    .await;
+    crash_worker(&host).await;
+    wait_until("fragile is gone", || root.which_children().is_empty()).await;
+    assert_eq!(root.status(), SupervisorStatus::Running);
+    host.shutdown().await;
+}
