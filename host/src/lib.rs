@@ -67,8 +67,9 @@ pub use self::host::{Host, HostBuilder};
 pub use self::limits::Limits;
 pub use self::loader::{Plugin, PluginExports};
 pub use self::plugin_dir::{DirReport, start_plugin_dir};
+pub use self::state::conformance as state_conformance;
 pub use self::state::{
-    Changes, CommittedState, MemoryStateStore, RedbStateStore, StateError, StateStore,
+    Changes, CommitMode, CommittedState, MemoryStateStore, RedbStateStore, StateError, StateStore,
 };
 pub use self::supervisor::{
     AutoShutdown, Backoff, ChildCounts, ChildError, ChildSpec, RestartType, Shutdown, Strategy,

@@ -17,6 +17,7 @@ mod management;
 mod plugin_dir;
 mod sandbox;
 mod state;
+mod state_store;
 mod strategies;
 mod supervision;
 mod trees;

@@ -44,9 +44,28 @@ impl StateStore for MemoryStateStore {
                 found: current,
             });
         }
-        let mut state = actors.get(actor).cloned().unwrap_or_default();
-        apply_changes(&mut state, changes, current + 1);
-        actors.insert(actor.to_owned(), state);
+        let state = actors.entry(actor.to_owned()).or_default();
+        apply_changes(state, changes, current + 1);
         Ok(current + 1)
+    }
+
+    async fn delete(&self, actor: &str) -> Result<(), StateError> {
+        let mut actors = self.lock();
+        let state = actors.entry(actor.to_owned()).or_default();
+        state.entries.clear();
+        state.snapshot = None;
+        state.version += 1;
+        Ok(())
+    }
+
+    async fn actors(&self) -> Result<Vec<(String, u64)>, StateError> {
+        let actors = self.lock();
+        let mut list: Vec<(String, u64)> = actors
+            .iter()
+            .filter(|(_, state)| !state.entries.is_empty() || state.snapshot.is_some())
+            .map(|(actor, state)| (actor.clone(), state.version))
+            .collect();
+        list.sort();
+        Ok(list)
     }
 }

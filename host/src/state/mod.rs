@@ -18,6 +18,7 @@
 //! Backends: [`MemoryStateStore`] (tests, ephemeral hosts) and
 //! [`RedbStateStore`] (the durable default, fsync'd on every commit).
 
+pub mod conformance;
 mod memory;
 mod redb;
 pub(crate) mod view;
@@ -25,7 +26,7 @@ pub(crate) mod view;
 use std::collections::BTreeMap;
 
 pub use self::memory::MemoryStateStore;
-pub use self::redb::RedbStateStore;
+pub use self::redb::{CommitMode, RedbStateStore};
 
 /// The committed state of one actor.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -106,15 +107,22 @@ impl StateError {
 }
 
 /// Where actors' state is kept. Implement this to plug in a backend of your
-/// own; every backend must behave like [`MemoryStateStore`]:
+/// own; every backend must keep this contract, which
+/// [`conformance::check`] verifies:
 ///
-/// - `load` of an actor that never committed returns the empty state with
-///   version 0;
-/// - `commit` applies all of a [`Changes`] or nothing, only if
-///   `base_version` is the current version, and returns the new version
-///   (`base_version + 1`);
-/// - once `commit` has returned `Ok`, the changes survive whatever the
-///   backend promises to survive (a durable backend: a crash of the process).
+/// - **Namespaces:** each actor's entries, snapshot and version are its own;
+///   nothing one actor commits is visible to another.
+/// - **Versions:** `load` of an actor that never committed returns the empty
+///   state with version 0; every successful `commit` or `delete` moves the
+///   version on by one.
+/// - **Atomic compare-and-set:** `commit` applies all of a [`Changes`] or
+///   nothing, and only if `base_version` is still the current version;
+///   otherwise it fails with [`StateError::Conflict`] and writes nothing. A
+///   stale writer (an instance that was replaced, another host) can never
+///   overwrite newer state.
+/// - **Durability:** once `commit` has returned `Ok`, the changes survive
+///   whatever the backend promises to survive (a durable backend: a crash of
+///   the process; the memory backend: restarts of actors only).
 #[async_trait::async_trait]
 pub trait StateStore: Send + Sync + 'static {
     /// Reads the committed state of `actor`.
@@ -123,6 +131,14 @@ pub trait StateStore: Send + Sync + 'static {
     /// Atomically applies `changes` to `actor`'s state, if the state is still
     /// at `changes.base_version`, and returns the new version.
     async fn commit(&self, actor: &str, changes: Changes) -> Result<u64, StateError>;
+
+    /// Deletes `actor`'s entries and snapshot. The version still moves on,
+    /// so a writer based on the deleted state is refused.
+    async fn delete(&self, actor: &str) -> Result<(), StateError>;
+
+    /// The actors that have entries or a snapshot, with their versions, in
+    /// name order.
+    async fn actors(&self) -> Result<Vec<(String, u64)>, StateError>;
 }
 
 /// Applies `changes` to `state` in memory (shared by the backends and the

@@ -1,4 +1,4 @@
-//! The durable default state store, on redb.
+//! The durable default state store, on redb, with group commit.
 //!
 //! Layout: one redb file with three tables.
 //!
@@ -8,14 +8,32 @@
 //! | `versions`  | actor            | the committed version |
 //! | `snapshots` | actor            | the last snapshot     |
 //!
-//! Every commit is one redb write transaction with `Durability::Immediate`
-//! (redb's default): when `commit` returns, the data is on disk, so a reply
-//! the host sent after it survives `kill -9` of the host.
+//! **Group commit.** Every commit goes to one committer thread. It takes the
+//! first waiting commit and every other one that is waiting at that moment,
+//! checks and applies each (a commit whose base version is stale is refused
+//! on its own, the others go on), and writes them all in *one* redb write
+//! transaction: one fsync for the whole batch. While that fsync runs, the
+//! next batch gathers, so many actors committing at once share fsyncs
+//! instead of queueing for one each, and a single actor still pays just one.
+//!
+//! **Durability.** In [`CommitMode::Durable`] (the default) a commit returns
+//! only after its batch is on disk (`Durability::Immediate`): a reply the
+//! host sent after it survives `kill -9` of the host and a power cut. In
+//! [`CommitMode::Relaxed`] batches are written without an fsync and the
+//! committer makes everything durable every `flush_every` (and when the
+//! store is dropped): faster, but a crash of the host can lose the commits
+//! acknowledged in the last `flush_every`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
+use tokio::sync::oneshot;
 
 use super::{Changes, CommittedState, StateError, StateStore};
 
@@ -23,23 +41,62 @@ const ENTRIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("entr
 const VERSIONS: TableDefinition<&str, u64> = TableDefinition::new("versions");
 const SNAPSHOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshots");
 
-/// Keeps every actor's state in one redb file, durably.
+/// The most commits written in one transaction.
+const MAX_BATCH: usize = 1024;
+
+/// How commits reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CommitMode {
+    /// Every commit is on disk (fsync'd) before it returns. The default.
+    #[default]
+    Durable,
+    /// Commits return once written, without an fsync; everything is made
+    /// durable every `flush_every`. A crash can lose up to that much.
+    Relaxed {
+        /// How often to make the written commits durable.
+        flush_every: Duration,
+    },
+}
+
+/// Keeps every actor's state in one redb file. Cheap to clone.
 #[derive(Clone)]
 pub struct RedbStateStore {
+    inner: Arc<RedbInner>,
+}
+
+struct RedbInner {
     db: Arc<Database>,
     path: PathBuf,
+    /// Dropped (set to `None`) first on drop, which ends the committer.
+    requests: Mutex<Option<Sender<Request>>>,
+    committer: Mutex<Option<JoinHandle<()>>>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, StateError>>;
+
+enum Request {
+    Commit {
+        actor: String,
+        changes: Changes,
+        reply: Reply<u64>,
+    },
+    Delete {
+        actor: String,
+        reply: Reply<()>,
+    },
 }
 
 impl std::fmt::Debug for RedbStateStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedbStateStore")
-            .field("path", &self.path)
+            .field("path", &self.inner.path)
             .finish()
     }
 }
 
 impl RedbStateStore {
-    /// Opens the store at `path`, creating the file if it does not exist.
+    /// Opens the store at `path` in [`CommitMode::Durable`], creating the file
+    /// if it does not exist.
     ///
     /// # Errors
     ///
@@ -47,6 +104,15 @@ impl RedbStateStore {
     /// [`StateError::Backend`] when it cannot be created or is not a redb
     /// file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StateError> {
+        Self::open_with(path, CommitMode::Durable)
+    }
+
+    /// Opens the store at `path` with the given commit mode.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedbStateStore::open`].
+    pub fn open_with(path: impl AsRef<Path>, mode: CommitMode) -> Result<Self, StateError> {
         let path = path.as_ref().to_path_buf();
         let db = Database::create(&path).map_err(|error| match error {
             redb::DatabaseError::DatabaseAlreadyOpen => StateError::InUse {
@@ -58,118 +124,336 @@ impl RedbStateStore {
         let tx = db
             .begin_write()
             .map_err(|e| StateError::backend("starting a transaction", e))?;
-        {
-            tx.open_table(ENTRIES)
-                .map_err(|e| StateError::backend("creating table `entries`", e))?;
-            tx.open_table(VERSIONS)
-                .map_err(|e| StateError::backend("creating table `versions`", e))?;
-            tx.open_table(SNAPSHOTS)
-                .map_err(|e| StateError::backend("creating table `snapshots`", e))?;
-        }
+        let created = tx
+            .open_table(ENTRIES)
+            .map(drop)
+            .and_then(|()| tx.open_table(VERSIONS).map(drop))
+            .and_then(|()| tx.open_table(SNAPSHOTS).map(drop));
+        created.map_err(|e| StateError::backend("creating the tables", e))?;
         tx.commit()
             .map_err(|e| StateError::backend("creating tables", e))?;
+
+        let db = Arc::new(db);
+        let (requests, receiver) = std::sync::mpsc::channel();
+        let committer = std::thread::Builder::new()
+            .name("wasmvisor-committer".into())
+            .spawn({
+                let db = db.clone();
+                move || run_committer(&db, &receiver, mode)
+            })
+            .map_err(|e| StateError::backend("starting the committer thread", e))?;
         Ok(RedbStateStore {
-            db: Arc::new(db),
-            path,
+            inner: Arc::new(RedbInner {
+                db,
+                path,
+                requests: Mutex::new(Some(requests)),
+                committer: Mutex::new(Some(committer)),
+            }),
         })
     }
 
     /// The file this store keeps its data in.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.inner.path
+    }
+
+    async fn request<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Result<T, StateError> {
+        let (reply, answer) = oneshot::channel();
+        let sent = lock(&self.inner.requests)
+            .as_ref()
+            .map(|requests| requests.send(request(reply)).is_ok());
+        if sent != Some(true) {
+            return Err(StateError::backend(
+                "committing",
+                "the committer thread is gone",
+            ));
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(StateError::backend(
+                "committing",
+                "the committer thread stopped",
+            ))
+        })
     }
 
     fn load_blocking(&self, actor: &str) -> Result<CommittedState, StateError> {
-        let context = |what: &str| format!("reading {what} of actor `{actor}`");
-        let tx = self
-            .db
-            .begin_read()
-            .map_err(|e| StateError::backend(context("state"), e))?;
-        let versions = tx
-            .open_table(VERSIONS)
-            .map_err(|e| StateError::backend(context("the version"), e))?;
+        let fail = |e: &dyn std::fmt::Display| {
+            StateError::backend(
+                format!("reading the state of actor `{actor}`"),
+                e.to_string(),
+            )
+        };
+        let tx = self.inner.db.begin_read().map_err(|e| fail(&e))?;
+        let versions = tx.open_table(VERSIONS).map_err(|e| fail(&e))?;
         let version = versions
             .get(actor)
-            .map_err(|e| StateError::backend(context("the version"), e))?
+            .map_err(|e| fail(&e))?
             .map_or(0, |v| v.value());
         let mut state = CommittedState {
             version,
             ..CommittedState::default()
         };
-        let entries = tx
-            .open_table(ENTRIES)
-            .map_err(|e| StateError::backend(context("entries"), e))?;
-        for row in entries
-            .range((actor, "")..)
-            .map_err(|e| StateError::backend(context("entries"), e))?
-        {
-            let (key, value) = row.map_err(|e| StateError::backend(context("entries"), e))?;
+        let entries = tx.open_table(ENTRIES).map_err(|e| fail(&e))?;
+        for row in entries.range((actor, "")..).map_err(|e| fail(&e))? {
+            let (key, value) = row.map_err(|e| fail(&e))?;
             let (owner, key) = key.value();
             if owner != actor {
                 break;
             }
             state.entries.insert(key.to_owned(), value.value().to_vec());
         }
-        let snapshots = tx
-            .open_table(SNAPSHOTS)
-            .map_err(|e| StateError::backend(context("the snapshot"), e))?;
+        let snapshots = tx.open_table(SNAPSHOTS).map_err(|e| fail(&e))?;
         state.snapshot = snapshots
             .get(actor)
-            .map_err(|e| StateError::backend(context("the snapshot"), e))?
+            .map_err(|e| fail(&e))?
             .map(|v| v.value().to_vec());
         Ok(state)
     }
 
-    fn commit_blocking(&self, actor: &str, changes: Changes) -> Result<u64, StateError> {
-        let context = || format!("committing state of actor `{actor}`");
-        let tx = self
-            .db
-            .begin_write()
-            .map_err(|e| StateError::backend(context(), e))?;
-        let new_version = {
-            let mut versions = tx
-                .open_table(VERSIONS)
-                .map_err(|e| StateError::backend(context(), e))?;
-            let current = versions
-                .get(actor)
-                .map_err(|e| StateError::backend(context(), e))?
-                .map_or(0, |v| v.value());
-            if current != changes.base_version {
-                // Dropping `tx` aborts it: nothing is written.
-                return Err(StateError::Conflict {
-                    actor: actor.to_owned(),
-                    expected: changes.base_version,
-                    found: current,
-                });
-            }
-            versions
-                .insert(actor, current + 1)
-                .map_err(|e| StateError::backend(context(), e))?;
-            current + 1
-        };
-        {
-            let mut entries = tx
-                .open_table(ENTRIES)
-                .map_err(|e| StateError::backend(context(), e))?;
-            for (key, value) in &changes.writes {
-                match value {
-                    Some(value) => entries.insert((actor, key.as_str()), value.as_slice()),
-                    None => entries.remove((actor, key.as_str())),
-                }
-                .map_err(|e| StateError::backend(context(), e))?;
+    fn actors_blocking(&self) -> Result<Vec<(String, u64)>, StateError> {
+        let fail = |e: &dyn std::fmt::Display| StateError::backend("listing actors", e.to_string());
+        let tx = self.inner.db.begin_read().map_err(|e| fail(&e))?;
+        let versions = tx.open_table(VERSIONS).map_err(|e| fail(&e))?;
+        let entries = tx.open_table(ENTRIES).map_err(|e| fail(&e))?;
+        let snapshots = tx.open_table(SNAPSHOTS).map_err(|e| fail(&e))?;
+        let mut actors = Vec::new();
+        for row in versions.iter().map_err(|e| fail(&e))? {
+            let (actor, version) = row.map_err(|e| fail(&e))?;
+            let actor = actor.value();
+            let has_entries = entries
+                .range((actor, "")..)
+                .map_err(|e| fail(&e))?
+                .next()
+                .transpose()
+                .map_err(|e| fail(&e))?
+                .is_some_and(|(key, _)| key.value().0 == actor);
+            let has_snapshot = snapshots.get(actor).map_err(|e| fail(&e))?.is_some();
+            if has_entries || has_snapshot {
+                actors.push((actor.to_owned(), version.value()));
             }
         }
-        if let Some(snapshot) = &changes.snapshot {
-            let mut snapshots = tx
-                .open_table(SNAPSHOTS)
-                .map_err(|e| StateError::backend(context(), e))?;
-            snapshots
-                .insert(actor, snapshot.as_slice())
-                .map_err(|e| StateError::backend(context(), e))?;
-        }
-        tx.commit().map_err(|e| StateError::backend(context(), e))?;
-        Ok(new_version)
+        Ok(actors)
     }
+}
+
+impl Drop for RedbInner {
+    fn drop(&mut self) {
+        // Closing the channel ends the committer after its last batch; joining
+        // it makes sure the file is released when the store is gone.
+        lock(&self.requests).take();
+        if let Some(committer) = lock(&self.committer).take() {
+            let _ = committer.join();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The values under these locks are replaced whole: a poisoned lock is still consistent.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The committer thread: batches waiting requests into one transaction each.
+fn run_committer(db: &Database, requests: &Receiver<Request>, mode: CommitMode) {
+    let mut unflushed_since: Option<Instant> = None;
+    loop {
+        let first = match (mode, unflushed_since) {
+            (CommitMode::Relaxed { flush_every }, Some(since)) => {
+                match requests.recv_timeout(flush_every.saturating_sub(since.elapsed())) {
+                    Ok(request) => Some(request),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            _ => match requests.recv() {
+                Ok(request) => Some(request),
+                Err(_) => break,
+            },
+        };
+        let Some(first) = first else {
+            flush(db);
+            unflushed_since = None;
+            continue;
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match requests.try_recv() {
+                Ok(request) => batch.push(request),
+                Err(_) => break,
+            }
+        }
+        let durability = match mode {
+            CommitMode::Durable => Durability::Immediate,
+            CommitMode::Relaxed { flush_every } => {
+                let since = *unflushed_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= flush_every {
+                    unflushed_since = None;
+                    Durability::Immediate
+                } else {
+                    Durability::None
+                }
+            }
+        };
+        commit_batch(db, batch, durability);
+    }
+    if unflushed_since.is_some() {
+        flush(db);
+    }
+}
+
+/// Makes every earlier non-durable commit durable.
+fn flush(db: &Database) {
+    let flushed = db
+        .begin_write()
+        .map_err(|e| e.to_string())
+        .and_then(|tx| tx.commit().map_err(|e| e.to_string()));
+    if let Err(error) = flushed {
+        tracing::error!("state store: making commits durable failed: {error}");
+    }
+}
+
+/// Writes one batch in one transaction and answers every request in it.
+fn commit_batch(db: &Database, batch: Vec<Request>, durability: Durability) {
+    let mut tx = match db.begin_write() {
+        Ok(tx) => tx,
+        Err(error) => return fail_all(batch, &error.to_string()),
+    };
+    if let Err(error) = tx.set_durability(durability) {
+        return fail_all(batch, &error.to_string());
+    }
+    let mut answers = Vec::with_capacity(batch.len());
+    for request in batch {
+        match request {
+            Request::Commit {
+                actor,
+                changes,
+                reply,
+            } => {
+                let result = apply_commit(&tx, &actor, &changes);
+                answers.push(Answer::Commit(reply, result, actor));
+            }
+            Request::Delete { actor, reply } => {
+                let result = apply_delete(&tx, &actor);
+                answers.push(Answer::Delete(reply, result, actor));
+            }
+        }
+    }
+    if let Err(error) = tx.commit() {
+        let reason = error.to_string();
+        for answer in answers {
+            match answer {
+                Answer::Commit(reply, _, actor) => {
+                    let _ = reply.send(Err(commit_failed(&actor, &reason)));
+                }
+                Answer::Delete(reply, _, actor) => {
+                    let _ = reply.send(Err(commit_failed(&actor, &reason)));
+                }
+            }
+        }
+        return;
+    }
+    for answer in answers {
+        match answer {
+            Answer::Commit(reply, result, _) => {
+                let _ = reply.send(result);
+            }
+            Answer::Delete(reply, result, _) => {
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+enum Answer {
+    Commit(Reply<u64>, Result<u64, StateError>, String),
+    Delete(Reply<()>, Result<(), StateError>, String),
+}
+
+fn commit_failed(actor: &str, reason: &str) -> StateError {
+    StateError::backend(
+        format!("committing state of actor `{actor}`"),
+        reason.to_owned(),
+    )
+}
+
+fn fail_all(batch: Vec<Request>, reason: &str) {
+    for request in batch {
+        match request {
+            Request::Commit { actor, reply, .. } => {
+                let _ = reply.send(Err(commit_failed(&actor, reason)));
+            }
+            Request::Delete { actor, reply } => {
+                let _ = reply.send(Err(commit_failed(&actor, reason)));
+            }
+        }
+    }
+}
+
+/// Checks the version and applies one commit inside the batch's transaction.
+/// A refused commit writes nothing.
+fn apply_commit(tx: &WriteTransaction, actor: &str, changes: &Changes) -> Result<u64, StateError> {
+    let fail = |e: &dyn std::fmt::Display| commit_failed(actor, &e.to_string());
+    let mut versions = tx.open_table(VERSIONS).map_err(|e| fail(&e))?;
+    let current = versions
+        .get(actor)
+        .map_err(|e| fail(&e))?
+        .map_or(0, |v| v.value());
+    if current != changes.base_version {
+        return Err(StateError::Conflict {
+            actor: actor.to_owned(),
+            expected: changes.base_version,
+            found: current,
+        });
+    }
+    versions.insert(actor, current + 1).map_err(|e| fail(&e))?;
+    let mut entries = tx.open_table(ENTRIES).map_err(|e| fail(&e))?;
+    for (key, value) in &changes.writes {
+        match value {
+            Some(value) => entries
+                .insert((actor, key.as_str()), value.as_slice())
+                .map(drop),
+            None => entries.remove((actor, key.as_str())).map(drop),
+        }
+        .map_err(|e| fail(&e))?;
+    }
+    if let Some(snapshot) = &changes.snapshot {
+        let mut snapshots = tx.open_table(SNAPSHOTS).map_err(|e| fail(&e))?;
+        snapshots
+            .insert(actor, snapshot.as_slice())
+            .map_err(|e| fail(&e))?;
+    }
+    Ok(current + 1)
+}
+
+/// Removes an actor's entries and snapshot, and moves its version on so that
+/// a writer based on the old state is refused.
+fn apply_delete(tx: &WriteTransaction, actor: &str) -> Result<(), StateError> {
+    let fail = |e: &dyn std::fmt::Display| commit_failed(actor, &e.to_string());
+    let mut entries = tx.open_table(ENTRIES).map_err(|e| fail(&e))?;
+    let mut keys = Vec::new();
+    for row in entries.range((actor, "")..).map_err(|e| fail(&e))? {
+        let (key, _) = row.map_err(|e| fail(&e))?;
+        let (owner, key) = key.value();
+        if owner != actor {
+            break;
+        }
+        keys.push(key.to_owned());
+    }
+    for key in &keys {
+        entries
+            .remove((actor, key.as_str()))
+            .map_err(|e| fail(&e))?;
+    }
+    let mut snapshots = tx.open_table(SNAPSHOTS).map_err(|e| fail(&e))?;
+    snapshots.remove(actor).map_err(|e| fail(&e))?;
+    let mut versions = tx.open_table(VERSIONS).map_err(|e| fail(&e))?;
+    let current = versions
+        .get(actor)
+        .map_err(|e| fail(&e))?
+        .map_or(0, |v| v.value());
+    versions.insert(actor, current + 1).map_err(|e| fail(&e))?;
+    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -183,11 +467,24 @@ impl StateStore for RedbStateStore {
     }
 
     async fn commit(&self, actor: &str, changes: Changes) -> Result<u64, StateError> {
-        // The fsync blocks; keep it off the async workers.
-        let store = self.clone();
         let actor = actor.to_owned();
-        tokio::task::spawn_blocking(move || store.commit_blocking(&actor, changes))
+        self.request(|reply| Request::Commit {
+            actor,
+            changes,
+            reply,
+        })
+        .await
+    }
+
+    async fn delete(&self, actor: &str) -> Result<(), StateError> {
+        let actor = actor.to_owned();
+        self.request(|reply| Request::Delete { actor, reply }).await
+    }
+
+    async fn actors(&self) -> Result<Vec<(String, u64)>, StateError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.actors_blocking())
             .await
-            .map_err(|e| StateError::backend("joining the committer", e))?
+            .map_err(|e| StateError::backend("joining the reader", e))?
     }
 }
