@@ -243,7 +243,10 @@ async fn main() {
 
     // Idle actors: resident memory per actor.
     let host = Host::new().unwrap();
-    let plugin = host.load_plugin("counter.wasm", counter.clone()).await.unwrap();
+    let plugin = host
+        .load_plugin("counter.wasm", counter.clone())
+        .await
+        .unwrap();
     let before = resident_bytes();
     let mut spec = SupervisorSpec::new("idle");
     for i in 0..IDLE_ACTORS {
@@ -279,7 +282,10 @@ async fn main() {
         .state_store(RedbStateStore::open(scratch.path().join("host.redb")).unwrap())
         .build()
         .unwrap();
-    let plugin = host.load_plugin("counter.wasm", counter.clone()).await.unwrap();
+    let plugin = host
+        .load_plugin("counter.wasm", counter.clone())
+        .await
+        .unwrap();
     let mut spec = SupervisorSpec::new("durable");
     for i in 0..CONCURRENT_ACTORS {
         spec = spec.child(ChildSpec::new(format!("durable-{i}"), plugin.clone()));

@@ -31,7 +31,7 @@ use crate::health::{FailureCounter, HealthStatus};
 use crate::instance::{Instance, StartError, StartParams};
 use crate::loader::Plugin;
 use crate::state::StateStore;
-use crate::supervisor::{ChildSpec, Shutdown};
+use crate::supervisor::{ChildSpec, Shutdown, SnapshotPolicy};
 
 /// A handle to an actor. Cheap to clone, `Send + Sync`, and valid across
 /// restarts of the actor: messages sent while it restarts wait for the next
@@ -318,6 +318,7 @@ pub(crate) fn spawn(
     let (control_tx, control) = mpsc::unbounded_channel();
     let shared = Arc::new(ActorShared::new(spec.id.clone()));
     let task = ActorTask {
+        snapshots: SnapshotClock::default(),
         name: Arc::from(spec.id.as_str()),
         shared: shared.clone(),
         spec,
@@ -337,7 +338,33 @@ pub(crate) fn spawn(
     }
 }
 
+/// When the current instance was last snapshotted.
+struct SnapshotClock {
+    messages_since: u32,
+    taken_at: Instant,
+}
+
+impl Default for SnapshotClock {
+    fn default() -> Self {
+        SnapshotClock {
+            messages_since: 0,
+            taken_at: Instant::now(),
+        }
+    }
+}
+
+impl SnapshotClock {
+    fn due(&self, policy: SnapshotPolicy) -> bool {
+        match policy {
+            SnapshotPolicy::EveryMessage => true,
+            SnapshotPolicy::EveryMessages(n) => self.messages_since >= n,
+            SnapshotPolicy::Interval(interval) => self.taken_at.elapsed() >= interval,
+        }
+    }
+}
+
 struct ActorTask {
+    snapshots: SnapshotClock,
     name: Arc<str>,
     shared: Arc<ActorShared>,
     spec: Arc<ChildSpec>,
@@ -453,6 +480,7 @@ impl ActorTask {
                 self.commit_changes(&mut running)
                     .await
                     .map_err(|crash| crash.to_string())?;
+                self.snapshots = SnapshotClock::default();
                 {
                     let mut status = self.shared.lock();
                     status.state = ActorStatus::Running;
@@ -542,7 +570,7 @@ impl ActorTask {
     /// Handles one message; returns the crash if the instance crashed.
     async fn handle(&mut self, instance: &mut Instance, envelope: Envelope) -> Option<CrashReason> {
         let answer = match instance.handle(&envelope.message).await {
-            Ok(Ok(reply)) => match self.commit(instance).await {
+            Ok(Ok(reply)) => match self.commit(instance, false).await {
                 Ok(()) => Ok(reply),
                 Err(crash) => {
                     let error = match &crash {
@@ -572,11 +600,18 @@ impl ActorTask {
         None
     }
 
-    /// Snapshots the guest (if it exports `snapshot`) and commits the
-    /// message's changes. A failure here is a crash: the instance's view of
-    /// its state can no longer be trusted.
-    async fn commit(&mut self, instance: &mut Instance) -> Result<(), CrashReason> {
-        instance.take_snapshot().await?;
+    /// Snapshots the guest (if it exports `snapshot`, and the snapshot
+    /// policy says it is time, or `force`) and commits the changes. A
+    /// failure here is a crash: the instance's view of its state can no
+    /// longer be trusted.
+    async fn commit(&mut self, instance: &mut Instance, force: bool) -> Result<(), CrashReason> {
+        if instance.has_snapshot() {
+            self.snapshots.messages_since += 1;
+            if force || self.snapshots.due(self.spec.snapshot) {
+                instance.take_snapshot().await?;
+                self.snapshots = SnapshotClock::default();
+            }
+        }
         self.commit_changes(instance).await
     }
 
@@ -602,7 +637,7 @@ impl ActorTask {
 
     async fn run_job(&mut self, instance: &mut Instance) -> Option<ExitReason> {
         match instance.run_job().await? {
-            Ok(Ok(())) => Some(match self.commit(instance).await {
+            Ok(Ok(())) => Some(match self.commit(instance, true).await {
                 Ok(()) => ExitReason::Normal,
                 Err(crash) => ExitReason::Crash(crash),
             }),
@@ -671,7 +706,7 @@ impl ActorTask {
             Shutdown::Infinity => self.spec.limits.call_timeout,
         };
         let reason = match instance.shutdown(timeout).await {
-            Ok(()) => match self.commit(&mut instance).await {
+            Ok(()) => match self.commit(&mut instance, true).await {
                 Ok(()) => ExitReason::Shutdown,
                 Err(crash) => ExitReason::Crash(crash),
             },

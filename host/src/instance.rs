@@ -39,6 +39,7 @@ pub(crate) struct ActorData {
     deadline: Option<Instant>,
     max_key_bytes: u64,
     max_value_bytes: u64,
+    max_state_bytes: u64,
     stderr: GuestOutput,
 }
 
@@ -62,6 +63,9 @@ impl state::Host for ActorData {
         }
         if value.len() as u64 > self.max_value_bytes {
             return Err(state::StateError::ValueTooLarge(self.max_value_bytes));
+        }
+        if self.state.bytes_after_set(&key, value.len()) > self.max_state_bytes {
+            return Err(state::StateError::QuotaExceeded(self.max_state_bytes));
         }
         self.state.set(key, value);
         Ok(())
@@ -286,6 +290,10 @@ impl Instance {
         self.health.is_some()
     }
 
+    pub(crate) fn has_snapshot(&self) -> bool {
+        self.snapshot.is_some()
+    }
+
     pub(crate) fn has_job(&self) -> bool {
         self.job.is_some()
     }
@@ -398,6 +406,7 @@ fn new_store(
         deadline: None,
         max_key_bytes: limits.max_key_bytes,
         max_value_bytes: limits.max_value_bytes,
+        max_state_bytes: limits.max_state_bytes,
         stderr,
     };
     let mut store = Store::new(engine.wasmtime(), data);

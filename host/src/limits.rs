@@ -24,6 +24,10 @@ pub struct Limits {
     pub max_key_bytes: u64,
     /// The largest state value, in bytes. Default: 1 MiB.
     pub max_value_bytes: u64,
+    /// The most state one actor may keep, in bytes (keys plus values of
+    /// every entry). A write past it is refused with `quota-exceeded`.
+    /// Default: 64 MiB.
+    pub max_state_bytes: u64,
 }
 
 impl Default for Limits {
@@ -34,6 +38,7 @@ impl Default for Limits {
             mailbox_capacity: 1024,
             max_key_bytes: 1024,
             max_value_bytes: 1 << 20,
+            max_state_bytes: 64 << 20,
         }
     }
 }
@@ -60,6 +65,12 @@ impl Limits {
     /// Sets [`Limits::max_value_bytes`].
     pub fn max_value_bytes(mut self, bytes: u64) -> Self {
         self.max_value_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Limits::max_state_bytes`].
+    pub fn max_state_bytes(mut self, bytes: u64) -> Self {
+        self.max_state_bytes = bytes;
         self
     }
 

@@ -5,6 +5,7 @@
 //! # NAME.toml: how one plugin runs. Every key is optional.
 //! restart = "transient"            # permanent | transient | temporary
 //! shutdown = "10s"                 # a timeout, "brutal-kill" or "infinity"
+//! snapshot = { every-messages = 10 } # "every-message" or { interval = "5s" }
 //!
 //! [supervisor]                     # the plugin's own supervisor (when not in a group)
 //! max_restarts = 5
@@ -16,6 +17,8 @@
 //! memory_mib = 128
 //! call_timeout = "2s"
 //! mailbox_capacity = 256
+//! max_value_kib = 64
+//! max_state_mib = 16
 //!
 //! [health]
 //! interval = "5s"
@@ -50,7 +53,9 @@ use serde::Deserialize;
 use crate::error::Error;
 use crate::health::HealthSpec;
 use crate::limits::Limits;
-use crate::supervisor::{Backoff, ChildSpec, RestartType, Shutdown, Strategy, SupervisorSpec};
+use crate::supervisor::{
+    Backoff, ChildSpec, RestartType, Shutdown, SnapshotPolicy, Strategy, SupervisorSpec,
+};
 
 /// The directory-wide configuration file's name.
 pub(crate) const HOST_CONFIG_FILE: &str = "wasmvisor.toml";
@@ -61,6 +66,7 @@ pub(crate) const HOST_CONFIG_FILE: &str = "wasmvisor.toml";
 pub(crate) struct Manifest {
     restart: Option<RestartType>,
     shutdown: Option<ShutdownSetting>,
+    snapshot: Option<SnapshotSetting>,
     supervisor: Option<RestartPolicy>,
     limits: Option<LimitsSetting>,
     health: Option<HealthSetting>,
@@ -106,6 +112,8 @@ struct LimitsSetting {
     memory_mib: Option<u64>,
     call_timeout: Option<DurationSetting>,
     mailbox_capacity: Option<usize>,
+    max_value_kib: Option<u64>,
+    max_state_mib: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -114,6 +122,14 @@ struct HealthSetting {
     interval: Option<DurationSetting>,
     timeout: Option<DurationSetting>,
     threshold: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+enum SnapshotSetting {
+    EveryMessage,
+    EveryMessages(u32),
+    Interval(DurationSetting),
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
@@ -263,6 +279,13 @@ impl Manifest {
         if let Some(shutdown) = self.shutdown {
             child = child.shutdown(shutdown.0);
         }
+        if let Some(snapshot) = self.snapshot {
+            child = child.snapshot_policy(match snapshot {
+                SnapshotSetting::EveryMessage => SnapshotPolicy::EveryMessage,
+                SnapshotSetting::EveryMessages(n) => SnapshotPolicy::EveryMessages(n),
+                SnapshotSetting::Interval(interval) => SnapshotPolicy::Interval(interval.0),
+            });
+        }
         if let Some(limits) = &self.limits {
             let mut applied = Limits::default();
             if let Some(mib) = limits.memory_mib {
@@ -273,6 +296,12 @@ impl Manifest {
             }
             if let Some(capacity) = limits.mailbox_capacity {
                 applied = applied.mailbox_capacity(capacity);
+            }
+            if let Some(kib) = limits.max_value_kib {
+                applied = applied.max_value_bytes(kib.saturating_mul(1 << 10));
+            }
+            if let Some(mib) = limits.max_state_mib {
+                applied = applied.max_state_bytes(mib.saturating_mul(1 << 20));
             }
             child = child.limits(applied);
         }
@@ -375,6 +404,7 @@ mod tests {
             r#"
             restart = "transient"
             shutdown = "brutal-kill"
+            snapshot = { every-messages = 10 }
             [supervisor]
             max_restarts = 5
             within = "30s"
@@ -389,6 +419,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(manifest.restart, Some(RestartType::Transient));
+        assert!(matches!(
+            manifest.snapshot,
+            Some(SnapshotSetting::EveryMessages(10))
+        ));
         let spec = manifest.own_supervisor("p");
         assert_eq!(spec.max_restarts, 5);
         assert_eq!(spec.within, Duration::from_secs(30));

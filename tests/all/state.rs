@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use wasmvisor::{CallError, ChildSpec, CrashReason, Host, RedbStateStore, SupervisorSpec};
+use wasmvisor::{CallError, ChildSpec, CrashReason, Host, Limits, RedbStateStore, SupervisorSpec};
 
 use crate::common::{call_ok, plugin, single, supervise};
 
@@ -151,4 +151,68 @@ async fn casts_are_handled_in_order_before_a_later_call() {
     counter.cast("add 10").await.unwrap();
     assert_eq!(call_ok(&host, "counter", "get").await, "15");
     host.shutdown().await;
+}
+
+#[tokio::test]
+async fn state_limits_are_errors_for_the_guest_never_crashes() {
+    let host = Host::new().unwrap();
+    single(&host, "counter", "counter", |c| {
+        c.limits(
+            Limits::default()
+                .max_value_bytes(1000)
+                .max_state_bytes(3000),
+        )
+    })
+    .await;
+    let counter = host.actor("counter").unwrap();
+    let refused = |result: Result<Vec<u8>, CallError>| match result {
+        Err(CallError::Rejected { reason, .. }) => reason,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let too_big = refused(counter.call("fill a 1001").await);
+    assert_eq!(too_big, "refused: StateError::ValueTooLarge(1000)");
+    for key in ["a", "b", "c"] {
+        call_ok(&host, "counter", &format!("fill {key} 900")).await;
+    }
+    let over_quota = refused(counter.call("fill d 900").await);
+    assert_eq!(over_quota, "refused: StateError::QuotaExceeded(3000)");
+    // Overwriting an entry with one of the same size fits.
+    call_ok(&host, "counter", "fill c 900").await;
+    assert_eq!(counter.info().restarts, 0);
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_snapshot_every_n_messages_loses_at_most_the_messages_since_the_last_one() {
+    let host = Host::new().unwrap();
+    single(&host, "memo", "memo", |c| {
+        c.snapshot_policy(wasmvisor::SnapshotPolicy::EveryMessages(3))
+    })
+    .await;
+    for note in ["one", "two", "three", "four"] {
+        call_ok(&host, "memo", &format!("remember {note}")).await;
+    }
+    let crash = host.actor("memo").unwrap().call("crash").await;
+    assert!(matches!(crash, Err(CallError::Crashed { .. })));
+    // Snapshotted after the third message; the fourth was only in memory.
+    assert_eq!(call_ok(&host, "memo", "recall").await, "one\ntwo\nthree");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_graceful_stop_always_snapshots() {
+    let store = std::sync::Arc::new(wasmvisor::MemoryStateStore::new());
+    let host = Host::builder()
+        .shared_state_store(store.clone())
+        .build()
+        .unwrap();
+    single(&host, "memo", "memo", |c| {
+        c.snapshot_policy(wasmvisor::SnapshotPolicy::EveryMessages(100))
+    })
+    .await;
+    call_ok(&host, "memo", "remember kept").await;
+    host.shutdown().await;
+    use wasmvisor::StateStore;
+    let saved = store.load("memo").await.unwrap();
+    assert_eq!(saved.snapshot.as_deref(), Some(&b"kept"[..]));
 }

@@ -6,7 +6,9 @@
 //! - `add N`: adds N and replies with the new count;
 //! - `get`: replies with the count;
 //! - `inc-then-crash`: writes count + 1, then panics: the write must vanish;
-//! - `crash`: panics.
+//! - `crash`: panics;
+//! - `fill KEY N`: stores N bytes under KEY (to show the state limits: a
+//!   refused write is an error reply, not a crash).
 
 wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
 
@@ -51,6 +53,14 @@ impl Guest for Counter {
                 panic!("asked to crash after writing");
             }
             (Some("crash"), None) => panic!("asked to crash"),
+            (Some("fill"), Some(key)) => {
+                let size: usize = words
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or("usage: fill KEY N")?;
+                state::set(key, &vec![0u8; size]).map_err(|e| format!("refused: {e:?}"))?;
+                Ok(format!("stored {size} bytes under {key}").into_bytes())
+            }
             _ => Err(format!(
                 "unknown message `{text}`; try `inc`, `add N`, `get`, `inc-then-crash` or `crash`"
             )),

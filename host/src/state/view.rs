@@ -12,14 +12,43 @@ pub(crate) struct StateView {
     committed: CommittedState,
     pending: BTreeMap<String, Option<Vec<u8>>>,
     pending_snapshot: Option<Vec<u8>>,
+    /// The size (keys plus values) of the committed entries.
+    committed_bytes: u64,
+    /// The size of the entries as the guest sees them now.
+    bytes: u64,
+}
+
+/// What an entry costs against the state quota.
+fn entry_bytes(key: &str, value: &[u8]) -> u64 {
+    (key.len() + value.len()) as u64
 }
 
 impl StateView {
     pub(crate) fn new(committed: CommittedState) -> Self {
+        let committed_bytes = committed
+            .entries
+            .iter()
+            .map(|(key, value)| entry_bytes(key, value))
+            .sum();
         StateView {
             committed,
+            committed_bytes,
+            bytes: committed_bytes,
             ..StateView::default()
         }
+    }
+
+    /// The size of the entries as the guest sees them now.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// What the size would become if `key` were set to a value of
+    /// `value_len` bytes.
+    pub(crate) fn bytes_after_set(&self, key: &str, value_len: usize) -> u64 {
+        let current = self.get(key).map_or(0, |v| entry_bytes(key, v));
+        self.bytes - current + (key.len() + value_len) as u64
     }
 
     #[cfg(test)]
@@ -35,10 +64,14 @@ impl StateView {
     }
 
     pub(crate) fn set(&mut self, key: String, value: Vec<u8>) {
+        self.bytes = self.bytes_after_set(&key, value.len());
         self.pending.insert(key, Some(value));
     }
 
     pub(crate) fn delete(&mut self, key: String) {
+        if let Some(current) = self.get(&key) {
+            self.bytes -= entry_bytes(&key, current);
+        }
         self.pending.insert(key, None);
     }
 
@@ -79,12 +112,14 @@ impl StateView {
     /// Records that `changes` were committed as `new_version`.
     pub(crate) fn committed_as(&mut self, changes: Changes, new_version: u64) {
         apply_changes(&mut self.committed, changes, new_version);
+        self.committed_bytes = self.bytes;
     }
 
     /// Drops the pending writes (the message failed).
     pub(crate) fn discard(&mut self) {
         self.pending.clear();
         self.pending_snapshot = None;
+        self.bytes = self.committed_bytes;
     }
 }
 
@@ -122,6 +157,26 @@ mod tests {
         view.delete("user/c".into());
         assert_eq!(view.keys_with_prefix("user/"), vec!["user/a", "user/b"]);
         assert_eq!(view.keys_with_prefix("").len(), 3);
+    }
+
+    #[test]
+    fn the_size_follows_writes_deletes_and_discards() {
+        let mut view = view_with(&[("a", "12345")]);
+        assert_eq!(view.bytes(), 6);
+        view.set("a".into(), b"1".to_vec());
+        view.set("bb".into(), b"22".to_vec());
+        assert_eq!(view.bytes(), 2 + 4);
+        assert_eq!(view.bytes_after_set("bb", 10), 2 + 12);
+        view.delete("a".into());
+        view.delete("missing".into());
+        assert_eq!(view.bytes(), 4);
+        view.discard();
+        assert_eq!(view.bytes(), 6);
+        view.set("c".into(), b"333".to_vec());
+        let changes = view.take_changes();
+        view.committed_as(changes, 4);
+        view.discard();
+        assert_eq!(view.bytes(), 10);
     }
 
     #[test]

@@ -55,7 +55,8 @@ use tokio::time::Instant;
 
 pub(crate) use self::spec::ChildKind as ChildSpecKind;
 pub use self::spec::{
-    AutoShutdown, Backoff, ChildSpec, RestartType, Shutdown, Strategy, SupervisorSpec,
+    AutoShutdown, Backoff, ChildSpec, RestartType, Shutdown, SnapshotPolicy, Strategy,
+    SupervisorSpec,
 };
 
 use crate::actor::{

@@ -101,6 +101,23 @@ impl Backoff {
     }
 }
 
+/// When the host snapshots a plugin that exports `snapshot` (its state in
+/// linear memory). Whatever the guest changed in memory after the last
+/// snapshot is lost when it crashes; its `state` writes never are, since
+/// they commit with every message. A graceful stop always takes a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SnapshotPolicy {
+    /// After every successful message: nothing is lost. The default.
+    #[default]
+    EveryMessage,
+    /// After every `n`-th successful message: up to `n - 1` messages' worth
+    /// of in-memory changes can be lost.
+    EveryMessages(u32),
+    /// After the first successful message once this long has passed since
+    /// the last snapshot: up to that long of in-memory changes can be lost.
+    Interval(Duration),
+}
+
 /// What a child runs.
 #[derive(Debug, Clone)]
 pub(crate) enum ChildKind {
@@ -117,6 +134,7 @@ pub struct ChildSpec {
     pub(crate) id: String,
     pub(crate) kind: ChildKind,
     pub(crate) significant: bool,
+    pub(crate) snapshot: SnapshotPolicy,
     pub(crate) restart: RestartType,
     pub(crate) shutdown: Shutdown,
     pub(crate) limits: Limits,
@@ -133,6 +151,7 @@ impl ChildSpec {
             id: id.into(),
             kind: ChildKind::Worker(plugin),
             significant: false,
+            snapshot: SnapshotPolicy::default(),
             restart: RestartType::default(),
             shutdown: Shutdown::default(),
             limits: Limits::default(),
@@ -151,6 +170,7 @@ impl ChildSpec {
             id: spec.name.clone(),
             kind: ChildKind::Supervisor(Box::new(spec)),
             significant: false,
+            snapshot: SnapshotPolicy::default(),
             restart: RestartType::Permanent,
             shutdown: Shutdown::Infinity,
             limits: Limits::default(),
@@ -170,6 +190,13 @@ impl ChildSpec {
     /// children.
     pub fn significant(mut self, significant: bool) -> Self {
         self.significant = significant;
+        self
+    }
+
+    /// Sets when a plugin that exports `snapshot` is snapshotted (default:
+    /// after every message).
+    pub fn snapshot_policy(mut self, policy: SnapshotPolicy) -> Self {
+        self.snapshot = policy;
         self
     }
 
@@ -218,6 +245,9 @@ impl ChildSpec {
             return Err(invalid("the child id is empty".into()));
         }
         self.limits.validate().map_err(invalid)?;
+        if self.snapshot == SnapshotPolicy::EveryMessages(0) {
+            return Err(invalid("snapshot every 0 messages: use 1 or more".into()));
+        }
         self.health.validate().map_err(invalid)?;
         if let ChildKind::Supervisor(spec) = &self.kind {
             spec.validate()?;
