@@ -53,6 +53,11 @@ enum Command {
         #[arg(long, env = "WASMVISOR_ADMIN", default_value = DEFAULT_ADMIN_ADDR)]
         admin: String,
     },
+    /// Inspects, backs up and restores the state store of a stopped host.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
     /// Lists the running host's actors with status, restarts and health.
     Ps {
         /// The running host's admin endpoint.
@@ -61,6 +66,46 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum StateCommand {
+    /// Lists the actors that have state (with STORE only), or one actor's keys.
+    List {
+        /// The store file, or a plugin directory (its wasmvisor-state.redb).
+        store: PathBuf,
+        /// The actor whose keys to list.
+        actor: Option<String>,
+    },
+    /// Prints one value, as it is stored.
+    Get {
+        /// The store file, or a plugin directory.
+        store: PathBuf,
+        /// The actor.
+        actor: String,
+        /// The key.
+        key: String,
+    },
+    /// Writes one actor's state to a JSON file (a backup).
+    Export {
+        /// The store file, or a plugin directory.
+        store: PathBuf,
+        /// The actor.
+        actor: String,
+        /// The file to write; `-` for standard output.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Replaces one actor's state with an exported JSON file (a restore).
+    Import {
+        /// The store file, or a plugin directory.
+        store: PathBuf,
+        /// The actor (it may differ from the one the file was exported from).
+        actor: String,
+        /// The file to read.
+        #[arg(long, short)]
+        input: PathBuf,
     },
 }
 
@@ -91,6 +136,7 @@ pub fn main() -> ExitCode {
                 admin,
             } => call(&admin, &name, message).await,
             Command::Ps { admin, json } => ps(&admin, json).await,
+            Command::State { command } => state(command).await,
         }
     });
     match result {
@@ -168,6 +214,100 @@ async fn ps(admin: &str, json: bool) -> Result<(), String> {
         println!("{text}");
     } else {
         print!("{}", format_table(&actors));
+    }
+    Ok(())
+}
+
+/// Opens a stopped host's store: a file, or a plugin directory's default one.
+fn open_store(path: &std::path::Path) -> Result<RedbStateStore, String> {
+    let file = if path.is_dir() {
+        path.join(STATE_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    if !file.is_file() {
+        return Err(format!("{}: no such state store", file.display()));
+    }
+    RedbStateStore::open(&file).map_err(|error| match error {
+        crate::state::StateError::InUse { .. } => {
+            format!("{error}; stop the host first, these tools work on a stopped host's store")
+        }
+        other => other.to_string(),
+    })
+}
+
+async fn state(command: StateCommand) -> Result<(), String> {
+    use crate::state::StateStore;
+    use crate::state::backup::{StateExport, export_actor, import_actor};
+    match command {
+        StateCommand::List { store, actor: None } => {
+            let store = open_store(&store)?;
+            for (actor, version) in store.actors().await.map_err(|e| e.to_string())? {
+                println!("{actor}\tversion {version}");
+            }
+        }
+        StateCommand::List {
+            store,
+            actor: Some(actor),
+        } => {
+            let store = open_store(&store)?;
+            let state = store.load(&actor).await.map_err(|e| e.to_string())?;
+            for (key, value) in &state.entries {
+                println!("{key}\t{} bytes", value.len());
+            }
+        }
+        StateCommand::Get { store, actor, key } => {
+            let store = open_store(&store)?;
+            let state = store.load(&actor).await.map_err(|e| e.to_string())?;
+            let value = state
+                .entries
+                .get(&key)
+                .ok_or_else(|| format!("actor `{actor}` has no key `{key}`"))?;
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(value)
+                .and_then(|()| std::io::stdout().flush())
+                .map_err(|e| e.to_string())?;
+        }
+        StateCommand::Export {
+            store,
+            actor,
+            output,
+        } => {
+            let store = open_store(&store)?;
+            let export = export_actor(&store, &actor)
+                .await
+                .map_err(|e| e.to_string())?;
+            let json = serde_json::to_string_pretty(&export).map_err(|e| e.to_string())?;
+            if output.as_os_str() == "-" {
+                println!("{json}");
+            } else {
+                std::fs::write(&output, json + "\n")
+                    .map_err(|e| format!("{}: {e}", output.display()))?;
+                eprintln!(
+                    "exported actor `{actor}` ({} entries, version {}) to {}",
+                    export.entries.len(),
+                    export.version,
+                    output.display()
+                );
+            }
+        }
+        StateCommand::Import {
+            store,
+            actor,
+            input,
+        } => {
+            let text =
+                std::fs::read_to_string(&input).map_err(|e| format!("{}: {e}", input.display()))?;
+            let export: StateExport = serde_json::from_str(&text)
+                .map_err(|e| format!("{}: not a wasmvisor state export: {e}", input.display()))?;
+            let store = open_store(&store)?;
+            let version = import_actor(&store, &actor, &export).await?;
+            eprintln!(
+                "imported {} entries into actor `{actor}` (now at version {version})",
+                export.entries.len()
+            );
+        }
     }
     Ok(())
 }

@@ -67,6 +67,7 @@ pub use self::host::{Host, HostBuilder};
 pub use self::limits::Limits;
 pub use self::loader::{Plugin, PluginExports};
 pub use self::plugin_dir::{DirReport, start_plugin_dir};
+pub use self::state::backup as state_backup;
 pub use self::state::conformance as state_conformance;
 pub use self::state::{
     Changes, CommitMode, CommittedState, MemoryStateStore, RedbStateStore, StateError, StateStore,

@@ -172,3 +172,77 @@ async fn the_admin_endpoint_refuses_to_listen_beyond_loopback() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_tools_list_get_export_and_import_a_stopped_hosts_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("wasmvisor-state.redb");
+    {
+        let host = wasmvisor::Host::builder()
+            .state_store(wasmvisor::RedbStateStore::open(&store_path).unwrap())
+            .build()
+            .unwrap();
+        crate::common::single(&host, "counter", "counter", |c| c).await;
+        for _ in 0..3 {
+            crate::common::call_ok(&host, "counter", "inc").await;
+        }
+        crate::common::call_ok(&host, "counter", "fill blob 3").await;
+        host.shutdown().await;
+    }
+    let dir_arg = dir.path().to_str().unwrap();
+    let state = |args: &[&str]| {
+        let mut all = vec!["state"];
+        all.extend_from_slice(args);
+        all.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>| async move {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        wasmvisor("127.0.0.1:9", &args).await
+    };
+
+    let (ok, out, err) = run(state(&["list", dir_arg])).await;
+    assert!(ok, "{err}");
+    assert_eq!(out, "counter\tversion 4\n");
+    let (ok, out, _) = run(state(&["list", dir_arg, "counter"])).await;
+    assert!(ok);
+    assert_eq!(out, "blob\t3 bytes\ncount\t1 bytes\n");
+    let (ok, out, _) = run(state(&["get", dir_arg, "counter", "count"])).await;
+    assert!(ok);
+    assert_eq!(out, "3");
+
+    let backup = dir.path().join("counter.json");
+    let backup_arg = backup.to_str().unwrap();
+    let (ok, _, err) = run(state(&["export", dir_arg, "counter", "-o", backup_arg])).await;
+    assert!(ok, "{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&backup).unwrap()).unwrap();
+    assert_eq!(json["entries"]["count"]["text"], "3");
+    assert_eq!(json["entries"]["blob"]["text"], "\u{0}\u{0}\u{0}");
+
+    let (ok, _, err) = run(state(&["import", dir_arg, "copy", "-i", backup_arg])).await;
+    assert!(ok, "{err}");
+    let (_, out, _) = run(state(&["get", dir_arg, "copy", "count"])).await;
+    assert_eq!(out, "3");
+
+    std::fs::write(dir.path().join("bad.json"), "{\"nope\": 1}").unwrap();
+    let bad = dir.path().join("bad.json");
+    let (ok, _, err) = run(state(&[
+        "import",
+        dir_arg,
+        "copy",
+        "-i",
+        bad.to_str().unwrap(),
+    ]))
+    .await;
+    assert!(!ok);
+    assert!(err.contains("not a wasmvisor state export"), "{err}");
+
+    // While a host holds the store, the tools refuse and say why.
+    let _running = wasmvisor::RedbStateStore::open(&store_path).unwrap();
+    let (ok, _, err) = run(state(&["list", dir_arg])).await;
+    assert!(!ok);
+    assert!(
+        err.contains("in use by another process") && err.contains("stop the host first"),
+        "{err}"
+    );
+}

@@ -18,6 +18,7 @@
 //! Backends: [`MemoryStateStore`] (tests, ephemeral hosts) and
 //! [`RedbStateStore`] (the durable default, fsync'd on every commit).
 
+pub mod backup;
 pub mod conformance;
 mod memory;
 mod redb;
