@@ -16,12 +16,12 @@ fn wasmvisor_bin() -> &'static str {
 }
 
 /// A `wasmvisor run` process and the admin address it printed.
-struct RunningHost {
-    child: Child,
-    admin: String,
+pub(crate) struct RunningHost {
+    pub(crate) child: Child,
+    pub(crate) admin: String,
 }
 
-async fn start_host(dir: &Path) -> RunningHost {
+pub(crate) async fn start_host(dir: &Path) -> RunningHost {
     let mut child = Command::new(wasmvisor_bin())
         .arg("run")
         .arg(dir)
@@ -69,7 +69,7 @@ async fn wasmvisor(admin: &str, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-async fn stop_host(mut host: RunningHost) {
+pub(crate) async fn stop_host(mut host: RunningHost) {
     let pid = host.child.id().unwrap().to_string();
     let killed = Command::new("kill")
         .args(["-TERM", &pid])

@@ -9,6 +9,7 @@
 mod common;
 
 mod cli;
+mod durability;
 mod dynamic;
 mod health;
 mod lifecycle;

@@ -7,6 +7,9 @@
 //! - `get`: replies with the count;
 //! - `inc-then-crash`: writes count + 1, then panics: the write must vanish;
 //! - `crash`: panics;
+//! - `pair-add N`: adds N to two keys, `left` and `right`, in one message,
+//!   and `pair` replies `LEFT RIGHT`: they are always equal, as a message's
+//!   writes commit all together or not at all;
 //! - `fill KEY N`: stores N bytes under KEY (to show the state limits: a
 //!   refused write is an error reply, not a crash).
 
@@ -19,16 +22,25 @@ const KEY: &str = "count";
 
 struct Counter;
 
-fn count() -> u64 {
-    state::get(KEY)
+/// Reads a number kept under `key` (0 when absent).
+fn read(key: &str) -> u64 {
+    state::get(key)
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| text.parse().ok())
         .unwrap_or(0)
 }
 
+/// Writes a number under `key`.
+fn write(key: &str, value: u64) -> Result<(), String> {
+    state::set(key, value.to_string().as_bytes()).map_err(|e| format!("cannot save `{key}`: {e:?}"))
+}
+
+fn count() -> u64 {
+    read(KEY)
+}
+
 fn store(count: u64) -> Result<(), String> {
-    state::set(KEY, count.to_string().as_bytes())
-        .map_err(|e| format!("cannot save the count: {e:?}"))
+    write(KEY, count)
 }
 
 fn add(n: u64) -> Result<Vec<u8>, String> {
@@ -53,6 +65,14 @@ impl Guest for Counter {
                 panic!("asked to crash after writing");
             }
             (Some("crash"), None) => panic!("asked to crash"),
+            (Some("pair-add"), Some(n)) => {
+                let n: u64 = n.parse().map_err(|_| format!("`{n}` is not a number"))?;
+                let (left, right) = (read("left") + n, read("right") + n);
+                write("left", left)?;
+                write("right", right)?;
+                Ok(format!("{left} {right}").into_bytes())
+            }
+            (Some("pair"), None) => Ok(format!("{} {}", read("left"), read("right")).into_bytes()),
             (Some("fill"), Some(key)) => {
                 let size: usize = words
                     .next()
