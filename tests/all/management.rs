@@ -325,6 +325,10 @@ async fn a_child_that_can_never_start_again_ends_in_a_give_up() {
         panic!("expected a give-up, got {status:?}");
     };
     assert!(reason.contains("more than 3 restarts"), "{reason}");
+    assert!(
+        reason.contains("`m` failed to restart: `restore` rejected the saved snapshot"),
+        "the give-up names the real cause: {reason}"
+    );
     let mut failures = 0;
     while let Ok(event) = events.try_recv() {
         if let Event::RestartFailed { reason, .. } = event {

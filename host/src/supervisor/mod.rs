@@ -397,6 +397,8 @@ struct Child {
     up_since: Option<Instant>,
     /// The pending restart of this child (and its group), if any.
     timer: Option<AbortHandle>,
+    /// Why the last restart attempt failed, until one succeeds.
+    last_start_failure: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -598,6 +600,7 @@ impl SupervisorTask {
             restarts_in_a_row: 0,
             up_since: None,
             timer: None,
+            last_start_failure: None,
         }
     }
 
@@ -625,6 +628,7 @@ impl SupervisorTask {
             .unwrap_or_else(|_| Err("the actor task is gone".to_owned()))?;
         child.state = ChildState::Running(instance);
         child.up_since = Some(Instant::now());
+        child.last_start_failure = None;
         Ok(instance)
     }
 
@@ -853,6 +857,7 @@ impl SupervisorTask {
                     self.children[i].handle.shared.lock().restarts += 1;
                 }
                 Err(reason) => {
+                    self.children[i].last_start_failure = Some(reason.clone());
                     self.context.actor.events.publish(Event::RestartFailed {
                         actor: member.clone(),
                         reason,
@@ -868,16 +873,19 @@ impl SupervisorTask {
     /// Stops every child and returns why the supervisor gives up.
     async fn give_up(&mut self, index: usize) -> String {
         let child = &self.children[index];
-        let last_exit = child
-            .handle
-            .shared
-            .lock()
-            .last_exit
-            .clone()
-            .map(|exit| format!("; last: `{}` {exit}", child.spec.id))
-            .unwrap_or_default();
+        let last = match &child.last_start_failure {
+            Some(failure) => format!("; last: `{}` failed to restart: {failure}", child.spec.id),
+            None => child
+                .handle
+                .shared
+                .lock()
+                .last_exit
+                .clone()
+                .map(|exit| format!("; last: `{}` {exit}", child.spec.id))
+                .unwrap_or_default(),
+        };
         let reason = format!(
-            "restart intensity exceeded: more than {} restarts within {} ms{last_exit}",
+            "restart intensity exceeded: more than {} restarts within {} ms{last}",
             self.max_restarts,
             millis(self.within)
         );
