@@ -86,6 +86,32 @@ impl ActorRef {
         answer.await.unwrap_or_else(|_| Err(self.stopped_error()))
     }
 
+    /// Like [`ActorRef::call`], but never waits for room in the mailbox:
+    /// when it is full, answers [`CallError::MailboxFull`] at once and sends
+    /// nothing (backpressure for callers that would rather shed load).
+    ///
+    /// # Errors
+    ///
+    /// [`CallError::MailboxFull`], and those of [`ActorRef::call`].
+    pub async fn try_call(&self, message: impl Into<Vec<u8>>) -> Result<Vec<u8>, CallError> {
+        let (reply, answer) = oneshot::channel();
+        let envelope = Envelope {
+            message: message.into(),
+            reply: Some(reply),
+        };
+        match self.mailbox.try_send(envelope) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                return Err(CallError::MailboxFull {
+                    actor: self.shared.name.clone(),
+                    capacity: self.mailbox.max_capacity(),
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(self.stopped_error()),
+        }
+        answer.await.unwrap_or_else(|_| Err(self.stopped_error()))
+    }
+
     /// Sends `message` without waiting for it to be handled. Waits only for
     /// room in the mailbox.
     ///

@@ -140,6 +140,7 @@ pub(crate) struct ApiError {
 fn api_error(error: &CallError) -> Response {
     let (status, kind) = match error {
         CallError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
+        CallError::MailboxFull { .. } => (StatusCode::TOO_MANY_REQUESTS, "mailbox-full"),
         CallError::Rejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "rejected"),
         CallError::Crashed { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "crashed"),
         CallError::StateCommit { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "state-commit"),

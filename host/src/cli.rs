@@ -39,6 +39,9 @@ enum Command {
         /// Keep state in memory only: it survives crashes, not the host.
         #[arg(long)]
         ephemeral: bool,
+        /// Meter fuel, so that manifests can set `limits.fuel_per_call`.
+        #[arg(long)]
+        fuel: bool,
         /// The admin endpoint's address (loopback only; port 0 picks one).
         #[arg(long, env = "WASMVISOR_ADMIN", default_value = DEFAULT_ADMIN_ADDR)]
         admin: SocketAddr,
@@ -128,8 +131,9 @@ pub fn main() -> ExitCode {
                 dir,
                 state,
                 ephemeral,
+                fuel,
                 admin,
-            } => run(dir, state, ephemeral, admin).await,
+            } => run(dir, state, ephemeral, fuel, admin).await,
             Command::Call {
                 name,
                 message,
@@ -152,10 +156,11 @@ async fn run(
     dir: PathBuf,
     state: Option<PathBuf>,
     ephemeral: bool,
+    fuel: bool,
     admin: SocketAddr,
 ) -> Result<(), String> {
     init_logging();
-    let builder = Host::builder();
+    let builder = Host::builder().fuel_metering(fuel);
     let builder = if ephemeral {
         builder
     } else {

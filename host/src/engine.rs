@@ -28,17 +28,21 @@ pub(crate) struct Engine {
 
 struct EngineInner {
     wasmtime: wasmtime::Engine,
+    fuel_metering: bool,
     linker: Linker<ActorData>,
     _ticker: EpochTicker,
 }
 
 impl Engine {
     /// Builds the engine, the linker with every host import, and starts the
-    /// epoch ticker thread (stopped when the last clone is dropped).
-    pub(crate) fn new() -> anyhow::Result<Self> {
+    /// epoch ticker thread (stopped when the last clone is dropped). With
+    /// `fuel_metering`, compiled code counts fuel, so that a per-call fuel
+    /// limit can be set (at some cost in speed for every guest).
+    pub(crate) fn new(fuel_metering: bool) -> anyhow::Result<Self> {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        config.consume_fuel(fuel_metering);
         let wasmtime = wasmtime::Engine::new(&config)?;
 
         let mut linker = Linker::new(&wasmtime);
@@ -52,6 +56,7 @@ impl Engine {
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 wasmtime,
+                fuel_metering,
                 linker,
                 _ticker: ticker,
             }),
@@ -60,6 +65,10 @@ impl Engine {
 
     pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
         &self.inner.wasmtime
+    }
+
+    pub(crate) fn fuel_metering(&self) -> bool {
+        self.inner.fuel_metering
     }
 
     pub(crate) fn linker(&self) -> &Linker<ActorData> {

@@ -33,6 +33,12 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// Starting more actors would take the host past its cap.
+    #[error("the host may run at most {limit} actors (HostBuilder::max_actors)")]
+    TooManyActors {
+        /// The cap.
+        limit: usize,
+    },
     /// Two children or actors would share one name.
     #[error("an actor named `{0}` already exists")]
     DuplicateName(String),
@@ -103,6 +109,14 @@ pub enum CallError {
     /// No actor has this name.
     #[error("no actor named `{0}`")]
     NotFound(String),
+    /// `try_call`: the mailbox is full; nothing was sent.
+    #[error("actor `{actor}` has a full mailbox ({capacity} messages waiting)")]
+    MailboxFull {
+        /// The actor.
+        actor: String,
+        /// The mailbox's capacity.
+        capacity: usize,
+    },
     /// The message's effects could not be committed to the state store, so
     /// the reply was withheld and the writes discarded.
     #[error("actor `{actor}`: state commit failed: {reason}")]
@@ -137,8 +151,11 @@ pub enum CrashReason {
         /// The limit, in bytes.
         limit_bytes: u64,
     },
-    /// The guest ran out of fuel.
-    FuelExhausted,
+    /// The call burned all the fuel it was given.
+    FuelExhausted {
+        /// The fuel per call.
+        limit: u64,
+    },
     /// The guest asked to exit with a non-zero code.
     Exit(i32),
     /// The guest's `run`, `init` or `restore` export returned an error.
@@ -163,7 +180,9 @@ impl std::fmt::Display for CrashReason {
             CrashReason::MemoryLimit { limit_bytes } => {
                 write!(f, "guest exceeded its memory limit of {limit_bytes} bytes")
             }
-            CrashReason::FuelExhausted => write!(f, "guest ran out of fuel"),
+            CrashReason::FuelExhausted { limit } => {
+                write!(f, "call ran out of fuel (limit {limit} per call)")
+            }
             CrashReason::Exit(code) => write!(f, "guest exited with code {code}"),
             CrashReason::GuestError(reason) => write!(f, "guest returned an error: {reason}"),
             CrashReason::StateCommit(reason) => write!(f, "state commit failed: {reason}"),

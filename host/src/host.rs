@@ -47,6 +47,8 @@ struct HostInner {
 #[derive(Default)]
 pub struct HostBuilder {
     state_store: Option<Arc<dyn StateStore>>,
+    fuel_metering: bool,
+    max_actors: Option<usize>,
 }
 
 impl HostBuilder {
@@ -63,13 +65,29 @@ impl HostBuilder {
         self
     }
 
+    /// Compiles guests with fuel metering, so that children can have a
+    /// [`Limits::fuel_per_call`](crate::Limits::fuel_per_call). Off by
+    /// default: metering slows every guest down somewhat.
+    pub fn fuel_metering(mut self, enabled: bool) -> Self {
+        self.fuel_metering = enabled;
+        self
+    }
+
+    /// Caps the number of actors on this host; starting one more is refused
+    /// with [`Error::TooManyActors`]. Default: no cap.
+    pub fn max_actors(mut self, max: usize) -> Self {
+        self.max_actors = Some(max);
+        self
+    }
+
     /// Creates the engine (and its epoch ticker thread) and the host.
     ///
     /// # Errors
     ///
     /// [`Error::Host`] when the engine cannot be set up.
     pub fn build(self) -> Result<Host, Error> {
-        let engine = Engine::new().map_err(|e| Error::host("setting up the wasmtime engine", e))?;
+        let engine = Engine::new(self.fuel_metering)
+            .map_err(|e| Error::host("setting up the wasmtime engine", e))?;
         let state_store = self
             .state_store
             .unwrap_or_else(|| Arc::new(MemoryStateStore::new()));
@@ -81,7 +99,7 @@ impl HostBuilder {
                         state_store,
                         events: EventBus::new(),
                     },
-                    registry: Arc::new(Registry::default()),
+                    registry: Arc::new(Registry::new(self.max_actors)),
                     next_instance: Arc::new(AtomicU64::new(1)),
                 },
                 supervisors: Mutex::new(Vec::new()),

@@ -40,6 +40,8 @@ pub(crate) struct ActorData {
     max_key_bytes: u64,
     max_value_bytes: u64,
     max_state_bytes: u64,
+    /// The fuel each call gets, when the engine meters fuel.
+    fuel: Option<u64>,
     stderr: GuestOutput,
 }
 
@@ -407,6 +409,9 @@ fn new_store(
         max_key_bytes: limits.max_key_bytes,
         max_value_bytes: limits.max_value_bytes,
         max_state_bytes: limits.max_state_bytes,
+        fuel: engine
+            .fuel_metering()
+            .then(|| limits.fuel_per_call.unwrap_or(u64::MAX)),
         stderr,
     };
     let mut store = Store::new(engine.wasmtime(), data);
@@ -428,6 +433,10 @@ fn arm(store: &mut Store<ActorData>, timeout: Duration) {
     let data = store.data_mut();
     data.deadline = Some(Instant::now() + timeout);
     data.stderr.clear_recent();
+    if let Some(fuel) = data.fuel {
+        // Fails only when the engine does not meter fuel, which `fuel` rules out.
+        let _ = store.set_fuel(fuel);
+    }
     store.set_epoch_deadline(1);
 }
 
@@ -459,7 +468,9 @@ fn classify(error: wasmtime::Error, data: &ActorData, call_timeout: Duration) ->
         Some(Trap::MemoryOutOfBounds | Trap::TableOutOfBounds | Trap::HeapMisaligned) => {
             CrashReason::OutOfBounds
         }
-        Some(Trap::OutOfFuel) => CrashReason::FuelExhausted,
+        Some(Trap::OutOfFuel) => CrashReason::FuelExhausted {
+            limit: data.fuel.unwrap_or(u64::MAX),
+        },
         Some(Trap::Interrupt) => CrashReason::DeadlineExceeded {
             limit_ms: millis(call_timeout),
         },

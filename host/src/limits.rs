@@ -24,6 +24,13 @@ pub struct Limits {
     pub max_key_bytes: u64,
     /// The largest state value, in bytes. Default: 1 MiB.
     pub max_value_bytes: u64,
+    /// The most fuel (roughly, WebAssembly instructions) one guest call may
+    /// burn before it is stopped with
+    /// [`CrashReason::FuelExhausted`](crate::CrashReason::FuelExhausted).
+    /// Deterministic, unlike the deadline; needs fuel metering on the host
+    /// ([`HostBuilder::fuel_metering`](crate::HostBuilder::fuel_metering)).
+    /// Default: none.
+    pub fuel_per_call: Option<u64>,
     /// The most state one actor may keep, in bytes (keys plus values of
     /// every entry). A write past it is refused with `quota-exceeded`.
     /// Default: 64 MiB.
@@ -39,6 +46,7 @@ impl Default for Limits {
             max_key_bytes: 1024,
             max_value_bytes: 1 << 20,
             max_state_bytes: 64 << 20,
+            fuel_per_call: None,
         }
     }
 }
@@ -65,6 +73,12 @@ impl Limits {
     /// Sets [`Limits::max_value_bytes`].
     pub fn max_value_bytes(mut self, bytes: u64) -> Self {
         self.max_value_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Limits::fuel_per_call`].
+    pub fn fuel_per_call(mut self, fuel: u64) -> Self {
+        self.fuel_per_call = Some(fuel);
         self
     }
 

@@ -19,6 +19,7 @@
 //! mailbox_capacity = 256
 //! max_value_kib = 64
 //! max_state_mib = 16
+//! fuel_per_call = 10_000_000       # needs `wasmvisor run --fuel`
 //!
 //! [health]
 //! interval = "5s"
@@ -114,6 +115,7 @@ struct LimitsSetting {
     mailbox_capacity: Option<usize>,
     max_value_kib: Option<u64>,
     max_state_mib: Option<u64>,
+    fuel_per_call: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -302,6 +304,9 @@ impl Manifest {
             }
             if let Some(mib) = limits.max_state_mib {
                 applied = applied.max_state_bytes(mib.saturating_mul(1 << 20));
+            }
+            if let Some(fuel) = limits.fuel_per_call {
+                applied = applied.fuel_per_call(fuel);
             }
             child = child.limits(applied);
         }

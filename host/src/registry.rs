@@ -11,12 +11,20 @@ use std::sync::RwLock;
 use crate::actor::ActorRef;
 use crate::error::Error;
 
-#[derive(Default)]
 pub(crate) struct Registry {
     names: RwLock<BTreeMap<String, ActorRef>>,
+    /// The most actors the host may have.
+    max_actors: Option<usize>,
 }
 
 impl Registry {
+    pub(crate) fn new(max_actors: Option<usize>) -> Self {
+        Registry {
+            names: RwLock::new(BTreeMap::new()),
+            max_actors,
+        }
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, ActorRef>> {
         // Every update is a single insert or remove: a poisoned lock is still consistent.
         self.names
@@ -30,9 +38,15 @@ impl Registry {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Registers every actor of `actors`, or none if any name is taken.
+    /// Registers every actor of `actors`, or none if any name is taken or
+    /// the host would have more actors than it may.
     pub(crate) fn register_all(&self, actors: &[ActorRef]) -> Result<(), Error> {
         let mut names = self.write();
+        if let Some(limit) = self.max_actors
+            && names.len() + actors.len() > limit
+        {
+            return Err(Error::TooManyActors { limit });
+        }
         if let Some(taken) = actors.iter().find(|a| names.contains_key(a.name())) {
             return Err(Error::DuplicateName(taken.name().to_owned()));
         }

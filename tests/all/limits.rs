@@ -110,3 +110,81 @@ async fn a_guest_that_exits_successfully_ends_normally_and_a_permanent_child_res
     assert_eq!(crasher.info().restarts, 1);
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_call_that_burns_its_fuel_is_stopped_and_the_error_names_the_limit() {
+    let host = Host::builder().fuel_metering(true).build().unwrap();
+    single(&host, "spinner", "spinner", |c| {
+        c.limits(Limits::default().fuel_per_call(5_000_000))
+    })
+    .await;
+    assert_eq!(
+        crash_reason(&host, "spinner", "spin").await,
+        CrashReason::FuelExhausted { limit: 5_000_000 }
+    );
+    assert_eq!(call_ok(&host, "spinner", "ping").await, "pong");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fuel_limit_without_fuel_metering_is_refused() {
+    let host = Host::new().unwrap();
+    let spinner = crate::common::plugin(&host, "spinner").await;
+    let spec = wasmvisor::SupervisorSpec::new("s").child(
+        wasmvisor::ChildSpec::new("spinner", spinner).limits(Limits::default().fuel_per_call(10)),
+    );
+    let error = host.start_supervisor(spec).await.unwrap_err();
+    assert!(error.to_string().contains("fuel_metering"), "{error}");
+}
+
+#[tokio::test]
+async fn a_full_mailbox_turns_try_call_away_and_the_queued_calls_are_answered() {
+    let host = Host::new().unwrap();
+    single(&host, "spinner", "spinner", |c| {
+        c.limits(
+            Limits::default()
+                .mailbox_capacity(2)
+                .call_timeout(Duration::from_secs(2)),
+        )
+    })
+    .await;
+    let spinner = host.actor("spinner").unwrap();
+    spinner.cast("spin").await.unwrap();
+    crate::common::wait_until("the spin is taken", || spinner.info().mailbox_depth == 0).await;
+    let queued: Vec<_> = (0..2)
+        .map(|_| {
+            let spinner = spinner.clone();
+            tokio::spawn(async move { spinner.try_call("ping").await })
+        })
+        .collect();
+    crate::common::wait_until("the mailbox is full", || spinner.info().mailbox_depth == 2).await;
+    assert_eq!(
+        spinner.try_call("ping").await,
+        Err(CallError::MailboxFull {
+            actor: "spinner".into(),
+            capacity: 2
+        })
+    );
+    for call in queued {
+        assert_eq!(call.await.unwrap().unwrap(), b"pong");
+    }
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_host_refuses_actors_past_its_cap() {
+    let host = Host::builder().max_actors(2).build().unwrap();
+    let counter = crate::common::plugin(&host, "counter").await;
+    let spec = |name: &str| {
+        wasmvisor::SupervisorSpec::new(name).child(wasmvisor::ChildSpec::new(name, counter.clone()))
+    };
+    host.start_supervisor(spec("a")).await.unwrap();
+    host.start_supervisor(spec("b")).await.unwrap();
+    let error = host.start_supervisor(spec("c")).await.unwrap_err();
+    assert!(
+        matches!(error, wasmvisor::Error::TooManyActors { limit: 2 }),
+        "{error}"
+    );
+    assert_eq!(call_ok(&host, "a", "inc").await, "1");
+    host.shutdown().await;
+}

@@ -495,6 +495,13 @@ fn check_plugins(context: &SupervisorContext, spec: &SupervisorSpec) -> Result<(
 }
 
 fn check_plugin(context: &SupervisorContext, child: &ChildSpec) -> Result<(), String> {
+    if child.limits.fuel_per_call.is_some() && !context.actor.engine.fuel_metering() {
+        return Err(
+            "a fuel limit needs fuel metering on the host: enable it with \
+             `HostBuilder::fuel_metering(true)` (or `wasmvisor run --fuel`)"
+                .into(),
+        );
+    }
     match &child.kind {
         ChildSpecKind::Worker(plugin) if !plugin.belongs_to(&context.actor.engine) => Err(format!(
             "its plugin ({}) was loaded by another host; load it with this host's \
