@@ -497,6 +497,7 @@ impl ActorTask {
             actor: &self.name,
             limits: &self.spec.limits,
             config: &self.spec.config,
+            capabilities: &self.spec.capabilities,
             committed,
         })
         .await;

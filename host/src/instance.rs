@@ -20,6 +20,7 @@ use wasmtime::{Store, StoreContextMut, Trap, UpdateDeadline};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::{handler, health, job, lifecycle, log, snapshot, state};
+use crate::capabilities::Capabilities;
 use crate::engine::Engine;
 use crate::error::{CrashReason, millis};
 use crate::guest_io::{GuestOutput, Stream};
@@ -157,6 +158,8 @@ pub(crate) enum StartError {
     Init(String),
     /// `restore` rejected the saved snapshot.
     Restore(String),
+    /// A capability could not be granted (a directory that does not exist).
+    Capabilities(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -167,6 +170,7 @@ impl std::fmt::Display for StartError {
             StartError::Restore(reason) => {
                 write!(f, "`restore` rejected the saved snapshot: {reason}")
             }
+            StartError::Capabilities(reason) => write!(f, "{reason}"),
         }
     }
 }
@@ -178,6 +182,7 @@ pub(crate) struct StartParams<'a> {
     pub(crate) actor: &'a Arc<str>,
     pub(crate) limits: &'a Limits,
     pub(crate) config: &'a [(String, String)],
+    pub(crate) capabilities: &'a Capabilities,
     pub(crate) committed: CommittedState,
 }
 
@@ -191,8 +196,10 @@ impl Instance {
             params.engine,
             params.actor.clone(),
             params.limits,
+            params.capabilities,
             StateView::new(params.committed),
-        );
+        )
+        .map_err(StartError::Capabilities)?;
         let call_timeout = params.limits.call_timeout;
         let crash = |store: &Store<ActorData>, error| {
             StartError::Crashed(classify(error, store.data(), call_timeout))
@@ -375,8 +382,10 @@ pub(crate) async fn probe(engine: &Engine, plugin: &Plugin) -> wasmtime::Result<
         engine,
         Arc::from("(load check)"),
         &limits,
+        &Capabilities::default(),
         StateView::default(),
-    );
+    )
+    .map_err(wasmtime::Error::msg)?;
     arm(&mut store, limits.call_timeout);
     load_exports(&mut store, plugin).await.map(drop)
 }
@@ -385,18 +394,21 @@ fn new_store(
     engine: &Engine,
     actor: Arc<str>,
     limits: &Limits,
+    capabilities: &Capabilities,
     state: StateView,
-) -> Store<ActorData> {
+) -> Result<Store<ActorData>, String> {
     let stderr = GuestOutput::new(actor.clone(), Stream::Stderr);
-    // Nothing is granted: no preopened directories, no environment, no
-    // arguments, no sockets. Clocks and random are always available.
-    let wasi = WasiCtx::builder()
+    // Only what `capabilities` grants: by default no directories, no
+    // environment, no arguments, no sockets. Clocks and random always work.
+    let mut builder = WasiCtx::builder();
+    builder
         .stdout(GuestOutput::new(actor.clone(), Stream::Stdout))
         .stderr(stderr.clone())
         .allow_tcp(false)
         .allow_udp(false)
-        .allow_ip_name_lookup(false)
-        .build();
+        .allow_ip_name_lookup(false);
+    capabilities.apply(&mut builder, &actor)?;
+    let wasi = builder.build();
     let data = ActorData {
         actor,
         wasi,
@@ -417,7 +429,7 @@ fn new_store(
     let mut store = Store::new(engine.wasmtime(), data);
     store.limiter(|data| &mut data.limiter);
     store.epoch_deadline_callback(on_epoch);
-    store
+    Ok(store)
 }
 
 /// Called whenever the epoch advances while the guest runs: interrupt the

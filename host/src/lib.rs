@@ -38,6 +38,7 @@
 mod actor;
 pub mod admin;
 mod bindings;
+mod capabilities;
 pub mod cli;
 mod engine;
 mod error;
@@ -60,6 +61,7 @@ mod supervisor;
 pub struct ReadmeDoctests;
 
 pub use self::actor::{ActorInfo, ActorRef, ActorStatus, ChildKind};
+pub use self::capabilities::Capabilities;
 pub use self::error::{CallError, CrashReason, Error, ExitReason};
 pub use self::events::Event;
 pub use self::health::{HealthSpec, HealthStatus};

@@ -26,6 +26,11 @@
 //! timeout = "500ms"
 //! threshold = 3
 //!
+//! [capabilities]                   # nothing is granted by default
+//! env = { GREETING = "ahoy" }
+//! connect = ["127.0.0.1:8080"]     # IP:port, no name lookups
+//! dirs = [{ host = "data", guest = "/data", read_only = true }]  # host: relative to DIR
+//!
 //! [config]                         # passed to the plugin's `init`
 //! greeting = "ahoy"
 //! ```
@@ -51,6 +56,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::capabilities::Capabilities;
 use crate::error::Error;
 use crate::health::HealthSpec;
 use crate::limits::Limits;
@@ -71,8 +77,35 @@ pub(crate) struct Manifest {
     supervisor: Option<RestartPolicy>,
     limits: Option<LimitsSetting>,
     health: Option<HealthSetting>,
+    capabilities: Option<CapabilitiesSetting>,
     #[serde(default)]
     config: BTreeMap<String, String>,
+}
+
+/// `[capabilities]`: what the plugin may reach (nothing by default).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CapabilitiesSetting {
+    #[serde(default)]
+    dirs: Vec<DirSetting>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    connect: Vec<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DirSetting {
+    /// Relative paths are relative to the plugin directory.
+    host: std::path::PathBuf,
+    guest: String,
+    #[serde(default = "read_only_by_default")]
+    read_only: bool,
+}
+
+fn read_only_by_default() -> bool {
+    true
 }
 
 /// `wasmvisor.toml`.
@@ -273,8 +306,23 @@ impl Manifest {
         Ok(read_toml(&wasm.with_extension("toml"))?.unwrap_or_default())
     }
 
-    /// Applies the manifest to a child spec.
-    pub(crate) fn child(&self, mut child: ChildSpec) -> ChildSpec {
+    /// Applies the manifest to a child spec; relative directory grants are
+    /// resolved against `plugin_dir`.
+    pub(crate) fn child(&self, mut child: ChildSpec, plugin_dir: &Path) -> ChildSpec {
+        if let Some(granted) = &self.capabilities {
+            let mut capabilities = Capabilities::new();
+            for dir in &granted.dirs {
+                capabilities =
+                    capabilities.dir(plugin_dir.join(&dir.host), dir.guest.clone(), dir.read_only);
+            }
+            for (key, value) in &granted.env {
+                capabilities = capabilities.env(key, value);
+            }
+            for addr in &granted.connect {
+                capabilities = capabilities.connect(*addr);
+            }
+            child = child.capabilities(capabilities);
+        }
         if let Some(restart) = self.restart {
             child = child.restart(restart);
         }

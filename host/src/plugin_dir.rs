@@ -117,7 +117,11 @@ async fn load_child(host: &Host, path: &Path) -> Result<(String, ChildSpec, Mani
     } else {
         RestartType::Permanent
     };
-    let child = manifest.child(ChildSpec::new(name.clone(), plugin).restart(restart));
+    let plugin_dir = path.parent().unwrap_or(Path::new("."));
+    let child = manifest.child(
+        ChildSpec::new(name.clone(), plugin).restart(restart),
+        plugin_dir,
+    );
     Ok((name, child, manifest))
 }
 

@@ -191,3 +191,31 @@ async fn a_broken_wasmvisor_toml_is_reported_and_every_plugin_runs_alone() {
     assert_eq!(call_ok(&host, "counter", "inc").await, "1");
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_manifest_grants_capabilities_relative_to_the_plugin_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_guest(dir.path(), "sandboxed", "sandboxed");
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/note.txt"), "granted").unwrap();
+    std::fs::write(
+        dir.path().join("sandboxed.toml"),
+        "[capabilities]\nenv = { MODE = \"test\" }\ndirs = [{ host = \"data\", guest = \"/data\" }]\n",
+    )
+    .unwrap();
+    let host = Host::new().unwrap();
+    let report = start_plugin_dir(&host, dir.path()).await.unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(call_ok(&host, "sandboxed", "env").await, "MODE=test");
+    assert_eq!(
+        call_ok(&host, "sandboxed", "read /data/note.txt").await,
+        "granted"
+    );
+    let write = host
+        .actor("sandboxed")
+        .unwrap()
+        .call("write /data/note.txt x")
+        .await;
+    assert!(write.is_err(), "read-only by default: {write:?}");
+    host.shutdown().await;
+}

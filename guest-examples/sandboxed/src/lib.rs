@@ -6,6 +6,8 @@
 //! - `env`: the environment variables it sees, one `KEY=VALUE` per line;
 //! - `args`: its command-line arguments, one per line;
 //! - `read PATH`: the file's contents, or the error;
+//! - `write PATH TEXT`: writes TEXT to the file, or the error;
+//! - `list PATH`: the directory's entries, one per line, or the error;
 //! - `connect HOST:PORT`: whether a TCP connection could be opened;
 //! - `clock`: the wall clock's reading, in seconds since 1970.
 
@@ -30,6 +32,24 @@ impl Guest for Sandboxed {
                 Ok(contents) => contents,
                 Err(error) => return Err(format!("cannot read {path}: {error}")),
             }
+        } else if let Some(rest) = text.strip_prefix("write ") {
+            let (path, contents) = rest.split_once(' ').unwrap_or((rest, ""));
+            match std::fs::write(path, contents) {
+                Ok(()) => format!("wrote {path}"),
+                Err(error) => return Err(format!("cannot write {path}: {error}")),
+            }
+        } else if let Some(path) = text.strip_prefix("list ") {
+            match std::fs::read_dir(path) {
+                Ok(entries) => {
+                    let mut names: Vec<String> = entries
+                        .filter_map(Result::ok)
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect();
+                    names.sort();
+                    names.join("\n")
+                }
+                Err(error) => return Err(format!("cannot list {path}: {error}")),
+            }
         } else if let Some(addr) = text.strip_prefix("connect ") {
             match std::net::TcpStream::connect(addr) {
                 Ok(_) => "connected".to_string(),
@@ -42,7 +62,7 @@ impl Guest for Sandboxed {
             format!("clock ok: {}s since 1970", since_epoch.as_secs())
         } else {
             return Err(format!(
-                "unknown message `{text}`; try `env`, `args`, `read PATH`, `connect HOST:PORT` or `clock`"
+                "unknown message `{text}`; try `env`, `args`, `read PATH`, `write PATH TEXT`, `list PATH`, `connect HOST:PORT` or `clock`"
             ));
         };
         Ok(reply.into_bytes())

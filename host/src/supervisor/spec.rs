@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::capabilities::Capabilities;
 use crate::error::{Error, millis};
 use crate::health::HealthSpec;
 use crate::limits::Limits;
@@ -135,6 +136,7 @@ pub struct ChildSpec {
     pub(crate) kind: ChildKind,
     pub(crate) significant: bool,
     pub(crate) snapshot: SnapshotPolicy,
+    pub(crate) capabilities: Capabilities,
     pub(crate) restart: RestartType,
     pub(crate) shutdown: Shutdown,
     pub(crate) limits: Limits,
@@ -152,6 +154,7 @@ impl ChildSpec {
             kind: ChildKind::Worker(plugin),
             significant: false,
             snapshot: SnapshotPolicy::default(),
+            capabilities: Capabilities::default(),
             restart: RestartType::default(),
             shutdown: Shutdown::default(),
             limits: Limits::default(),
@@ -171,6 +174,7 @@ impl ChildSpec {
             kind: ChildKind::Supervisor(Box::new(spec)),
             significant: false,
             snapshot: SnapshotPolicy::default(),
+            capabilities: Capabilities::default(),
             restart: RestartType::Permanent,
             shutdown: Shutdown::Infinity,
             limits: Limits::default(),
@@ -197,6 +201,12 @@ impl ChildSpec {
     /// after every message).
     pub fn snapshot_policy(mut self, policy: SnapshotPolicy) -> Self {
         self.snapshot = policy;
+        self
+    }
+
+    /// Grants the plugin access beyond its memory (default: nothing).
+    pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = capabilities;
         self
     }
 
