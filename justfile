@@ -3,7 +3,7 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 guest_dir := "guest-examples/target/wasm32-wasip2/release"
-examples := "counter memo crasher spinner hog vitals sandboxed greeter"
+examples := "counter memo crasher spinner hog vitals sandboxed greeter relay"
 
 # List the recipes.
 default:

@@ -30,6 +30,7 @@ use crate::events::{Event, EventBus};
 use crate::health::{FailureCounter, HealthStatus};
 use crate::instance::{Instance, StartError, StartParams};
 use crate::loader::Plugin;
+use crate::registry::Registry;
 use crate::state::StateStore;
 use crate::supervisor::{ChildSpec, Shutdown, SnapshotPolicy};
 
@@ -110,6 +111,24 @@ impl ActorRef {
             Err(mpsc::error::TrySendError::Closed(_)) => return Err(self.stopped_error()),
         }
         answer.await.unwrap_or_else(|_| Err(self.stopped_error()))
+    }
+
+    /// Sends `message` without waiting for it to be handled, nor for room in
+    /// the mailbox.
+    pub(crate) fn try_cast(&self, message: Vec<u8>) -> Result<(), CallError> {
+        let envelope = Envelope {
+            message,
+            reply: None,
+        };
+        self.mailbox
+            .try_send(envelope)
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => CallError::MailboxFull {
+                    actor: self.shared.name.clone(),
+                    capacity: self.mailbox.max_capacity(),
+                },
+                mpsc::error::TrySendError::Closed(_) => self.stopped_error(),
+            })
     }
 
     /// Sends `message` without waiting for it to be handled. Waits only for
@@ -330,6 +349,8 @@ pub(crate) struct ActorContext {
     pub(crate) engine: Engine,
     pub(crate) state_store: Arc<dyn StateStore>,
     pub(crate) events: EventBus,
+    /// Every actor of the host, by name (for the `actors` import).
+    pub(crate) registry: Arc<Registry>,
 }
 
 /// Creates the actor's mailbox and control channel and spawns its task. No
@@ -498,6 +519,7 @@ impl ActorTask {
             limits: &self.spec.limits,
             config: &self.spec.config,
             capabilities: &self.spec.capabilities,
+            registry: &self.context.registry,
             committed,
         })
         .await;

@@ -9,8 +9,9 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "full-plugin",
+    imports: { "wasmvisor:plugin/actors": async },
     exports: { default: async },
 });
 
 pub(crate) use self::exports::wasmvisor::plugin::{handler, health, job, lifecycle, snapshot};
-pub(crate) use self::wasmvisor::plugin::{log, state};
+pub(crate) use self::wasmvisor::plugin::{actors, log, state};

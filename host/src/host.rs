@@ -91,6 +91,7 @@ impl HostBuilder {
         let state_store = self
             .state_store
             .unwrap_or_else(|| Arc::new(MemoryStateStore::new()));
+        let registry = Arc::new(Registry::new(self.max_actors));
         Ok(Host {
             inner: Arc::new(HostInner {
                 context: SupervisorContext {
@@ -98,8 +99,9 @@ impl HostBuilder {
                         engine,
                         state_store,
                         events: EventBus::new(),
+                        registry: registry.clone(),
                     },
-                    registry: Arc::new(Registry::new(self.max_actors)),
+                    registry,
                     next_instance: Arc::new(AtomicU64::new(1)),
                 },
                 supervisors: Mutex::new(Vec::new()),

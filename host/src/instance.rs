@@ -19,14 +19,17 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Store, StoreContextMut, Trap, UpdateDeadline};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::{handler, health, job, lifecycle, log, snapshot, state};
+use crate::actor::ActorRef;
+use crate::bindings::{actors, handler, health, job, lifecycle, log, snapshot, state};
 use crate::capabilities::Capabilities;
 use crate::engine::Engine;
+use crate::error::CallError;
 use crate::error::{CrashReason, millis};
 use crate::guest_io::{GuestOutput, Stream};
 use crate::health::HealthStatus;
 use crate::limits::Limits;
 use crate::loader::Plugin;
+use crate::registry::Registry;
 use crate::state::view::StateView;
 use crate::state::{Changes, CommittedState};
 
@@ -43,6 +46,8 @@ pub(crate) struct ActorData {
     max_state_bytes: u64,
     /// The fuel each call gets, when the engine meters fuel.
     fuel: Option<u64>,
+    /// Where other actors are found, for the `actors` import.
+    registry: Option<Arc<Registry>>,
     stderr: GuestOutput,
 }
 
@@ -80,6 +85,56 @@ impl state::Host for ActorData {
 
     fn list_keys(&mut self, prefix: String) -> Vec<String> {
         self.state.keys_with_prefix(&prefix)
+    }
+}
+
+impl actors::Host for ActorData {
+    async fn call(
+        &mut self,
+        name: String,
+        message: Vec<u8>,
+        timeout_ms: u32,
+    ) -> Result<Vec<u8>, actors::CallError> {
+        let target = self.find(&name)?;
+        // Never wait past this guest call's own deadline.
+        let requested = Duration::from_millis(u64::from(timeout_ms));
+        let left = self.deadline.map_or(requested, |deadline| {
+            deadline.saturating_duration_since(Instant::now())
+        });
+        let wait = requested.min(left);
+        match tokio::time::timeout(wait, target.call(message)).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(error)) => Err(to_wit_error(error)),
+            Err(_) => Err(actors::CallError::Timeout(
+                u32::try_from(wait.as_millis()).unwrap_or(u32::MAX),
+            )),
+        }
+    }
+
+    async fn cast(&mut self, name: String, message: Vec<u8>) -> Result<(), actors::CallError> {
+        self.find(&name)?.try_cast(message).map_err(to_wit_error)
+    }
+}
+
+impl ActorData {
+    fn find(&self, name: &str) -> Result<ActorRef, actors::CallError> {
+        self.registry
+            .as_ref()
+            .and_then(|registry| registry.get(name))
+            .ok_or_else(|| actors::CallError::NotFound(format!("no actor named `{name}`")))
+    }
+}
+
+fn to_wit_error(error: CallError) -> actors::CallError {
+    let text = error.to_string();
+    match error {
+        CallError::NotFound(_) => actors::CallError::NotFound(text),
+        CallError::Crashed { .. } | CallError::StateCommit { .. } => {
+            actors::CallError::Crashed(text)
+        }
+        CallError::Rejected { reason, .. } => actors::CallError::Rejected(reason),
+        CallError::MailboxFull { .. } => actors::CallError::MailboxFull(text),
+        CallError::Stopped { .. } => actors::CallError::Stopped(text),
     }
 }
 
@@ -183,6 +238,7 @@ pub(crate) struct StartParams<'a> {
     pub(crate) limits: &'a Limits,
     pub(crate) config: &'a [(String, String)],
     pub(crate) capabilities: &'a Capabilities,
+    pub(crate) registry: &'a Arc<Registry>,
     pub(crate) committed: CommittedState,
 }
 
@@ -200,6 +256,7 @@ impl Instance {
             StateView::new(params.committed),
         )
         .map_err(StartError::Capabilities)?;
+        store.data_mut().registry = Some(params.registry.clone());
         let call_timeout = params.limits.call_timeout;
         let crash = |store: &Store<ActorData>, error| {
             StartError::Crashed(classify(error, store.data(), call_timeout))
@@ -424,6 +481,7 @@ fn new_store(
         fuel: engine
             .fuel_metering()
             .then(|| limits.fuel_per_call.unwrap_or(u64::MAX)),
+        registry: None,
         stderr,
     };
     let mut store = Store::new(engine.wasmtime(), data);
