@@ -30,10 +30,11 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "plugin",
+    imports: { "wasmvisor:plugin/actors": async },
     exports: { default: async },
 });
 
-use self::wasmvisor::plugin::{log, state};
+use self::wasmvisor::plugin::{actors, log, state};
 
 const ROUND_TRIPS: u32 = 20_000;
 const RESTARTS: usize = 300;
@@ -75,6 +76,21 @@ impl state::Host for Raw {
             .filter(|k| k.starts_with(&prefix))
             .cloned()
             .collect()
+    }
+}
+
+/// The floor has no other actors.
+impl actors::Host for Raw {
+    async fn call(
+        &mut self,
+        name: String,
+        _message: Vec<u8>,
+        _timeout_ms: u32,
+    ) -> Result<Vec<u8>, actors::CallError> {
+        Err(actors::CallError::NotFound(name))
+    }
+    async fn cast(&mut self, name: String, _message: Vec<u8>) -> Result<(), actors::CallError> {
+        Err(actors::CallError::NotFound(name))
     }
 }
 
