@@ -210,6 +210,9 @@ pub struct ActorInfo {
     pub health: HealthStatus,
     /// Health checks run on the current instance.
     pub health_checks: u64,
+    /// Failed health checks in a row (the instance restarts at the
+    /// threshold).
+    pub health_failures: u32,
     /// How long the current instance has been running, in milliseconds.
     pub uptime_ms: Option<u64>,
     /// How the previous instance ended.
@@ -255,6 +258,7 @@ pub(crate) struct Status {
     pub(crate) restarts: u64,
     pub(crate) health: HealthStatus,
     pub(crate) health_checks: u64,
+    pub(crate) health_failures: u32,
     pub(crate) running_since: Option<Instant>,
     pub(crate) last_exit: Option<ExitReason>,
 }
@@ -270,6 +274,7 @@ impl ActorShared {
                 restarts: 0,
                 health: HealthStatus::Unknown,
                 health_checks: 0,
+                health_failures: 0,
                 running_since: None,
                 last_exit: None,
             }),
@@ -290,6 +295,7 @@ impl ActorShared {
             restarts: status.restarts,
             health: status.health.clone(),
             health_checks: status.health_checks,
+            health_failures: status.health_failures,
             uptime_ms: status.running_since.map(|since| millis(since.elapsed())),
             last_exit: status.last_exit.clone(),
             mailbox_depth,
@@ -537,6 +543,7 @@ impl ActorTask {
                     status.running_since = Some(Instant::now());
                     status.health = HealthStatus::Unknown;
                     status.health_checks = 0;
+                    status.health_failures = 0;
                 }
                 self.context.events.publish(Event::ActorStarted {
                     actor: self.name.to_string(),
@@ -560,9 +567,10 @@ impl ActorTask {
             return Served::Exited(exit);
         }
         let mut health_timer = instance.has_health_check().then(|| {
-            let interval = self.spec.health.interval;
-            let mut timer =
-                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            let health = &self.spec.health;
+            let first =
+                tokio::time::Instant::now() + health.initial_delay.unwrap_or(health.interval);
+            let mut timer = tokio::time::interval_at(first, health.interval);
             timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
             timer
         });
@@ -720,11 +728,13 @@ impl ActorTask {
         } else {
             status
         };
+        let failed_too_often = failures.record(&status, health.threshold);
         let changed = {
             let mut shared = self.shared.lock();
             let changed = shared.health != status;
             shared.health = status.clone();
             shared.health_checks += 1;
+            shared.health_failures = failures.in_a_row();
             changed
         };
         if changed {
@@ -733,7 +743,7 @@ impl ActorTask {
                 status: status.clone(),
             });
         }
-        if failures.record(&status, health.threshold) {
+        if failed_too_often {
             let last = match &status {
                 HealthStatus::Unhealthy(reason) => reason.clone(),
                 other => other.to_string(),

@@ -331,7 +331,14 @@ fn format_table(actors: &[ActorInfo]) -> String {
             actor.name.clone(),
             actor.status.to_string(),
             actor.restarts.to_string(),
-            actor.health.to_string(),
+            if actor.health_failures > 0 {
+                format!(
+                    "{} ({} failed in a row)",
+                    actor.health, actor.health_failures
+                )
+            } else {
+                actor.health.to_string()
+            },
             actor.uptime_ms.map_or_else(
                 || "-".to_owned(),
                 |ms| format!("{:.1}s", ms as f64 / 1000.0),

@@ -26,6 +26,9 @@ pub struct HealthSpec {
     pub timeout: Duration,
     /// Failures in a row that make the host restart the instance. Default: 3.
     pub threshold: u32,
+    /// How long after an instance starts the first check runs. Default:
+    /// one interval.
+    pub initial_delay: Option<Duration>,
 }
 
 impl Default for HealthSpec {
@@ -34,6 +37,7 @@ impl Default for HealthSpec {
             interval: Duration::from_secs(10),
             timeout: Duration::from_secs(1),
             threshold: 3,
+            initial_delay: None,
         }
     }
 }
@@ -48,6 +52,12 @@ impl HealthSpec {
     /// Sets [`HealthSpec::timeout`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sets [`HealthSpec::initial_delay`].
+    pub fn initial_delay(mut self, delay: Duration) -> Self {
+        self.initial_delay = Some(delay);
         self
     }
 

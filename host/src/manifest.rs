@@ -157,6 +157,7 @@ struct HealthSetting {
     interval: Option<DurationSetting>,
     timeout: Option<DurationSetting>,
     threshold: Option<u32>,
+    initial_delay: Option<DurationSetting>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -368,6 +369,9 @@ impl Manifest {
             }
             if let Some(threshold) = health.threshold {
                 applied = applied.threshold(threshold);
+            }
+            if let Some(delay) = health.initial_delay {
+                applied = applied.initial_delay(delay.0);
             }
             child = child.health(applied);
         }

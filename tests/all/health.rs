@@ -60,3 +60,36 @@ async fn a_degraded_guest_is_reported_but_never_restarted() {
     );
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_first_check_follows_the_initial_delay_not_the_interval() {
+    let host = Host::new().unwrap();
+    single(&host, "vitals", "vitals", |c| {
+        c.health(
+            HealthSpec::default()
+                .interval(Duration::from_secs(3600))
+                .initial_delay(Duration::ZERO),
+        )
+    })
+    .await;
+    let vitals = host.actor("vitals").unwrap();
+    wait_until("the first check", || vitals.info().health_checks == 1).await;
+    assert_eq!(vitals.info().health, HealthStatus::Healthy);
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn failures_in_a_row_are_visible_before_the_threshold() {
+    let host = Host::new().unwrap();
+    single(&host, "vitals", "vitals", |c| {
+        c.health(frequent_checks().threshold(1000))
+    })
+    .await;
+    let vitals = host.actor("vitals").unwrap();
+    call_ok(&host, "vitals", "unhealthy warming up").await;
+    wait_until("failures counted", || vitals.info().health_failures >= 3).await;
+    assert_eq!(vitals.info().restarts, 0);
+    call_ok(&host, "vitals", "healthy").await;
+    wait_until("the count resets", || vitals.info().health_failures == 0).await;
+    host.shutdown().await;
+}
