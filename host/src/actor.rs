@@ -24,6 +24,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Interval, MissedTickBehavior};
 
+use crate::dead_letters::DeadLetters;
 use crate::engine::Engine;
 use crate::error::{CallError, CrashReason, ExitReason, millis};
 use crate::events::{Event, EventBus};
@@ -57,6 +58,8 @@ struct Envelope {
     message: Vec<u8>,
     /// `None` for a cast: nobody waits for the answer.
     reply: Option<Reply>,
+    /// Why each earlier delivery of this message crashed (with redelivery).
+    crashes: Vec<CrashReason>,
 }
 
 impl ActorRef {
@@ -81,6 +84,7 @@ impl ActorRef {
         self.send(Envelope {
             message: message.into(),
             reply: Some(reply),
+            crashes: Vec::new(),
         })
         .await?;
         // A dropped reply sender means the actor closed with the message unread.
@@ -99,6 +103,7 @@ impl ActorRef {
         let envelope = Envelope {
             message: message.into(),
             reply: Some(reply),
+            crashes: Vec::new(),
         };
         match self.mailbox.try_send(envelope) {
             Ok(()) => {}
@@ -119,6 +124,7 @@ impl ActorRef {
         let envelope = Envelope {
             message,
             reply: None,
+            crashes: Vec::new(),
         };
         self.mailbox
             .try_send(envelope)
@@ -141,6 +147,7 @@ impl ActorRef {
         self.send(Envelope {
             message: message.into(),
             reply: None,
+            crashes: Vec::new(),
         })
         .await
     }
@@ -357,6 +364,8 @@ pub(crate) struct ActorContext {
     pub(crate) events: EventBus,
     /// Every actor of the host, by name (for the `actors` import).
     pub(crate) registry: Arc<Registry>,
+    /// Where poison messages go.
+    pub(crate) dead_letters: Arc<DeadLetters>,
 }
 
 /// Creates the actor's mailbox and control channel and spawns its task. No
@@ -372,6 +381,7 @@ pub(crate) fn spawn(
     let shared = Arc::new(ActorShared::new(spec.id.clone()));
     let task = ActorTask {
         snapshots: SnapshotClock::default(),
+        redeliver: None,
         name: Arc::from(spec.id.as_str()),
         shared: shared.clone(),
         spec,
@@ -418,6 +428,8 @@ impl SnapshotClock {
 
 struct ActorTask {
     snapshots: SnapshotClock,
+    /// A message to hand to the next instance first (with redelivery).
+    redeliver: Option<Envelope>,
     name: Arc<str>,
     shared: Arc<ActorShared>,
     spec: Arc<ChildSpec>,
@@ -575,6 +587,12 @@ impl ActorTask {
             timer
         });
         let mut failures = FailureCounter::default();
+        // A message that crashed the previous instance goes first.
+        if let Some(envelope) = self.redeliver.take()
+            && let Some(crash) = self.handle(&mut instance, envelope).await
+        {
+            return Served::Exited(exit_for(crash));
+        }
         loop {
             tokio::select! {
                 biased;
@@ -649,12 +667,46 @@ impl ActorTask {
                 })
             }
             Err(crash) => {
-                respond(envelope.reply, Err(self.crashed(&crash)));
+                self.after_crash(envelope, &crash);
                 return Some(crash);
             }
         };
         respond(envelope.reply, answer);
         None
+    }
+
+    /// Decides what becomes of a message that crashed the instance: answered
+    /// with the crash (the default), kept for the next instance (with
+    /// redelivery), or, on its last attempt, moved to the dead letters.
+    fn after_crash(&mut self, mut envelope: Envelope, crash: &CrashReason) {
+        let Some(max_attempts) = self.spec.redelivery else {
+            respond(envelope.reply, Err(self.crashed(crash)));
+            return;
+        };
+        envelope.crashes.push(crash.clone());
+        let attempts = u32::try_from(envelope.crashes.len()).unwrap_or(u32::MAX);
+        if attempts < max_attempts {
+            self.redeliver = Some(envelope);
+            return;
+        }
+        let id = self
+            .context
+            .dead_letters
+            .add(&self.name, envelope.message, envelope.crashes);
+        self.context.events.publish(Event::DeadLettered {
+            actor: self.name.to_string(),
+            id,
+            attempts,
+        });
+        respond(
+            envelope.reply,
+            Err(CallError::DeadLettered {
+                actor: self.name.to_string(),
+                attempts,
+                id,
+                last: crash.clone(),
+            }),
+        );
     }
 
     /// Snapshots the guest (if it exports `snapshot`, and the snapshot
@@ -818,7 +870,9 @@ impl ActorTask {
             status.running_since = None;
         }
         self.mailbox.close();
-        while let Ok(envelope) = self.mailbox.try_recv() {
+        let pending = self.redeliver.take();
+        let waiting = std::iter::from_fn(|| self.mailbox.try_recv().ok());
+        for envelope in pending.into_iter().chain(waiting) {
             respond(
                 envelope.reply,
                 Err(CallError::Stopped {

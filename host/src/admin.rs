@@ -4,6 +4,8 @@
 //! |-------------------------------|------------------------------------------|
 //! | `GET /v1/actors`              | JSON list of [`ActorInfo`]               |
 //! | `POST /v1/actors/{name}/call` | the body is the message; the reply bytes |
+//! | `GET /v1/dead-letters`        | JSON list of [`DeadLetter`]              |
+//! | `POST /v1/dead-letters/{id}/replay` | sends it again; the reply bytes    |
 //!
 //! Errors are JSON `{"error": KIND, "message": TEXT}` with a status that
 //! tells the kind: 404 no such actor, 422 the plugin rejected the message,
@@ -23,6 +25,7 @@ use axum::routing::{get, post};
 use tokio::sync::oneshot;
 
 use crate::actor::ActorInfo;
+use crate::dead_letters::DeadLetter;
 use crate::error::{CallError, Error};
 use crate::host::Host;
 
@@ -65,6 +68,8 @@ impl AdminServer {
         let app = Router::new()
             .route("/v1/actors", get(list_actors))
             .route("/v1/actors/{name}/call", post(call_actor))
+            .route("/v1/dead-letters", get(list_dead_letters))
+            .route("/v1/dead-letters/{id}/replay", post(replay_dead_letter))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(host);
         let (stop, stopped) = oneshot::channel::<()>();
@@ -130,6 +135,25 @@ async fn call_actor(State(host): State<Host>, Path(name): Path<String>, body: By
     }
 }
 
+async fn list_dead_letters(State(host): State<Host>) -> axum::Json<Vec<DeadLetter>> {
+    axum::Json(host.dead_letters())
+}
+
+async fn replay_dead_letter(State(host): State<Host>, Path(id): Path<u64>) -> Response {
+    match tokio::time::timeout(CALL_TIMEOUT, host.replay_dead_letter(id)).await {
+        Ok(Ok(reply)) => (StatusCode::OK, reply).into_response(),
+        Ok(Err(error)) => api_error(&error),
+        Err(_) => error_response(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            format!(
+                "dead letter {id} got no answer within {} s",
+                CALL_TIMEOUT.as_secs()
+            ),
+        ),
+    }
+}
+
 /// The JSON body of an error answer.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ApiError {
@@ -143,6 +167,7 @@ fn api_error(error: &CallError) -> Response {
         CallError::MailboxFull { .. } => (StatusCode::TOO_MANY_REQUESTS, "mailbox-full"),
         CallError::Rejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "rejected"),
         CallError::Crashed { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "crashed"),
+        CallError::DeadLettered { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "dead-lettered"),
         CallError::StateCommit { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "state-commit"),
         CallError::Stopped { .. } => (StatusCode::SERVICE_UNAVAILABLE, "stopped"),
     };
@@ -190,6 +215,45 @@ impl AdminClient {
             .json()
             .await
             .map_err(|e| format!("the host sent a list that cannot be read: {e}"))
+    }
+
+    /// Lists the host's dead letters.
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or what it answered.
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, String> {
+        let response = self
+            .http
+            .get(format!("{}/v1/dead-letters", self.base))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        check(response)
+            .await?
+            .json()
+            .await
+            .map_err(|e| format!("the host sent a list that cannot be read: {e}"))
+    }
+
+    /// Replays dead letter `id` and returns the reply.
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or the call's error.
+    pub async fn replay(&self, id: u64) -> Result<Vec<u8>, String> {
+        let response = self
+            .http
+            .post(format!("{}/v1/dead-letters/{id}/replay", self.base))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        check(response)
+            .await?
+            .bytes()
+            .await
+            .map(|bytes| bytes.to_vec())
+            .map_err(|e| format!("the reply could not be read: {e}"))
     }
 
     /// Sends `message` to the actor `name` and returns its reply.

@@ -56,6 +56,21 @@ enum Command {
         #[arg(long, env = "WASMVISOR_ADMIN", default_value = DEFAULT_ADMIN_ADDR)]
         admin: String,
     },
+    /// Lists the running host's dead letters (messages that crashed their
+    /// actor on every delivery).
+    DeadLetters {
+        /// The running host's admin endpoint.
+        #[arg(long, env = "WASMVISOR_ADMIN", default_value = DEFAULT_ADMIN_ADDR)]
+        admin: String,
+    },
+    /// Sends dead letter ID to its actor again and prints the reply.
+    Replay {
+        /// The dead letter's id (see `dead-letters`).
+        id: u64,
+        /// The running host's admin endpoint.
+        #[arg(long, env = "WASMVISOR_ADMIN", default_value = DEFAULT_ADMIN_ADDR)]
+        admin: String,
+    },
     /// Inspects, backs up and restores the state store of a stopped host.
     State {
         #[command(subcommand)]
@@ -141,6 +156,12 @@ pub fn main() -> ExitCode {
             } => call(&admin, &name, message).await,
             Command::Ps { admin, json } => ps(&admin, json).await,
             Command::State { command } => state(command).await,
+            Command::DeadLetters { admin } => dead_letters(&admin).await,
+            Command::Replay { id, admin } => {
+                let reply = AdminClient::new(&admin).replay(id).await?;
+                println!("{}", String::from_utf8_lossy(&reply));
+                Ok(())
+            }
         }
     });
     match result {
@@ -219,6 +240,25 @@ async fn ps(admin: &str, json: bool) -> Result<(), String> {
         println!("{text}");
     } else {
         print!("{}", format_table(&actors));
+    }
+    Ok(())
+}
+
+async fn dead_letters(admin: &str) -> Result<(), String> {
+    let letters = AdminClient::new(admin).dead_letters().await?;
+    println!("ID\tACTOR\tATTEMPTS\tLAST CRASH\tMESSAGE");
+    for letter in letters {
+        let last = letter
+            .crashes
+            .last()
+            .map_or_else(|| "-".to_owned(), ToString::to_string);
+        println!(
+            "{}\t{}\t{}\t{last}\t{}",
+            letter.id,
+            letter.actor,
+            letter.crashes.len(),
+            String::from_utf8_lossy(&letter.message)
+        );
     }
     Ok(())
 }

@@ -109,6 +109,21 @@ pub enum CallError {
     /// No actor has this name.
     #[error("no actor named `{0}`")]
     NotFound(String),
+    /// The message crashed the actor on every delivery it was given, and
+    /// went to the dead letters (see [`Host::dead_letters`](crate::Host::dead_letters)).
+    #[error(
+        "actor `{actor}` crashed on this message {attempts} times; it is dead letter {id}: {last}"
+    )]
+    DeadLettered {
+        /// The actor.
+        actor: String,
+        /// How many deliveries crashed.
+        attempts: u32,
+        /// The dead letter's id, for replay.
+        id: u64,
+        /// The last crash.
+        last: CrashReason,
+    },
     /// `try_call`: the mailbox is full; nothing was sent.
     #[error("actor `{actor}` has a full mailbox ({capacity} messages waiting)")]
     MailboxFull {

@@ -62,6 +62,16 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// A message crashed its actor on every delivery and went to the dead
+    /// letters.
+    DeadLettered {
+        /// The actor.
+        actor: String,
+        /// The dead letter's id.
+        id: u64,
+        /// How many deliveries crashed.
+        attempts: u32,
+    },
     /// A supervisor exceeded its restart intensity, stopped its children and
     /// gave up.
     SupervisorGaveUp {
@@ -116,6 +126,18 @@ impl EventBus {
             }
             Event::ActorStopped { actor, reason } => {
                 tracing::warn!(actor, "actor stopped: {reason}");
+            }
+            Event::DeadLettered {
+                actor,
+                id,
+                attempts,
+            } => {
+                tracing::warn!(
+                    actor,
+                    id,
+                    attempts,
+                    "poison message moved to the dead letters"
+                );
             }
             Event::SupervisorGaveUp { supervisor, reason } => {
                 tracing::error!(supervisor, "supervisor gave up: {reason}");

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
 use crate::actor::{ActorContext, ActorInfo, ActorRef, ActorStatus};
+use crate::dead_letters::{DeadLetter, DeadLetters};
 use crate::engine::Engine;
 use crate::error::{CallError, Error};
 use crate::events::{Event, EventBus};
@@ -100,6 +101,7 @@ impl HostBuilder {
                         state_store,
                         events: EventBus::new(),
                         registry: registry.clone(),
+                        dead_letters: Arc::new(DeadLetters::default()),
                     },
                     registry,
                     next_instance: Arc::new(AtomicU64::new(1)),
@@ -195,6 +197,38 @@ impl Host {
                 reason,
             },
             None => CallError::NotFound(name.to_owned()),
+        }
+    }
+
+    /// The messages that crashed their actors on every delivery, oldest
+    /// first (see [`ChildSpec::redelivery`](crate::ChildSpec::redelivery)).
+    pub fn dead_letters(&self) -> Vec<DeadLetter> {
+        self.inner.context.actor.dead_letters.list()
+    }
+
+    /// Sends dead letter `id` to its actor again and returns the reply; the
+    /// letter leaves the store unless the replay crashes again.
+    ///
+    /// # Errors
+    ///
+    /// [`CallError::NotFound`] for an unknown letter or an actor that is
+    /// gone, and whatever the call answers.
+    pub async fn replay_dead_letter(&self, id: u64) -> Result<Vec<u8>, CallError> {
+        let letters = &self.inner.context.actor.dead_letters;
+        let letter = letters
+            .take(id)
+            .ok_or_else(|| CallError::NotFound(format!("dead letter {id}")))?;
+        let Some(actor) = self.actor(&letter.actor) else {
+            let error = self.why_unavailable(&letter.actor);
+            letters.put_back(letter);
+            return Err(error);
+        };
+        match actor.call(letter.message.clone()).await {
+            Err(error @ (CallError::Crashed { .. } | CallError::Stopped { .. })) => {
+                letters.put_back(letter);
+                Err(error)
+            }
+            other => other,
         }
     }
 

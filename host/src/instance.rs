@@ -135,6 +135,7 @@ fn to_wit_error(error: CallError) -> actors::CallError {
         CallError::Rejected { reason, .. } => actors::CallError::Rejected(reason),
         CallError::MailboxFull { .. } => actors::CallError::MailboxFull(text),
         CallError::Stopped { .. } => actors::CallError::Stopped(text),
+        CallError::DeadLettered { .. } => actors::CallError::Crashed(text),
     }
 }
 

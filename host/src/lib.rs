@@ -40,6 +40,7 @@ pub mod admin;
 mod bindings;
 mod capabilities;
 pub mod cli;
+mod dead_letters;
 mod engine;
 mod error;
 mod events;
@@ -62,6 +63,7 @@ pub struct ReadmeDoctests;
 
 pub use self::actor::{ActorInfo, ActorRef, ActorStatus, ChildKind};
 pub use self::capabilities::Capabilities;
+pub use self::dead_letters::DeadLetter;
 pub use self::error::{CallError, CrashReason, Error, ExitReason};
 pub use self::events::Event;
 pub use self::health::{HealthSpec, HealthStatus};

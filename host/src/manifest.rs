@@ -6,6 +6,7 @@
 //! restart = "transient"            # permanent | transient | temporary
 //! shutdown = "10s"                 # a timeout, "brutal-kill" or "infinity"
 //! snapshot = { every-messages = 10 } # "every-message" or { interval = "5s" }
+//! redelivery = 3                   # tries for a crashing message, then dead letters
 //!
 //! [supervisor]                     # the plugin's own supervisor (when not in a group)
 //! max_restarts = 5
@@ -74,6 +75,7 @@ pub(crate) struct Manifest {
     restart: Option<RestartType>,
     shutdown: Option<ShutdownSetting>,
     snapshot: Option<SnapshotSetting>,
+    redelivery: Option<u32>,
     supervisor: Option<RestartPolicy>,
     limits: Option<LimitsSetting>,
     health: Option<HealthSetting>,
@@ -329,6 +331,9 @@ impl Manifest {
         }
         if let Some(shutdown) = self.shutdown {
             child = child.shutdown(shutdown.0);
+        }
+        if let Some(attempts) = self.redelivery {
+            child = child.redelivery(attempts);
         }
         if let Some(snapshot) = self.snapshot {
             child = child.snapshot_policy(match snapshot {

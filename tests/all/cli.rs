@@ -246,3 +246,32 @@ async fn state_tools_list_get_export_and_import_a_stopped_hosts_store() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn dead_letters_are_listed_and_replayed_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("crasher"), dir.path().join("crasher.wasm")).unwrap();
+    std::fs::write(
+        dir.path().join("crasher.toml"),
+        "redelivery = 2\n[supervisor]\nmax_restarts = 10\nwithin = \"60s\"\n",
+    )
+    .unwrap();
+    let host = start_host(dir.path()).await;
+    let (ok, _, err) = wasmvisor(&host.admin, &["call", "crasher", "panic"]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("crashed on this message 2 times; it is dead letter 1"),
+        "{err}"
+    );
+    let (ok, out, err) = wasmvisor(&host.admin, &["dead-letters"]).await;
+    assert!(ok, "{err}");
+    let row = out.lines().nth(1).unwrap_or_default();
+    assert!(row.starts_with("1\tcrasher\t2\tguest panicked"), "{out}");
+    assert!(row.ends_with("\tpanic"), "{out}");
+    let (ok, _, err) = wasmvisor(&host.admin, &["replay", "1"]).await;
+    assert!(!ok);
+    assert!(err.contains("it is dead letter 2"), "{err}");
+    let (ok, out, _) = wasmvisor(&host.admin, &["call", "crasher", "echo still up"]).await;
+    assert!(ok && out.trim() == "still up", "{out}");
+    stop_host(host).await;
+}

@@ -16,6 +16,7 @@ mod lifecycle;
 mod limits;
 mod management;
 mod plugin_dir;
+mod poison;
 mod relay;
 mod sandbox;
 mod state;

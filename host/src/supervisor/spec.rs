@@ -137,6 +137,7 @@ pub struct ChildSpec {
     pub(crate) significant: bool,
     pub(crate) snapshot: SnapshotPolicy,
     pub(crate) capabilities: Capabilities,
+    pub(crate) redelivery: Option<u32>,
     pub(crate) restart: RestartType,
     pub(crate) shutdown: Shutdown,
     pub(crate) limits: Limits,
@@ -155,6 +156,7 @@ impl ChildSpec {
             significant: false,
             snapshot: SnapshotPolicy::default(),
             capabilities: Capabilities::default(),
+            redelivery: None,
             restart: RestartType::default(),
             shutdown: Shutdown::default(),
             limits: Limits::default(),
@@ -175,6 +177,7 @@ impl ChildSpec {
             significant: false,
             snapshot: SnapshotPolicy::default(),
             capabilities: Capabilities::default(),
+            redelivery: None,
             restart: RestartType::Permanent,
             shutdown: Shutdown::Infinity,
             limits: Limits::default(),
@@ -201,6 +204,16 @@ impl ChildSpec {
     /// after every message).
     pub fn snapshot_policy(mut self, policy: SnapshotPolicy) -> Self {
         self.snapshot = policy;
+        self
+    }
+
+    /// Redelivers a message that crashed the actor to the next instance,
+    /// until it has been tried `max_attempts` times in all; then it goes to
+    /// the dead letters and its caller gets
+    /// [`CallError::DeadLettered`](crate::CallError::DeadLettered). Off by
+    /// default: the crashing message is answered with the crash and dropped.
+    pub fn redelivery(mut self, max_attempts: u32) -> Self {
+        self.redelivery = Some(max_attempts);
         self
     }
 
@@ -255,6 +268,9 @@ impl ChildSpec {
             return Err(invalid("the child id is empty".into()));
         }
         self.limits.validate().map_err(invalid)?;
+        if self.redelivery == Some(0) {
+            return Err(invalid("redelivery needs at least 1 attempt".into()));
+        }
         if self.snapshot == SnapshotPolicy::EveryMessages(0) {
             return Err(invalid("snapshot every 0 messages: use 1 or more".into()));
         }
