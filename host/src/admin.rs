@@ -204,17 +204,21 @@ impl AdminClient {
     ///
     /// A message saying the host cannot be reached, or what it answered.
     pub async fn actors(&self) -> Result<Vec<ActorInfo>, String> {
-        let response = self
+        let response = self.send(self.http.get(self.url("/v1/actors"))).await?;
+        read_json(response).await
+    }
+
+    /// Sends `message` to the actor `name` and returns its reply.
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or the actor's error.
+    pub async fn call(&self, name: &str, message: Vec<u8>) -> Result<Vec<u8>, String> {
+        let request = self
             .http
-            .get(format!("{}/v1/actors", self.base))
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        let response = check(response).await?;
-        response
-            .json()
-            .await
-            .map_err(|e| format!("the host sent a list that cannot be read: {e}"))
+            .post(self.url(&format!("/v1/actors/{name}/call")))
+            .body(message);
+        read_bytes(self.send(request).await?).await
     }
 
     /// Lists the host's dead letters.
@@ -224,16 +228,9 @@ impl AdminClient {
     /// A message saying the host cannot be reached, or what it answered.
     pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, String> {
         let response = self
-            .http
-            .get(format!("{}/v1/dead-letters", self.base))
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        check(response)
-            .await?
-            .json()
-            .await
-            .map_err(|e| format!("the host sent a list that cannot be read: {e}"))
+            .send(self.http.get(self.url("/v1/dead-letters")))
+            .await?;
+        read_json(response).await
     }
 
     /// Replays dead letter `id` and returns the reply.
@@ -242,39 +239,21 @@ impl AdminClient {
     ///
     /// A message saying the host cannot be reached, or the call's error.
     pub async fn replay(&self, id: u64) -> Result<Vec<u8>, String> {
-        let response = self
+        let request = self
             .http
-            .post(format!("{}/v1/dead-letters/{id}/replay", self.base))
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        check(response)
-            .await?
-            .bytes()
-            .await
-            .map(|bytes| bytes.to_vec())
-            .map_err(|e| format!("the reply could not be read: {e}"))
+            .post(self.url(&format!("/v1/dead-letters/{id}/replay")));
+        read_bytes(self.send(request).await?).await
     }
 
-    /// Sends `message` to the actor `name` and returns its reply.
-    ///
-    /// # Errors
-    ///
-    /// A message saying the host cannot be reached, or the actor's error.
-    pub async fn call(&self, name: &str, message: Vec<u8>) -> Result<Vec<u8>, String> {
-        let response = self
-            .http
-            .post(format!("{}/v1/actors/{name}/call", self.base))
-            .body(message)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        let response = check(response).await?;
-        response
-            .bytes()
-            .await
-            .map(|bytes| bytes.to_vec())
-            .map_err(|e| format!("the reply could not be read: {e}"))
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a request; a failure to reach the host, or an error answer,
+    /// becomes a message.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, String> {
+        let response = request.send().await.map_err(|e| self.unreachable(e))?;
+        check(response).await
     }
 
     fn unreachable(&self, error: reqwest::Error) -> String {
@@ -284,6 +263,23 @@ impl AdminClient {
             self.base
         )
     }
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<T, String> {
+    response
+        .json()
+        .await
+        .map_err(|e| format!("the host sent an answer that cannot be read: {e}"))
+}
+
+async fn read_bytes(response: reqwest::Response) -> Result<Vec<u8>, String> {
+    response
+        .bytes()
+        .await
+        .map(|bytes| bytes.to_vec())
+        .map_err(|e| format!("the reply could not be read: {e}"))
 }
 
 async fn check(response: reqwest::Response) -> Result<reqwest::Response, String> {

@@ -4,29 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::broadcast;
 use wasmvisor::{
     ActorStatus, Backoff, CallError, ChildSpec, Event, ExitReason, Host, MemoryStateStore,
     RestartType, StateStore, Strategy, SupervisorRef, SupervisorSpec,
 };
 
-use crate::common::{call_ok, plugin, supervise, wait_until, within};
-
-/// Exits and starts, in the order they happened, as `exit NAME` / `start NAME`.
-async fn lifecycle(events: &mut broadcast::Receiver<Event>, count: usize) -> Vec<String> {
-    within("lifecycle events", async {
-        let mut seen = Vec::new();
-        while seen.len() < count {
-            match events.recv().await.unwrap() {
-                Event::ActorExited { actor, .. } => seen.push(format!("exit {actor}")),
-                Event::ActorStarted { actor, .. } => seen.push(format!("start {actor}")),
-                _ => {}
-            }
-        }
-        seen
-    })
-    .await
-}
+use crate::common::{call_ok, lifecycle, plugin, supervise, wait_until, within};
 
 async fn counters(host: &Host, strategy: Strategy, names: &[&str]) -> SupervisorRef {
     let counter = plugin(host, "counter").await;

@@ -3,13 +3,12 @@
 
 use std::time::Duration;
 
-use tokio::sync::broadcast;
 use wasmvisor::{
-    ActorStatus, ChildKind, ChildSpec, Event, ExitReason, Host, RestartType, SupervisorRef,
+    ActorStatus, ChildKind, ChildSpec, ExitReason, Host, RestartType, SupervisorRef,
     SupervisorSpec, SupervisorStatus,
 };
 
-use crate::common::{call_ok, plugin, supervise, wait_until, within};
+use crate::common::{call_ok, lifecycle, plugin, supervise, wait_until, within};
 
 async fn crash_worker(host: &Host) {
     // The worker may be between instances: wait until its name answers.
@@ -114,21 +113,6 @@ async fn a_transient_child_supervisor_stays_down_after_its_meltdown() {
     assert_eq!(call_ok(&host, "steady", "inc").await, "1");
     assert!(host.actor("worker").is_none());
     host.shutdown().await;
-}
-
-async fn lifecycle(events: &mut broadcast::Receiver<Event>, count: usize) -> Vec<String> {
-    within("lifecycle events", async {
-        let mut seen = Vec::new();
-        while seen.len() < count {
-            match events.recv().await.unwrap() {
-                Event::ActorExited { actor, .. } => seen.push(format!("exit {actor}")),
-                Event::ActorStarted { actor, .. } => seen.push(format!("start {actor}")),
-                _ => {}
-            }
-        }
-        seen
-    })
-    .await
 }
 
 #[tokio::test]

@@ -62,7 +62,7 @@ pub use self::spec::{
 use crate::actor::{
     self, ActorContext, ActorInfo, ActorRef, ActorShared, ActorStatus, ChildKind, Control, Exit,
 };
-use crate::error::{Error, millis};
+use crate::error::{Error, ExitReason, millis};
 use crate::events::Event;
 use crate::registry::Registry;
 
@@ -401,6 +401,30 @@ struct Child {
     last_start_failure: Option<String>,
 }
 
+impl Child {
+    /// Forgets a pending restart and, if an instance runs, tells it to stop
+    /// by the child's shutdown spec; the receiver completes when it has.
+    /// The child is undefined from then on.
+    fn signal_stop(&mut self) -> Option<oneshot::Receiver<Option<ExitReason>>> {
+        self.generation += 1;
+        if let Some(timer) = self.timer.take() {
+            timer.abort();
+        }
+        let running = matches!(self.state, ChildState::Running(_));
+        self.up_since = None;
+        self.state = ChildState::Undefined;
+        if !running {
+            return None;
+        }
+        let (reply, stopped) = oneshot::channel();
+        let stop = Control::Stop {
+            shutdown: self.spec.shutdown,
+            reply,
+        };
+        self.handle.control.send(stop).ok().map(|()| stopped)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ChildState {
     Running(u64),
@@ -642,23 +666,9 @@ impl SupervisorTask {
     /// Stops the child's instance (if running) by its shutdown spec and
     /// forgets a pending restart; the exit is consumed, never a crash.
     async fn stop_one(&mut self, index: usize) {
-        let child = &mut self.children[index];
-        child.generation += 1;
-        if let Some(timer) = child.timer.take() {
-            timer.abort();
+        if let Some(stopped) = self.children[index].signal_stop() {
+            let _ = stopped.await;
         }
-        if let ChildState::Running(_) = child.state {
-            let (reply, stopped) = oneshot::channel();
-            let stop = Control::Stop {
-                shutdown: child.spec.shutdown,
-                reply,
-            };
-            if child.handle.control.send(stop).is_ok() {
-                let _ = stopped.await;
-            }
-        }
-        child.up_since = None;
-        child.state = ChildState::Undefined;
     }
 
     /// Leaves the child undefined: calls are answered with `reason` until it
@@ -1034,25 +1044,11 @@ impl SupervisorTask {
 
     /// Signals every running child to stop, then waits for them all.
     async fn stop_all_at_once(&mut self) {
-        let mut stopping = Vec::new();
-        for child in &mut self.children {
-            child.generation += 1;
-            if let Some(timer) = child.timer.take() {
-                timer.abort();
-            }
-            if let ChildState::Running(_) = child.state {
-                let (reply, stopped) = oneshot::channel();
-                let stop = Control::Stop {
-                    shutdown: child.spec.shutdown,
-                    reply,
-                };
-                if child.handle.control.send(stop).is_ok() {
-                    stopping.push(stopped);
-                }
-            }
-            child.up_since = None;
-            child.state = ChildState::Undefined;
-        }
+        let stopping: Vec<_> = self
+            .children
+            .iter_mut()
+            .filter_map(Child::signal_stop)
+            .collect();
         for stopped in stopping {
             let _ = stopped.await;
         }

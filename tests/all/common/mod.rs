@@ -92,3 +92,23 @@ pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
         Err(_) => panic!("timed out waiting for {what}"),
     }
 }
+
+/// The next `count` exits and starts, in the order they happened, as
+/// `exit NAME` / `start NAME`.
+pub async fn lifecycle(
+    events: &mut tokio::sync::broadcast::Receiver<wasmvisor::Event>,
+    count: usize,
+) -> Vec<String> {
+    within("lifecycle events", async {
+        let mut seen = Vec::new();
+        while seen.len() < count {
+            match events.recv().await.unwrap() {
+                wasmvisor::Event::ActorExited { actor, .. } => seen.push(format!("exit {actor}")),
+                wasmvisor::Event::ActorStarted { actor, .. } => seen.push(format!("start {actor}")),
+                _ => {}
+            }
+        }
+        seen
+    })
+    .await
+}
