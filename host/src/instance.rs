@@ -12,6 +12,7 @@
 //! stderr go to the log), the actor's [`StateView`], the memory limiter and
 //! the deadline of the call in progress.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,7 @@ use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 use crate::actor::ActorRef;
 use crate::bindings::{actors, handler, health, job, lifecycle, log, snapshot, state};
 use crate::capabilities::Capabilities;
-use crate::engine::Engine;
+use crate::engine::{EPOCH_TICK, Engine};
 use crate::error::CallError;
 use crate::error::{CrashReason, millis};
 use crate::guest_io::{GuestOutput, Stream};
@@ -282,7 +283,8 @@ impl Instance {
         if let Some(lifecycle) = instance.lifecycle.clone() {
             let config = params.config.to_vec();
             instance.arm();
-            let result = lifecycle.call_init(&mut instance.store, &config).await;
+            let deadline = instance.deadline();
+            let result = bounded(deadline, lifecycle.call_init(&mut instance.store, &config)).await;
             instance.disarm();
             match result {
                 Ok(Ok(())) => {}
@@ -292,7 +294,8 @@ impl Instance {
         }
         if let (Some(snapshot), Some(data)) = (instance.snapshot.clone(), snapshot_data) {
             instance.arm();
-            let result = snapshot.call_restore(&mut instance.store, &data).await;
+            let deadline = instance.deadline();
+            let result = bounded(deadline, snapshot.call_restore(&mut instance.store, &data)).await;
             instance.disarm();
             match result {
                 Ok(Ok(())) => {}
@@ -310,7 +313,11 @@ impl Instance {
         message: &[u8],
     ) -> Result<Result<Vec<u8>, String>, CrashReason> {
         self.arm();
-        let result = self.handler.call_handle(&mut self.store, message).await;
+        let result = bounded(
+            self.deadline(),
+            self.handler.call_handle(&mut self.store, message),
+        )
+        .await;
         self.finish(result)
     }
 
@@ -318,7 +325,7 @@ impl Instance {
     pub(crate) async fn check_health(&mut self) -> Option<Result<HealthStatus, CrashReason>> {
         let health = self.health.clone()?;
         self.arm();
-        let result = health.call_check(&mut self.store).await;
+        let result = bounded(self.deadline(), health.call_check(&mut self.store)).await;
         Some(self.finish(result).map(HealthStatus::from))
     }
 
@@ -329,7 +336,7 @@ impl Instance {
             return Ok(());
         };
         self.arm();
-        let result = snapshot.call_snapshot(&mut self.store).await;
+        let result = bounded(self.deadline(), snapshot.call_snapshot(&mut self.store)).await;
         let data = self.finish(result)?;
         self.store.data_mut().state.set_snapshot(data);
         Ok(())
@@ -339,7 +346,7 @@ impl Instance {
     pub(crate) async fn run_job(&mut self) -> Option<Result<Result<(), String>, CrashReason>> {
         let job = self.job.clone()?;
         self.arm();
-        let result = job.call_run(&mut self.store).await;
+        let result = bounded(self.deadline(), job.call_run(&mut self.store)).await;
         Some(self.finish(result))
     }
 
@@ -349,7 +356,7 @@ impl Instance {
             return Ok(());
         };
         self.arm_for(timeout);
-        let result = lifecycle.call_shutdown(&mut self.store).await;
+        let result = bounded(self.deadline(), lifecycle.call_shutdown(&mut self.store)).await;
         self.finish(result)
     }
 
@@ -384,6 +391,11 @@ impl Instance {
         arm(&mut self.store, self.call_timeout);
     }
 
+    /// The deadline of the call in progress.
+    fn deadline(&self) -> Option<Instant> {
+        self.store.data().deadline
+    }
+
     fn arm_for(&mut self, timeout: Duration) {
         arm(&mut self.store, timeout);
     }
@@ -410,7 +422,12 @@ async fn load_exports(
     store: &mut Store<ActorData>,
     plugin: &Plugin,
 ) -> wasmtime::Result<LoadedExports> {
-    let instance = plugin.instance_pre().instantiate_async(&mut *store).await?;
+    let deadline = store.data().deadline;
+    let instance = bounded(
+        deadline,
+        plugin.instance_pre().instantiate_async(&mut *store),
+    )
+    .await?;
     let indices = plugin.export_indices();
     let handler = indices.handler.load(&mut *store, &instance)?;
     let health = match &indices.health {
@@ -489,6 +506,26 @@ fn new_store(
     store.limiter(|data| &mut data.limiter);
     store.epoch_deadline_callback(on_epoch);
     Ok(store)
+}
+
+/// Runs a guest call, but never past `deadline`, even when the guest waits
+/// in a host call (a WASI sleep, a pollable) where the epoch check cannot
+/// reach it. Running out of time is a `DeadlineExceeded` trap; the call is
+/// abandoned, and its instance must not be entered again (it never is: a
+/// trap discards the instance).
+async fn bounded<T>(
+    deadline: Option<Instant>,
+    call: impl Future<Output = wasmtime::Result<T>>,
+) -> wasmtime::Result<T> {
+    let Some(deadline) = deadline else {
+        return call.await;
+    };
+    // A little after the epoch check, which reports a running guest itself.
+    let limit = tokio::time::Instant::from_std(deadline) + 2 * EPOCH_TICK;
+    match tokio::time::timeout_at(limit, call).await {
+        Ok(result) => result,
+        Err(_) => Err(wasmtime::Error::new(DeadlineExceeded)),
+    }
 }
 
 /// Called whenever the epoch advances while the guest runs: interrupt the

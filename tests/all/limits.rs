@@ -31,6 +31,24 @@ async fn a_spinning_guest_is_cut_off_by_its_deadline_and_restarted() {
 }
 
 #[tokio::test]
+async fn a_guest_blocked_in_a_host_call_is_cut_off_by_its_deadline_too() {
+    let host = Host::new().unwrap();
+    let supervisor = single(&host, "spinner", "spinner", |c| {
+        c.limits(Limits::default().call_timeout(Duration::from_millis(200)))
+    })
+    .await;
+    assert_eq!(
+        crash_reason(&host, "spinner", "sleep").await,
+        CrashReason::DeadlineExceeded { limit_ms: 200 }
+    );
+    assert_eq!(call_ok(&host, "spinner", "ping").await, "pong");
+    // And a stop never waits on a sleeping guest longer than its deadline.
+    let sleeper = host.actor("spinner").unwrap();
+    sleeper.cast("sleep").await.unwrap();
+    crate::common::within("the stop", supervisor.stop()).await;
+}
+
+#[tokio::test]
 async fn a_hog_is_stopped_by_the_memory_limit_and_restarted() {
     let host = Host::new().unwrap();
     let limit = 16 << 20;

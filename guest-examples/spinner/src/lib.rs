@@ -1,7 +1,8 @@
 //! A plugin that can be told to loop forever: the host's per-call deadline
 //! interrupts it, and its supervisor restarts it.
 //!
-//! Messages (UTF-8 text): `spin` loops forever; `ping` replies `pong`.
+//! Messages (UTF-8 text): `spin` loops forever; `sleep` waits an hour in a
+//! WASI sleep (blocked in the host, not running wasm); `ping` replies `pong`.
 
 wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
 
@@ -18,8 +19,12 @@ impl Guest for Spinner {
                     n = std::hint::black_box(n.wrapping_add(1));
                 }
             }
+            b"sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                Ok(b"rested".to_vec())
+            }
             b"ping" => Ok(b"pong".to_vec()),
-            _ => Err("unknown message; try `spin` or `ping`".to_string()),
+            _ => Err("unknown message; try `spin`, `sleep` or `ping`".to_string()),
         }
     }
 }
