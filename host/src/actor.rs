@@ -510,7 +510,19 @@ impl ActorTask {
                 Control::Stop { reply, .. } => {
                     let _ = reply.send(None);
                 }
-                Control::Park { reason } => parked = Some(reason),
+                Control::Park { reason } => {
+                    // A message kept for redelivery will not get its next instance.
+                    if let Some(envelope) = self.redeliver.take() {
+                        respond(
+                            envelope.reply,
+                            Err(CallError::Stopped {
+                                actor: self.name.to_string(),
+                                reason: reason.clone(),
+                            }),
+                        );
+                    }
+                    parked = Some(reason);
+                }
                 Control::Close { reason, done } => {
                     self.close(reason);
                     drop(done);

@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 use crate::bindings::health::HealthStatus as WitHealthStatus;
+use crate::limits::check_duration;
 
 /// When and how strictly to probe an actor's health.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +69,11 @@ impl HealthSpec {
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
+        check_duration("health interval", self.interval)?;
+        check_duration("health timeout", self.timeout)?;
+        if let Some(delay) = self.initial_delay {
+            check_duration("health initial delay", delay)?;
+        }
         if self.interval.is_zero() {
             return Err("health interval must be more than zero".into());
         }

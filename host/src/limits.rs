@@ -89,6 +89,7 @@ impl Limits {
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
+        check_duration("call_timeout", self.call_timeout)?;
         if self.call_timeout.is_zero() {
             return Err("call_timeout must be more than zero".into());
         }
@@ -98,6 +99,21 @@ impl Limits {
         if self.memory_bytes < 64 * 1024 {
             return Err("memory_bytes must be at least one 64 KiB page".into());
         }
+        Ok(())
+    }
+}
+
+/// The longest duration a spec may hold: longer ones are surely mistakes,
+/// and would overflow deadline arithmetic.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Refuses a duration longer than [`MAX_DURATION`].
+pub(crate) fn check_duration(what: &str, duration: Duration) -> Result<(), String> {
+    if duration > MAX_DURATION {
+        Err(format!(
+            "{what} is longer than a year; use a shorter duration"
+        ))
+    } else {
         Ok(())
     }
 }

@@ -120,3 +120,33 @@ async fn replaying_a_dead_letter_sends_it_again() {
     assert_ne!(ids[0], first);
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_message_kept_for_redelivery_is_answered_when_its_actor_is_terminated() {
+    let host = Host::new().unwrap();
+    let counter = plugin(&host, "counter").await;
+    let supervisor = supervise(
+        &host,
+        SupervisorSpec::new("slow")
+            .intensity(5, Duration::from_secs(600))
+            .backoff(wasmvisor::Backoff::Fixed(Duration::from_secs(300)))
+            .child(ChildSpec::new("counter", counter).redelivery(3)),
+    )
+    .await;
+    let actor = host.actor("counter").unwrap();
+    let poison = tokio::spawn({
+        let actor = actor.clone();
+        async move { actor.call("crash").await }
+    });
+    crate::common::wait_until("the counter waits to restart", || {
+        actor.info().status == wasmvisor::ActorStatus::Restarting
+    })
+    .await;
+    supervisor.terminate_child("counter").await.unwrap();
+    let answer = within("the kept message's answer", poison).await.unwrap();
+    assert!(
+        matches!(&answer, Err(CallError::Stopped { reason, .. }) if reason.contains("terminate_child")),
+        "{answer:?}"
+    );
+    host.shutdown().await;
+}

@@ -557,7 +557,15 @@ struct SupervisorTask {
 impl SupervisorTask {
     async fn run(self) {
         let shared = self.shared.clone();
-        let end = self.supervise().await;
+        let name = self.name.clone();
+        // Supervised in a task of its own, so that even a panic in it ends
+        // with a status: `stop` and `stopped` must never wait forever.
+        let end = tokio::spawn(self.supervise())
+            .await
+            .unwrap_or_else(|panic| {
+                tracing::error!(supervisor = name, "supervisor task failed: {panic}");
+                SupervisorStatus::GaveUp(format!("the supervisor task failed: {panic}"))
+            });
         shared.status.send_replace(end);
     }
 
@@ -676,6 +684,11 @@ impl SupervisorTask {
     fn park(&mut self, index: usize, reason: &str) {
         let child = &mut self.children[index];
         child.state = ChildState::Undefined;
+        // A pending restart must not bring it back.
+        child.generation += 1;
+        if let Some(timer) = child.timer.take() {
+            timer.abort();
+        }
         let _ = child.handle.control.send(Control::Park {
             reason: reason.to_owned(),
         });
@@ -824,7 +837,9 @@ impl SupervisorTask {
                 tokio::time::sleep(delay).await;
                 let _ = commands.send(due);
             });
-            child.timer = Some(timer.abort_handle());
+            if let Some(stale) = child.timer.replace(timer.abort_handle()) {
+                stale.abort();
+            }
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::capabilities::Capabilities;
 use crate::error::{Error, millis};
 use crate::health::HealthSpec;
-use crate::limits::Limits;
+use crate::limits::{Limits, check_duration};
 use crate::loader::Plugin;
 
 /// When a child is restarted after its instance ends (OTP's restart types).
@@ -99,6 +99,13 @@ impl Backoff {
 
     fn shortest(&self) -> Duration {
         self.delay(1)
+    }
+
+    fn longest(&self) -> Duration {
+        match *self {
+            Backoff::Exponential { max, .. } => max,
+            other => other.delay(1),
+        }
     }
 }
 
@@ -268,6 +275,12 @@ impl ChildSpec {
             return Err(invalid("the child id is empty".into()));
         }
         self.limits.validate().map_err(invalid)?;
+        if let Shutdown::Timeout(timeout) = self.shutdown {
+            check_duration("the shutdown timeout", timeout).map_err(invalid)?;
+        }
+        if let SnapshotPolicy::Interval(interval) = self.snapshot {
+            check_duration("the snapshot interval", interval).map_err(invalid)?;
+        }
         if self.redelivery == Some(0) {
             return Err(invalid("redelivery needs at least 1 attempt".into()));
         }
@@ -403,6 +416,8 @@ impl SupervisorSpec {
                 "the intensity window must be more than zero".into(),
             ));
         }
+        check_duration("the intensity window", self.within).map_err(invalid)?;
+        check_duration("the restart delay", self.backoff.longest()).map_err(invalid)?;
         if self.backoff.shortest() > self.within {
             return Err(invalid(format!(
                 "the shortest restart delay ({} ms) is longer than the intensity window ({} ms), \
@@ -538,6 +553,23 @@ mod tests {
             .restart(RestartType::Temporary)
             .significant(true);
         assert!(never.check_significance(&child).is_err());
+    }
+
+    #[test]
+    fn absurd_durations_are_rejected_rather_than_overflowing() {
+        let huge = Duration::from_secs(u64::MAX / 4);
+        let spec = SupervisorSpec::new("s")
+            .intensity(3, huge)
+            .backoff(Backoff::Fixed(huge))
+            .jitter(0.5);
+        let error = spec
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("longer than a year"), "{error}");
+        let health = HealthSpec::default().initial_delay(huge);
+        assert!(health.validate().is_err());
     }
 
     #[test]
