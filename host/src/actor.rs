@@ -632,7 +632,9 @@ impl ActorTask {
                         Probe::Passed => {}
                         Probe::Crashed(crash) => return Served::Exited(exit_for(crash)),
                         Probe::FailedTooOften(last) => {
-                            self.stop_instance(instance, self.spec.shutdown).await;
+                            // No snapshot of an unhealthy instance: the next one
+                            // would only restore what made this one sick.
+                            self.stop_instance_with(instance, self.spec.shutdown, false).await;
                             return Served::Exited(ExitReason::HealthCheckFailed(last));
                         }
                     }
@@ -820,8 +822,21 @@ impl ActorTask {
         Probe::Passed
     }
 
-    /// Stops an instance following `shutdown` and returns how it ended.
-    async fn stop_instance(&mut self, mut instance: Instance, shutdown: Shutdown) -> ExitReason {
+    /// Stops an instance following `shutdown` and returns how it ended. A
+    /// graceful stop snapshots the guest and commits its last writes.
+    async fn stop_instance(&mut self, instance: Instance, shutdown: Shutdown) -> ExitReason {
+        self.stop_instance_with(instance, shutdown, true).await
+    }
+
+    /// As [`Self::stop_instance`]; without `snapshot`, the guest's memory is
+    /// not snapshotted (for an unhealthy instance: the next one would only
+    /// restore what made this one sick).
+    async fn stop_instance_with(
+        &mut self,
+        mut instance: Instance,
+        shutdown: Shutdown,
+        snapshot: bool,
+    ) -> ExitReason {
         let timeout = match shutdown {
             Shutdown::BrutalKill => return ExitReason::Killed,
             Shutdown::Timeout(timeout) => timeout,
@@ -829,10 +844,17 @@ impl ActorTask {
             Shutdown::Infinity => self.spec.limits.call_timeout,
         };
         let reason = match instance.shutdown(timeout).await {
-            Ok(()) => match self.commit(&mut instance, true).await {
-                Ok(()) => ExitReason::Shutdown,
-                Err(crash) => ExitReason::Crash(crash),
-            },
+            Ok(()) => {
+                let committed = if snapshot {
+                    self.commit(&mut instance, true).await
+                } else {
+                    self.commit_changes(&mut instance).await
+                };
+                match committed {
+                    Ok(()) => ExitReason::Shutdown,
+                    Err(crash) => ExitReason::Crash(crash),
+                }
+            }
             Err(CrashReason::DeadlineExceeded { .. }) => ExitReason::Killed,
             Err(crash) => ExitReason::Crash(crash),
         };

@@ -11,7 +11,11 @@
 //! tells the kind: 404 no such actor, 422 the plugin rejected the message,
 //! 500 the instance crashed or its state could not be committed, 503 the
 //! actor is stopped, 504 no answer in time. The endpoint only listens on
-//! loopback addresses; token authentication and the full API come later.
+//! loopback addresses. Every `POST` must carry the header
+//! `X-Wasmvisor: 1` (403 otherwise): a web page cannot send that header
+//! cross-site without the browser asking first, so a page the operator
+//! happens to open cannot call actors on their machine. Token
+//! authentication comes later.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -70,6 +74,7 @@ impl AdminServer {
             .route("/v1/actors/{name}/call", post(call_actor))
             .route("/v1/dead-letters", get(list_dead_letters))
             .route("/v1/dead-letters/{id}/replay", post(replay_dead_letter))
+            .layer(axum::middleware::from_fn(require_client_header))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(host);
         let (stop, stopped) = oneshot::channel::<()>();
@@ -111,6 +116,26 @@ impl Drop for AdminServer {
             let _ = stop.send(());
         }
     }
+}
+
+/// The header every `POST` must carry.
+const CLIENT_HEADER: &str = "x-wasmvisor";
+
+/// Refuses a `POST` without [`CLIENT_HEADER`] (a cross-site request).
+async fn require_client_header(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.method() == axum::http::Method::POST
+        && !request.headers().contains_key(CLIENT_HEADER)
+    {
+        return error_response(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("requests that act on the host need the `{CLIENT_HEADER}: 1` header"),
+        );
+    }
+    next.run(request).await
 }
 
 async fn list_actors(State(host): State<Host>) -> axum::Json<Vec<ActorInfo>> {
@@ -252,7 +277,11 @@ impl AdminClient {
     /// Sends a request; a failure to reach the host, or an error answer,
     /// becomes a message.
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, String> {
-        let response = request.send().await.map_err(|e| self.unreachable(e))?;
+        let response = request
+            .header(CLIENT_HEADER, "1")
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
         check(response).await
     }
 

@@ -85,6 +85,9 @@ impl DeadLetters {
         let mut letters = self.lock();
         let index = letters.partition_point(|other| other.id < letter.id);
         letters.insert(index, letter);
+        if letters.len() > CAPACITY {
+            letters.pop_front();
+        }
     }
 }
 

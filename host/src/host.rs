@@ -180,8 +180,9 @@ impl Host {
     }
 
     /// Why the actor `name` does not answer: [`CallError::Stopped`] with
-    /// the reason if it is stopped for good, [`CallError::NotFound`] if no
-    /// actor ever had that name on this host.
+    /// the reason if it is listed as stopped for good, [`CallError::NotFound`]
+    /// otherwise (no actor had that name, or its spec was deleted: a
+    /// temporary or dynamic child that ended).
     pub fn why_unavailable(&self, name: &str) -> CallError {
         let stopped = self
             .actors()
@@ -214,7 +215,7 @@ impl Host {
     /// [`CallError::NotFound`] for an unknown letter or an actor that is
     /// gone, and whatever the call answers.
     pub async fn replay_dead_letter(&self, id: u64) -> Result<Vec<u8>, CallError> {
-        let letters = &self.inner.context.actor.dead_letters;
+        let letters = self.inner.context.actor.dead_letters.clone();
         let letter = letters
             .take(id)
             .ok_or_else(|| CallError::NotFound(format!("dead letter {id}")))?;
@@ -223,13 +224,25 @@ impl Host {
             letters.put_back(letter);
             return Err(error);
         };
-        match actor.call(letter.message.clone()).await {
-            Err(error @ (CallError::Crashed { .. } | CallError::Stopped { .. })) => {
+        // In a task of its own, so that a caller that gives up (a timeout, a
+        // closed connection) cannot lose the letter half-way.
+        let replay = tokio::spawn(async move {
+            let result = actor.call(letter.message.clone()).await;
+            if matches!(
+                result,
+                Err(CallError::Crashed { .. }
+                    | CallError::Stopped { .. }
+                    | CallError::StateCommit { .. })
+            ) {
                 letters.put_back(letter);
-                Err(error)
             }
-            other => other,
-        }
+            result
+        });
+        replay.await.unwrap_or_else(|panic| {
+            Err(CallError::NotFound(format!(
+                "dead letter {id}: the replay failed: {panic}"
+            )))
+        })
     }
 
     /// The supervisors started on this host, in start order.

@@ -452,7 +452,9 @@ async fn load_exports(
 /// Instantiates `plugin` once in a throwaway store and loads (type-checks)
 /// every export it has, without calling any.
 pub(crate) async fn probe(engine: &Engine, plugin: &Plugin) -> wasmtime::Result<()> {
-    let limits = Limits::default();
+    // No memory limit here: a plugin's own limit (its manifest's) is applied
+    // when it starts, and may be larger than the default.
+    let limits = Limits::default().memory_bytes(u64::MAX);
     let mut store = new_store(
         engine,
         Arc::from("(load check)"),

@@ -275,3 +275,26 @@ async fn dead_letters_are_listed_and_replayed_from_the_cli() {
     assert!(ok && out.trim() == "still up", "{out}");
     stop_host(host).await;
 }
+
+#[tokio::test]
+async fn a_cross_site_post_without_the_client_header_is_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("counter"), dir.path().join("counter.wasm")).unwrap();
+    let host = start_host(dir.path()).await;
+    // What a web page's form can send: a plain POST with no custom header.
+    let mut stream = tokio::net::TcpStream::connect(&host.admin).await.unwrap();
+    let request = "POST /v1/actors/counter/call HTTP/1.1\r\nHost: localhost\r\n\
+                   Content-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\ninc";
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 403"), "{response}");
+    assert!(response.contains("x-wasmvisor"), "{response}");
+    let (ok, out, _) = wasmvisor(&host.admin, &["call", "counter", "get"]).await;
+    assert!(
+        ok && out.trim() == "0",
+        "the refused request did nothing: {out}"
+    );
+    stop_host(host).await;
+}

@@ -74,11 +74,13 @@ impl Bytes {
                 if hex.len() % 2 != 0 {
                     return Err(format!("`{hex}` is not hex: odd length"));
                 }
-                (0..hex.len())
-                    .step_by(2)
-                    .map(|i| {
-                        u8::from_str_radix(&hex[i..i + 2], 16)
-                            .map_err(|_| format!("`{}` is not a hex byte", &hex[i..i + 2]))
+                hex.as_bytes()
+                    .chunks(2)
+                    .map(|pair| {
+                        std::str::from_utf8(pair)
+                            .ok()
+                            .and_then(|digits| u8::from_str_radix(digits, 16).ok())
+                            .ok_or_else(|| format!("`{hex}` is not hex"))
                     })
                     .collect()
             }
@@ -166,6 +168,8 @@ mod tests {
         assert_eq!(encoded.to_vec(), Ok(binary));
         assert!(Bytes::Hex("abc".into()).to_vec().is_err());
         assert!(Bytes::Hex("zz".into()).to_vec().is_err());
+        // Even length in bytes, but not ASCII: an error, not a panic.
+        assert!(Bytes::Hex("a€".into()).to_vec().is_err());
     }
 
     #[tokio::test]

@@ -323,6 +323,9 @@ fn commit_batch(db: &Database, batch: Vec<Request>, durability: Durability) {
         return fail_all(batch, &error.to_string());
     }
     let mut answers = Vec::with_capacity(batch.len());
+    // A write that failed half-way cannot be undone inside the transaction:
+    // then nothing of the batch is committed.
+    let mut broken = None;
     for request in batch {
         match request {
             Request::Commit {
@@ -331,16 +334,25 @@ fn commit_batch(db: &Database, batch: Vec<Request>, durability: Durability) {
                 reply,
             } => {
                 let result = apply_commit(&tx, &actor, &changes);
+                if let Err(error @ StateError::Backend { .. }) = &result {
+                    broken.get_or_insert_with(|| error.to_string());
+                }
                 answers.push(Answer::Commit(reply, result, actor));
             }
             Request::Delete { actor, reply } => {
                 let result = apply_delete(&tx, &actor);
+                if let Err(error) = &result {
+                    broken.get_or_insert_with(|| error.to_string());
+                }
                 answers.push(Answer::Delete(reply, result, actor));
             }
         }
     }
-    if let Err(error) = tx.commit() {
-        let reason = error.to_string();
+    let committed = match broken {
+        Some(reason) => Err(reason),
+        None => tx.commit().map_err(|error| error.to_string()),
+    };
+    if let Err(reason) = committed {
         for answer in answers {
             match answer {
                 Answer::Commit(reply, _, actor) => {
