@@ -93,3 +93,25 @@ async fn failures_in_a_row_are_visible_before_the_threshold() {
     wait_until("the count resets", || vitals.info().health_failures == 0).await;
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_check_stuck_behind_a_long_message_counts_as_late() {
+    let host = Host::new().unwrap();
+    single(&host, "vitals", "vitals", |c| {
+        c.health(
+            HealthSpec::default()
+                .interval(Duration::from_millis(50))
+                .timeout(Duration::from_millis(100))
+                .threshold(1),
+        )
+    })
+    .await;
+    let vitals = host.actor("vitals").unwrap();
+    assert_eq!(call_ok(&host, "vitals", "busy 600").await, "done");
+    wait_until("the late check restarts it", || vitals.info().restarts == 1).await;
+    let Some(ExitReason::HealthCheckFailed(reason)) = vitals.info().last_exit else {
+        panic!("unexpected exit: {:?}", vitals.info().last_exit);
+    };
+    assert!(reason.starts_with("no answer within 100 ms"), "{reason}");
+    host.shutdown().await;
+}

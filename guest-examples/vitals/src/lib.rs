@@ -6,6 +6,8 @@
 //! Messages (UTF-8 text):
 //! - `healthy`, `degraded REASON`, `unhealthy REASON`: sets what the next
 //!   checks answer;
+//! - `busy MS`: keeps working for MS milliseconds before it answers (a
+//!   health check due meanwhile waits, and is late);
 //! - `ping`: replies `pong`.
 
 wit_bindgen::generate!({ path: "../../wit", world: "plugin-with-health" });
@@ -32,6 +34,13 @@ impl handler::Guest for Vitals {
             HealthStatus::Unhealthy(reason.to_owned())
         } else if text == "ping" {
             return Ok(b"pong".to_vec());
+        } else if let Some(ms) = text.strip_prefix("busy ") {
+            let ms: u64 = ms.parse().map_err(|_| format!("`{ms}` is not a number"))?;
+            let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+            while std::time::Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            return Ok(b"done".to_vec());
         } else {
             return Err(format!(
                 "unknown message `{text}`; try `healthy`, `degraded REASON`, `unhealthy REASON` or `ping`"
