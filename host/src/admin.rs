@@ -146,18 +146,7 @@ async fn call_actor(State(host): State<Host>, Path(name): Path<String>, body: By
     let Some(actor) = host.actor(&name) else {
         return api_error(&host.why_unavailable(&name));
     };
-    match tokio::time::timeout(CALL_TIMEOUT, actor.call(body.to_vec())).await {
-        Ok(Ok(reply)) => (StatusCode::OK, reply).into_response(),
-        Ok(Err(error)) => api_error(&error),
-        Err(_) => error_response(
-            StatusCode::GATEWAY_TIMEOUT,
-            "timeout",
-            format!(
-                "actor `{name}` did not answer within {} s",
-                CALL_TIMEOUT.as_secs()
-            ),
-        ),
-    }
+    reply_in_time(format!("actor `{name}`"), actor.call(body.to_vec())).await
 }
 
 async fn list_dead_letters(State(host): State<Host>) -> axum::Json<Vec<DeadLetter>> {
@@ -165,16 +154,22 @@ async fn list_dead_letters(State(host): State<Host>) -> axum::Json<Vec<DeadLette
 }
 
 async fn replay_dead_letter(State(host): State<Host>, Path(id): Path<u64>) -> Response {
-    match tokio::time::timeout(CALL_TIMEOUT, host.replay_dead_letter(id)).await {
+    reply_in_time(format!("dead letter {id}"), host.replay_dead_letter(id)).await
+}
+
+/// Answers with the reply bytes, the typed error, or 504 after
+/// [`CALL_TIMEOUT`].
+async fn reply_in_time(
+    what: String,
+    call: impl std::future::Future<Output = Result<Vec<u8>, CallError>>,
+) -> Response {
+    match tokio::time::timeout(CALL_TIMEOUT, call).await {
         Ok(Ok(reply)) => (StatusCode::OK, reply).into_response(),
         Ok(Err(error)) => api_error(&error),
         Err(_) => error_response(
             StatusCode::GATEWAY_TIMEOUT,
             "timeout",
-            format!(
-                "dead letter {id} got no answer within {} s",
-                CALL_TIMEOUT.as_secs()
-            ),
+            format!("{what} got no answer within {} s", CALL_TIMEOUT.as_secs()),
         ),
     }
 }

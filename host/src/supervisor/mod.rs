@@ -1002,31 +1002,32 @@ impl SupervisorTask {
     }
 
     async fn restart_child(&mut self, id: &str) -> Result<u64, ChildError> {
-        if self.policy.dynamic {
-            return Err(ChildError::Unsupported("restart_child"));
-        }
-        let index = self
-            .index_of(id)
-            .ok_or_else(|| ChildError::NotFound(id.to_owned()))?;
-        match self.children[index].state {
-            ChildState::Running(_) => Err(ChildError::Running(id.to_owned())),
-            ChildState::Restarting => Err(ChildError::Restarting(id.to_owned())),
-            ChildState::Undefined => match self.start_one(index).await {
-                Ok(instance) => Ok(instance),
-                Err(reason) => {
-                    self.park(index, &format!("restart_child failed: {reason}"));
-                    Err(ChildError::StartFailed {
-                        id: id.to_owned(),
-                        reason,
-                    })
-                }
-            },
+        let index = self.undefined_child(id, "restart_child")?;
+        match self.start_one(index).await {
+            Ok(instance) => Ok(instance),
+            Err(reason) => {
+                self.park(index, &format!("restart_child failed: {reason}"));
+                Err(ChildError::StartFailed {
+                    id: id.to_owned(),
+                    reason,
+                })
+            }
         }
     }
 
     async fn delete_child(&mut self, id: &str) -> Result<(), ChildError> {
+        let index = self.undefined_child(id, "delete_child")?;
+        let _ = self
+            .remove(index, "deleted by its supervisor (delete_child)")
+            .await;
+        Ok(())
+    }
+
+    /// The index of child `id` if `operation` may act on it: it exists, is
+    /// neither running nor restarting, and the supervisor is not dynamic.
+    fn undefined_child(&self, id: &str, operation: &'static str) -> Result<usize, ChildError> {
         if self.policy.dynamic {
-            return Err(ChildError::Unsupported("delete_child"));
+            return Err(ChildError::Unsupported(operation));
         }
         let index = self
             .index_of(id)
@@ -1034,12 +1035,7 @@ impl SupervisorTask {
         match self.children[index].state {
             ChildState::Running(_) => Err(ChildError::Running(id.to_owned())),
             ChildState::Restarting => Err(ChildError::Restarting(id.to_owned())),
-            ChildState::Undefined => {
-                let _ = self
-                    .remove(index, "deleted by its supervisor (delete_child)")
-                    .await;
-                Ok(())
-            }
+            ChildState::Undefined => Ok(index),
         }
     }
 
