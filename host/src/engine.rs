@@ -7,10 +7,13 @@
 //! which is how a guest that never returns is cut off without any cost on
 //! the fast path.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, Linker};
 
@@ -29,6 +32,7 @@ pub(crate) struct Engine {
 struct EngineInner {
     wasmtime: wasmtime::Engine,
     fuel_metering: bool,
+    deadlines: Arc<Deadlines>,
     linker: Linker<ActorData>,
     _ticker: EpochTicker,
 }
@@ -52,11 +56,13 @@ impl Engine {
             |data| data,
         )?;
 
-        let ticker = EpochTicker::start(wasmtime.clone())?;
+        let deadlines = Arc::new(Deadlines::default());
+        let ticker = EpochTicker::start(wasmtime.clone(), deadlines.clone())?;
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 wasmtime,
                 fuel_metering,
+                deadlines,
                 linker,
                 _ticker: ticker,
             }),
@@ -65,6 +71,16 @@ impl Engine {
 
     pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
         &self.inner.wasmtime
+    }
+
+    /// Completes at `deadline`, in real time, even when tokio's clock is
+    /// paused (tests) and even while the caller is blocked in a host call.
+    pub(crate) fn wait_until(&self, deadline: Instant) -> DeadlineReached {
+        DeadlineReached {
+            deadlines: self.inner.deadlines.clone(),
+            deadline,
+            slot: None,
+        }
     }
 
     pub(crate) fn fuel_metering(&self) -> bool {
@@ -76,14 +92,79 @@ impl Engine {
     }
 }
 
-/// A thread that calls `increment_epoch` every [`EPOCH_TICK`] until dropped.
+/// Deadlines being waited for, checked by the ticker thread every tick.
+#[derive(Default)]
+struct Deadlines {
+    waiting: Mutex<Vec<(Instant, Weak<Mutex<Waker>>)>>,
+}
+
+impl Deadlines {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Instant, Weak<Mutex<Waker>>)>> {
+        // Only pushes and retains happen under this lock.
+        self.waiting
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Wakes the waiters whose deadline has passed, and forgets those that
+    /// stopped waiting.
+    fn wake_due(&self) {
+        let now = Instant::now();
+        self.lock().retain(|(deadline, slot)| {
+            let Some(slot) = slot.upgrade() else {
+                return false;
+            };
+            if now < *deadline {
+                return true;
+            }
+            slot.lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .wake_by_ref();
+            false
+        });
+    }
+}
+
+/// The future of [`Engine::wait_until`].
+pub(crate) struct DeadlineReached {
+    deadlines: Arc<Deadlines>,
+    deadline: Instant,
+    /// Where the ticker finds the current waker; registered on first poll.
+    slot: Option<Arc<Mutex<Waker>>>,
+}
+
+impl Future for DeadlineReached {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if Instant::now() >= self.deadline {
+            return Poll::Ready(());
+        }
+        match &self.slot {
+            Some(slot) => {
+                *slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = cx.waker().clone();
+            }
+            None => {
+                let slot = Arc::new(Mutex::new(cx.waker().clone()));
+                self.deadlines
+                    .lock()
+                    .push((self.deadline, Arc::downgrade(&slot)));
+                self.slot = Some(slot);
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// A thread that calls `increment_epoch` every [`EPOCH_TICK`], and wakes
+/// the deadlines that passed, until dropped.
 struct EpochTicker {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl EpochTicker {
-    fn start(engine: wasmtime::Engine) -> anyhow::Result<Self> {
+    fn start(engine: wasmtime::Engine, deadlines: Arc<Deadlines>) -> anyhow::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = std::thread::Builder::new()
             .name("wasmvisor-epoch".into())
@@ -93,6 +174,7 @@ impl EpochTicker {
                     while !stop.load(Ordering::Relaxed) {
                         std::thread::sleep(EPOCH_TICK);
                         engine.increment_epoch();
+                        deadlines.wake_due();
                     }
                 }
             })?;

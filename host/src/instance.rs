@@ -204,6 +204,7 @@ pub(crate) struct Instance {
     snapshot: Option<snapshot::Guest>,
     job: Option<job::Guest>,
     call_timeout: Duration,
+    engine: Engine,
 }
 
 /// Why an instance could not be started.
@@ -265,7 +266,7 @@ impl Instance {
         };
 
         arm(&mut store, call_timeout);
-        let loaded = load_exports(&mut store, params.plugin).await;
+        let loaded = load_exports(params.engine, &mut store, params.plugin).await;
         disarm(&mut store);
         let mut instance = match loaded {
             Ok(exports) => Instance {
@@ -276,6 +277,7 @@ impl Instance {
                 snapshot: exports.3,
                 job: exports.4,
                 call_timeout,
+                engine: params.engine.clone(),
             },
             Err(error) => return Err(crash(&store, error)),
         };
@@ -284,7 +286,12 @@ impl Instance {
             let config = params.config.to_vec();
             instance.arm();
             let deadline = instance.deadline();
-            let result = bounded(deadline, lifecycle.call_init(&mut instance.store, &config)).await;
+            let result = bounded(
+                params.engine,
+                deadline,
+                lifecycle.call_init(&mut instance.store, &config),
+            )
+            .await;
             instance.disarm();
             match result {
                 Ok(Ok(())) => {}
@@ -295,7 +302,12 @@ impl Instance {
         if let (Some(snapshot), Some(data)) = (instance.snapshot.clone(), snapshot_data) {
             instance.arm();
             let deadline = instance.deadline();
-            let result = bounded(deadline, snapshot.call_restore(&mut instance.store, &data)).await;
+            let result = bounded(
+                params.engine,
+                deadline,
+                snapshot.call_restore(&mut instance.store, &data),
+            )
+            .await;
             instance.disarm();
             match result {
                 Ok(Ok(())) => {}
@@ -314,6 +326,7 @@ impl Instance {
     ) -> Result<Result<Vec<u8>, String>, CrashReason> {
         self.arm();
         let result = bounded(
+            &self.engine,
             self.deadline(),
             self.handler.call_handle(&mut self.store, message),
         )
@@ -325,7 +338,12 @@ impl Instance {
     pub(crate) async fn check_health(&mut self) -> Option<Result<HealthStatus, CrashReason>> {
         let health = self.health.clone()?;
         self.arm();
-        let result = bounded(self.deadline(), health.call_check(&mut self.store)).await;
+        let result = bounded(
+            &self.engine,
+            self.deadline(),
+            health.call_check(&mut self.store),
+        )
+        .await;
         Some(self.finish(result).map(HealthStatus::from))
     }
 
@@ -336,7 +354,12 @@ impl Instance {
             return Ok(());
         };
         self.arm();
-        let result = bounded(self.deadline(), snapshot.call_snapshot(&mut self.store)).await;
+        let result = bounded(
+            &self.engine,
+            self.deadline(),
+            snapshot.call_snapshot(&mut self.store),
+        )
+        .await;
         let data = self.finish(result)?;
         self.store.data_mut().state.set_snapshot(data);
         Ok(())
@@ -346,7 +369,7 @@ impl Instance {
     pub(crate) async fn run_job(&mut self) -> Option<Result<Result<(), String>, CrashReason>> {
         let job = self.job.clone()?;
         self.arm();
-        let result = bounded(self.deadline(), job.call_run(&mut self.store)).await;
+        let result = bounded(&self.engine, self.deadline(), job.call_run(&mut self.store)).await;
         Some(self.finish(result))
     }
 
@@ -356,7 +379,12 @@ impl Instance {
             return Ok(());
         };
         self.arm_for(timeout);
-        let result = bounded(self.deadline(), lifecycle.call_shutdown(&mut self.store)).await;
+        let result = bounded(
+            &self.engine,
+            self.deadline(),
+            lifecycle.call_shutdown(&mut self.store),
+        )
+        .await;
         self.finish(result)
     }
 
@@ -419,11 +447,13 @@ type LoadedExports = (
 );
 
 async fn load_exports(
+    engine: &Engine,
     store: &mut Store<ActorData>,
     plugin: &Plugin,
 ) -> wasmtime::Result<LoadedExports> {
     let deadline = store.data().deadline;
     let instance = bounded(
+        engine,
         deadline,
         plugin.instance_pre().instantiate_async(&mut *store),
     )
@@ -464,7 +494,7 @@ pub(crate) async fn probe(engine: &Engine, plugin: &Plugin) -> wasmtime::Result<
     )
     .map_err(wasmtime::Error::msg)?;
     arm(&mut store, limits.call_timeout);
-    load_exports(&mut store, plugin).await.map(drop)
+    load_exports(engine, &mut store, plugin).await.map(drop)
 }
 
 fn new_store(
@@ -514,8 +544,10 @@ fn new_store(
 /// in a host call (a WASI sleep, a pollable) where the epoch check cannot
 /// reach it. Running out of time is a `DeadlineExceeded` trap; the call is
 /// abandoned, and its instance must not be entered again (it never is: a
-/// trap discards the instance).
+/// trap discards the instance). The wait is in real time, watched by the
+/// engine's ticker thread, so a paused tokio clock cannot fire it early.
 async fn bounded<T>(
+    engine: &Engine,
     deadline: Option<Instant>,
     call: impl Future<Output = wasmtime::Result<T>>,
 ) -> wasmtime::Result<T> {
@@ -523,10 +555,11 @@ async fn bounded<T>(
         return call.await;
     };
     // A little after the epoch check, which reports a running guest itself.
-    let limit = tokio::time::Instant::from_std(deadline) + 2 * EPOCH_TICK;
-    match tokio::time::timeout_at(limit, call).await {
-        Ok(result) => result,
-        Err(_) => Err(wasmtime::Error::new(DeadlineExceeded)),
+    let expired = engine.wait_until(deadline + 2 * EPOCH_TICK);
+    tokio::select! {
+        biased;
+        result = call => result,
+        () = expired => Err(wasmtime::Error::new(DeadlineExceeded)),
     }
 }
 
