@@ -105,16 +105,7 @@ impl ActorRef {
             reply: Some(reply),
             crashes: Vec::new(),
         };
-        match self.mailbox.try_send(envelope) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                return Err(CallError::MailboxFull {
-                    actor: self.shared.name.clone(),
-                    capacity: self.mailbox.max_capacity(),
-                });
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(self.stopped_error()),
-        }
+        self.try_send(envelope)?;
         answer.await.unwrap_or_else(|_| Err(self.stopped_error()))
     }
 
@@ -126,6 +117,11 @@ impl ActorRef {
             reply: None,
             crashes: Vec::new(),
         };
+        self.try_send(envelope)
+    }
+
+    /// Puts `envelope` in the mailbox if there is room, without waiting.
+    fn try_send(&self, envelope: Envelope) -> Result<(), CallError> {
         self.mailbox
             .try_send(envelope)
             .map_err(|error| match error {
