@@ -25,12 +25,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::dead_letters::DeadLetters;
-use crate::engine::Engine;
+use crate::engine::Engines;
 use crate::error::{CallError, CrashReason, ExitReason, millis};
 use crate::events::{Event, EventBus};
 use crate::health::{FailureCounter, HealthStatus};
 use crate::instance::{Instance, StartError, StartParams};
-use crate::loader::Plugin;
+use crate::loader::{Compiled, Plugin};
 use crate::registry::Registry;
 use crate::state::StateStore;
 use crate::supervisor::{ChildSpec, Shutdown, SnapshotPolicy};
@@ -355,7 +355,7 @@ pub(crate) struct ActorChannels {
 /// Everything an actor task needs from its host.
 #[derive(Clone)]
 pub(crate) struct ActorContext {
-    pub(crate) engine: Engine,
+    pub(crate) engines: Engines,
     pub(crate) state_store: Arc<dyn StateStore>,
     pub(crate) events: EventBus,
     /// Every actor of the host, by name (for the `actors` import).
@@ -531,6 +531,21 @@ impl ActorTask {
         self.close("its supervisor is gone".to_owned());
     }
 
+    /// The plugin compiled for the engine with this actor's stack size.
+    async fn compiled(&self) -> Result<Arc<Compiled>, String> {
+        let engine = self
+            .context
+            .engines
+            .for_stack(self.spec.limits.wasm_stack_bytes)
+            .map_err(|e| {
+                format!(
+                    "cannot set up an engine with a {} byte stack: {e:#}",
+                    self.spec.limits.wasm_stack_bytes
+                )
+            })?;
+        self.plugin.compiled_for(&engine).await
+    }
+
     async fn start(&mut self, instance: u64) -> Result<Instance, String> {
         let committed = self
             .context
@@ -538,9 +553,9 @@ impl ActorTask {
             .load(&self.name)
             .await
             .map_err(|e| format!("cannot load its state: {e}"))?;
+        let compiled = self.compiled().await?;
         let started = Instance::start(StartParams {
-            engine: &self.context.engine,
-            plugin: &self.plugin,
+            compiled: &compiled,
             actor: &self.name,
             limits: &self.spec.limits,
             config: &self.spec.config,

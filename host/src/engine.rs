@@ -1,16 +1,24 @@
-//! The wasmtime engine shared by every actor of a host, and its epoch ticker.
+//! The wasmtime engines shared by every actor of a host, and their epoch
+//! ticker.
 //!
-//! One [`Engine`] compiles every component and owns one [`Linker`] with the
-//! host's imports (WASI 0.2 and the `wasmvisor:plugin` interfaces). A
-//! background thread advances the engine's epoch every [`EPOCH_TICK`]; each
-//! store checks its call deadline whenever the epoch moves (see `instance`),
-//! which is how a guest that never returns is cut off without any cost on
-//! the fast path.
+//! An [`Engine`] compiles components and owns a [`Linker`] with the host's
+//! imports (WASI 0.2, `wasi:http` and the `wasmvisor:plugin` interfaces). A
+//! background thread advances every engine's epoch every [`EPOCH_TICK`];
+//! each store checks its call deadline whenever the epoch moves (see
+//! `instance`), which is how a guest that never returns is cut off without
+//! any cost on the fast path.
+//!
+//! wasmtime fixes the WebAssembly stack size per engine, not per store, so
+//! a host keeps a small family of [`Engines`]: the default one, and one more
+//! for each other stack size some plugin's limits ask for (created on first
+//! use). Their compiled code is not interchangeable, so a plugin is compiled
+//! once for each engine it runs on (see `loader`).
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -18,12 +26,93 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::instance::ActorData;
+use crate::limits::Limits;
 
 /// How often the epoch advances: the granularity of call deadlines, and how
 /// often a long-running guest yields its thread to other tasks.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(1);
 
-/// The host's compilation engine. Cheap to clone.
+/// How much larger than the WebAssembly stack the fiber a guest runs on is:
+/// the room host functions called by the guest need (wasmtime's default
+/// margin between `max_wasm_stack` and `async_stack_size`).
+const HOST_STACK_MARGIN: usize = 1536 << 10;
+
+/// Locks a mutex whose data stays consistent even if a holder panicked
+/// (every critical section here is a single insert, push or retain).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A host's engines: one per WebAssembly stack size in use. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Engines {
+    shared: Arc<Shared>,
+    by_stack: Arc<Mutex<BTreeMap<usize, Engine>>>,
+    default: Engine,
+}
+
+/// What every engine of a family shares.
+struct Shared {
+    fuel_metering: bool,
+    deadlines: Arc<Deadlines>,
+    ticked: Arc<Mutex<Vec<wasmtime::Engine>>>,
+    _ticker: EpochTicker,
+}
+
+impl Engines {
+    /// Builds the default engine and starts the epoch ticker thread (stopped
+    /// when the last engine is dropped). With `fuel_metering`, compiled code
+    /// counts fuel, so that a per-call fuel limit can be set (at some cost in
+    /// speed for every guest).
+    pub(crate) fn new(fuel_metering: bool) -> anyhow::Result<Self> {
+        let deadlines = Arc::new(Deadlines::default());
+        let ticked = Arc::new(Mutex::new(Vec::new()));
+        let ticker = EpochTicker::start(ticked.clone(), deadlines.clone())?;
+        let shared = Arc::new(Shared {
+            fuel_metering,
+            deadlines,
+            ticked,
+            _ticker: ticker,
+        });
+        let stack = Limits::default().wasm_stack_bytes;
+        let default = Engine::new(shared.clone(), stack)?;
+        Ok(Engines {
+            shared,
+            by_stack: Arc::new(Mutex::new(BTreeMap::from([(stack, default.clone())]))),
+            default,
+        })
+    }
+
+    /// The engine plugins are compiled with when they are loaded.
+    pub(crate) fn default_engine(&self) -> &Engine {
+        &self.default
+    }
+
+    /// The engine whose guests get `stack_bytes` of WebAssembly stack,
+    /// created on first use.
+    pub(crate) fn for_stack(&self, stack_bytes: usize) -> anyhow::Result<Engine> {
+        let mut engines = lock(&self.by_stack);
+        if let Some(engine) = engines.get(&stack_bytes) {
+            return Ok(engine.clone());
+        }
+        let engine = Engine::new(self.shared.clone(), stack_bytes)?;
+        engines.insert(stack_bytes, engine.clone());
+        Ok(engine)
+    }
+
+    pub(crate) fn fuel_metering(&self) -> bool {
+        self.shared.fuel_metering
+    }
+
+    /// Whether `engine` is one of this family's.
+    pub(crate) fn owns(&self, engine: &Engine) -> bool {
+        Arc::ptr_eq(&self.shared, &engine.inner.shared)
+    }
+}
+
+/// One compilation configuration of a host. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Engine {
     inner: Arc<EngineInner>,
@@ -31,22 +120,19 @@ pub(crate) struct Engine {
 
 struct EngineInner {
     wasmtime: wasmtime::Engine,
-    fuel_metering: bool,
-    deadlines: Arc<Deadlines>,
+    stack_bytes: usize,
     linker: Linker<ActorData>,
-    _ticker: EpochTicker,
+    shared: Arc<Shared>,
 }
 
 impl Engine {
-    /// Builds the engine, the linker with every host import, and starts the
-    /// epoch ticker thread (stopped when the last clone is dropped). With
-    /// `fuel_metering`, compiled code counts fuel, so that a per-call fuel
-    /// limit can be set (at some cost in speed for every guest).
-    pub(crate) fn new(fuel_metering: bool) -> anyhow::Result<Self> {
+    fn new(shared: Arc<Shared>, stack_bytes: usize) -> anyhow::Result<Self> {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
-        config.consume_fuel(fuel_metering);
+        config.consume_fuel(shared.fuel_metering);
+        config.max_wasm_stack(stack_bytes);
+        config.async_stack_size(stack_bytes + HOST_STACK_MARGIN);
         let wasmtime = wasmtime::Engine::new(&config)?;
 
         let mut linker = Linker::new(&wasmtime);
@@ -56,15 +142,13 @@ impl Engine {
             |data| data,
         )?;
 
-        let deadlines = Arc::new(Deadlines::default());
-        let ticker = EpochTicker::start(wasmtime.clone(), deadlines.clone())?;
+        lock(&shared.ticked).push(wasmtime.clone());
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 wasmtime,
-                fuel_metering,
-                deadlines,
+                stack_bytes,
                 linker,
-                _ticker: ticker,
+                shared,
             }),
         })
     }
@@ -73,22 +157,32 @@ impl Engine {
         &self.inner.wasmtime
     }
 
+    /// The WebAssembly stack this engine's guests get, in bytes.
+    pub(crate) fn stack_bytes(&self) -> usize {
+        self.inner.stack_bytes
+    }
+
     /// Completes at `deadline`, in real time, even when tokio's clock is
     /// paused (tests) and even while the caller is blocked in a host call.
     pub(crate) fn wait_until(&self, deadline: Instant) -> DeadlineReached {
         DeadlineReached {
-            deadlines: self.inner.deadlines.clone(),
+            deadlines: self.inner.shared.deadlines.clone(),
             deadline,
             slot: None,
         }
     }
 
     pub(crate) fn fuel_metering(&self) -> bool {
-        self.inner.fuel_metering
+        self.inner.shared.fuel_metering
     }
 
     pub(crate) fn linker(&self) -> &Linker<ActorData> {
         &self.inner.linker
+    }
+
+    /// Whether two handles are the same engine.
+    pub(crate) fn same(&self, other: &Engine) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 }
 
@@ -99,27 +193,18 @@ struct Deadlines {
 }
 
 impl Deadlines {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Instant, Weak<Mutex<Waker>>)>> {
-        // Only pushes and retains happen under this lock.
-        self.waiting
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// Wakes the waiters whose deadline has passed, and forgets those that
     /// stopped waiting.
     fn wake_due(&self) {
         let now = Instant::now();
-        self.lock().retain(|(deadline, slot)| {
+        lock(&self.waiting).retain(|(deadline, slot)| {
             let Some(slot) = slot.upgrade() else {
                 return false;
             };
             if now < *deadline {
                 return true;
             }
-            slot.lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .wake_by_ref();
+            lock(&slot).wake_by_ref();
             false
         });
     }
@@ -142,13 +227,11 @@ impl Future for DeadlineReached {
         }
         match &self.slot {
             Some(slot) => {
-                *slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = cx.waker().clone();
+                *lock(slot) = cx.waker().clone();
             }
             None => {
                 let slot = Arc::new(Mutex::new(cx.waker().clone()));
-                self.deadlines
-                    .lock()
-                    .push((self.deadline, Arc::downgrade(&slot)));
+                lock(&self.deadlines.waiting).push((self.deadline, Arc::downgrade(&slot)));
                 self.slot = Some(slot);
             }
         }
@@ -156,15 +239,18 @@ impl Future for DeadlineReached {
     }
 }
 
-/// A thread that calls `increment_epoch` every [`EPOCH_TICK`], and wakes
-/// the deadlines that passed, until dropped.
+/// A thread that calls `increment_epoch` on every engine of a family every
+/// [`EPOCH_TICK`], and wakes the deadlines that passed, until dropped.
 struct EpochTicker {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl EpochTicker {
-    fn start(engine: wasmtime::Engine, deadlines: Arc<Deadlines>) -> anyhow::Result<Self> {
+    fn start(
+        engines: Arc<Mutex<Vec<wasmtime::Engine>>>,
+        deadlines: Arc<Deadlines>,
+    ) -> anyhow::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = std::thread::Builder::new()
             .name("wasmvisor-epoch".into())
@@ -173,7 +259,9 @@ impl EpochTicker {
                 move || {
                     while !stop.load(Ordering::Relaxed) {
                         std::thread::sleep(EPOCH_TICK);
-                        engine.increment_epoch();
+                        for engine in lock(&engines).iter() {
+                            engine.increment_epoch();
+                        }
                         deadlines.wake_due();
                     }
                 }

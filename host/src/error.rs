@@ -153,7 +153,10 @@ pub enum CrashReason {
     /// The guest executed `unreachable` (or aborted without a panic message).
     Unreachable,
     /// The guest overflowed its WebAssembly stack.
-    StackOverflow,
+    StackOverflow {
+        /// The stack size, in bytes.
+        limit_bytes: u64,
+    },
     /// The guest accessed memory or a table out of bounds.
     OutOfBounds,
     /// The call ran past its deadline and was interrupted.
@@ -165,6 +168,11 @@ pub enum CrashReason {
     MemoryLimit {
         /// The limit, in bytes.
         limit_bytes: u64,
+    },
+    /// The guest tried to grow a table (or start with one) past the limit.
+    TableLimit {
+        /// The limit, in elements.
+        limit_elements: u64,
     },
     /// The call burned all the fuel it was given.
     FuelExhausted {
@@ -187,13 +195,21 @@ impl std::fmt::Display for CrashReason {
         match self {
             CrashReason::Panic(message) => write!(f, "guest panicked: {message}"),
             CrashReason::Unreachable => write!(f, "guest executed `unreachable`"),
-            CrashReason::StackOverflow => write!(f, "guest overflowed its stack"),
+            CrashReason::StackOverflow { limit_bytes } => {
+                write!(f, "guest overflowed its stack of {limit_bytes} bytes")
+            }
             CrashReason::OutOfBounds => write!(f, "guest accessed memory out of bounds"),
             CrashReason::DeadlineExceeded { limit_ms } => {
                 write!(f, "call exceeded its deadline of {limit_ms} ms")
             }
             CrashReason::MemoryLimit { limit_bytes } => {
                 write!(f, "guest exceeded its memory limit of {limit_bytes} bytes")
+            }
+            CrashReason::TableLimit { limit_elements } => {
+                write!(
+                    f,
+                    "guest exceeded its table limit of {limit_elements} elements"
+                )
             }
             CrashReason::FuelExhausted { limit } => {
                 write!(f, "call ran out of fuel (limit {limit} per call)")

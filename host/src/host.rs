@@ -9,7 +9,7 @@ use tokio::sync::broadcast;
 
 use crate::actor::{ActorContext, ActorInfo, ActorRef, ActorStatus};
 use crate::dead_letters::{DeadLetter, DeadLetters};
-use crate::engine::Engine;
+use crate::engine::{Engine, Engines};
 use crate::error::{CallError, Error};
 use crate::events::{Event, EventBus};
 use crate::loader::Plugin;
@@ -87,7 +87,7 @@ impl HostBuilder {
     ///
     /// [`Error::Host`] when the engine cannot be set up.
     pub fn build(self) -> Result<Host, Error> {
-        let engine = Engine::new(self.fuel_metering)
+        let engines = Engines::new(self.fuel_metering)
             .map_err(|e| Error::host("setting up the wasmtime engine", e))?;
         let state_store = self
             .state_store
@@ -97,7 +97,7 @@ impl HostBuilder {
             inner: Arc::new(HostInner {
                 context: SupervisorContext {
                     actor: ActorContext {
-                        engine,
+                        engines,
                         state_store,
                         events: EventBus::new(),
                         registry: registry.clone(),
@@ -265,7 +265,7 @@ impl Host {
     }
 
     fn engine(&self) -> &Engine {
-        &self.inner.context.actor.engine
+        self.inner.context.actor.engines.default_engine()
     }
 
     fn lock_supervisors(&self) -> std::sync::MutexGuard<'_, Vec<SupervisorRef>> {

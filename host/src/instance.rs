@@ -9,7 +9,7 @@
 //!
 //! The store's data, [`ActorData`], is what host imports see: the WASI
 //! context (nothing granted: no files, no network, no environment; stdout and
-//! stderr go to the log), the actor's [`StateView`], the memory limiter and
+//! stderr go to the log), the actor's [`StateView`], the resource limiter and
 //! the deadline of the call in progress.
 
 use std::future::Future;
@@ -29,7 +29,7 @@ use crate::error::{CrashReason, millis};
 use crate::guest_io::{GuestOutput, Stream};
 use crate::health::HealthStatus;
 use crate::limits::Limits;
-use crate::loader::Plugin;
+use crate::loader::Compiled;
 use crate::registry::Registry;
 use crate::state::view::StateView;
 use crate::state::{Changes, CommittedState};
@@ -40,8 +40,10 @@ pub(crate) struct ActorData {
     wasi: WasiCtx,
     table: ResourceTable,
     state: StateView,
-    limiter: MemoryLimiter,
+    limiter: Limiter,
     deadline: Option<Instant>,
+    /// The engine's WebAssembly stack size, to name it when it overflows.
+    stack_bytes: u64,
     max_key_bytes: u64,
     max_value_bytes: u64,
     max_state_bytes: u64,
@@ -153,9 +155,11 @@ impl log::Host for ActorData {
     }
 }
 
-/// Refuses memory growth past the actor's limit with a trap that says so.
-struct MemoryLimiter {
-    limit_bytes: u64,
+/// Refuses memory or table growth past the actor's limits with a trap that
+/// says so.
+struct Limiter {
+    memory_bytes: u64,
+    table_elements: u64,
 }
 
 /// The trap raised when a guest grows its memory past the limit.
@@ -165,32 +169,45 @@ struct MemoryLimitExceeded {
     limit_bytes: u64,
 }
 
+/// The trap raised when a guest grows a table past the limit.
+#[derive(Debug, thiserror::Error)]
+#[error("table limit of {limit_elements} elements exceeded")]
+struct TableLimitExceeded {
+    limit_elements: u64,
+}
+
 /// The trap raised when a call runs past its deadline.
 #[derive(Debug, thiserror::Error)]
 #[error("deadline exceeded")]
 struct DeadlineExceeded;
 
-impl wasmtime::ResourceLimiter for MemoryLimiter {
+impl wasmtime::ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
         _current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired as u64 > self.limit_bytes {
+        if desired as u64 > self.memory_bytes {
             return Err(wasmtime::Error::new(MemoryLimitExceeded {
-                limit_bytes: self.limit_bytes,
+                limit_bytes: self.memory_bytes,
             }));
         }
         Ok(true)
     }
 
+    // Also called for each table's initial size when an instance is created.
     fn table_growing(
         &mut self,
         _current: usize,
-        _desired: usize,
+        desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        if desired as u64 > self.table_elements {
+            return Err(wasmtime::Error::new(TableLimitExceeded {
+                limit_elements: self.table_elements,
+            }));
+        }
         Ok(true)
     }
 }
@@ -235,8 +252,7 @@ impl std::fmt::Display for StartError {
 
 /// What the actor needs to start an instance.
 pub(crate) struct StartParams<'a> {
-    pub(crate) engine: &'a Engine,
-    pub(crate) plugin: &'a Plugin,
+    pub(crate) compiled: &'a Compiled,
     pub(crate) actor: &'a Arc<str>,
     pub(crate) limits: &'a Limits,
     pub(crate) config: &'a [(String, String)],
@@ -251,8 +267,9 @@ impl Instance {
     /// the plugin exports them.
     pub(crate) async fn start(params: StartParams<'_>) -> Result<Instance, StartError> {
         let snapshot_data = params.committed.snapshot.clone();
+        let engine = &params.compiled.engine;
         let mut store = new_store(
-            params.engine,
+            engine,
             params.actor.clone(),
             params.limits,
             params.capabilities,
@@ -266,7 +283,7 @@ impl Instance {
         };
 
         arm(&mut store, call_timeout);
-        let loaded = load_exports(params.engine, &mut store, params.plugin).await;
+        let loaded = load_exports(params.compiled, &mut store).await;
         disarm(&mut store);
         let mut instance = match loaded {
             Ok(exports) => Instance {
@@ -277,7 +294,7 @@ impl Instance {
                 snapshot: exports.3,
                 job: exports.4,
                 call_timeout,
-                engine: params.engine.clone(),
+                engine: engine.clone(),
             },
             Err(error) => return Err(crash(&store, error)),
         };
@@ -287,7 +304,7 @@ impl Instance {
             instance.arm();
             let deadline = instance.deadline();
             let result = bounded(
-                params.engine,
+                engine,
                 deadline,
                 lifecycle.call_init(&mut instance.store, &config),
             )
@@ -303,7 +320,7 @@ impl Instance {
             instance.arm();
             let deadline = instance.deadline();
             let result = bounded(
-                params.engine,
+                engine,
                 deadline,
                 snapshot.call_restore(&mut instance.store, &data),
             )
@@ -447,18 +464,17 @@ type LoadedExports = (
 );
 
 async fn load_exports(
-    engine: &Engine,
+    compiled: &Compiled,
     store: &mut Store<ActorData>,
-    plugin: &Plugin,
 ) -> wasmtime::Result<LoadedExports> {
     let deadline = store.data().deadline;
     let instance = bounded(
-        engine,
+        &compiled.engine,
         deadline,
-        plugin.instance_pre().instantiate_async(&mut *store),
+        compiled.pre.instantiate_async(&mut *store),
     )
     .await?;
-    let indices = plugin.export_indices();
+    let indices = &compiled.exports;
     let handler = indices.handler.load(&mut *store, &instance)?;
     let health = match &indices.health {
         Some(i) => Some(i.load(&mut *store, &instance)?),
@@ -481,12 +497,14 @@ async fn load_exports(
 
 /// Instantiates `plugin` once in a throwaway store and loads (type-checks)
 /// every export it has, without calling any.
-pub(crate) async fn probe(engine: &Engine, plugin: &Plugin) -> wasmtime::Result<()> {
-    // No memory limit here: a plugin's own limit (its manifest's) is applied
-    // when it starts, and may be larger than the default.
-    let limits = Limits::default().memory_bytes(u64::MAX);
+pub(crate) async fn probe(compiled: &Compiled) -> wasmtime::Result<()> {
+    // No memory or table limit here: a plugin's own limits (its manifest's)
+    // are applied when it starts, and may be larger than the defaults.
+    let limits = Limits::default()
+        .memory_bytes(u64::MAX)
+        .max_table_elements(u64::MAX);
     let mut store = new_store(
-        engine,
+        &compiled.engine,
         Arc::from("(load check)"),
         &limits,
         &Capabilities::default(),
@@ -494,7 +512,7 @@ pub(crate) async fn probe(engine: &Engine, plugin: &Plugin) -> wasmtime::Result<
     )
     .map_err(wasmtime::Error::msg)?;
     arm(&mut store, limits.call_timeout);
-    load_exports(engine, &mut store, plugin).await.map(drop)
+    load_exports(compiled, &mut store).await.map(drop)
 }
 
 fn new_store(
@@ -521,10 +539,12 @@ fn new_store(
         wasi,
         table: ResourceTable::new(),
         state,
-        limiter: MemoryLimiter {
-            limit_bytes: limits.memory_bytes,
+        limiter: Limiter {
+            memory_bytes: limits.memory_bytes,
+            table_elements: limits.max_table_elements,
         },
         deadline: None,
+        stack_bytes: engine.stack_bytes() as u64,
         max_key_bytes: limits.max_key_bytes,
         max_value_bytes: limits.max_value_bytes,
         max_state_bytes: limits.max_state_bytes,
@@ -599,6 +619,11 @@ fn classify(error: wasmtime::Error, data: &ActorData, call_timeout: Duration) ->
             limit_bytes: limit.limit_bytes,
         };
     }
+    if let Some(limit) = error.downcast_ref::<TableLimitExceeded>() {
+        return CrashReason::TableLimit {
+            limit_elements: limit.limit_elements,
+        };
+    }
     if let Some(exit) = error.downcast_ref::<I32Exit>() {
         return CrashReason::Exit(exit.0);
     }
@@ -607,7 +632,9 @@ fn classify(error: wasmtime::Error, data: &ActorData, call_timeout: Duration) ->
             Some(message) => CrashReason::Panic(message),
             None => CrashReason::Unreachable,
         },
-        Some(Trap::StackOverflow) => CrashReason::StackOverflow,
+        Some(Trap::StackOverflow) => CrashReason::StackOverflow {
+            limit_bytes: data.stack_bytes,
+        },
         Some(Trap::MemoryOutOfBounds | Trap::TableOutOfBounds | Trap::HeapMisaligned) => {
             CrashReason::OutOfBounds
         }

@@ -35,7 +35,27 @@ pub struct Limits {
     /// every entry). A write past it is refused with `quota-exceeded`.
     /// Default: 64 MiB.
     pub max_state_bytes: u64,
+    /// The WebAssembly stack one instance may use, in bytes. Recursing past
+    /// it traps with
+    /// [`CrashReason::StackOverflow`](crate::CrashReason::StackOverflow).
+    /// Between 64 KiB and 64 MiB. Default: 512 KiB (wasmtime's).
+    ///
+    /// wasmtime sets the stack size per engine, so each distinct value used
+    /// on a host costs one more engine, and each plugin is compiled once more
+    /// for it (on the first start that needs it).
+    pub wasm_stack_bytes: usize,
+    /// The most elements a table of one instance may hold (tables hold
+    /// function references: `call_indirect` targets, resources). Growing
+    /// past it, or instantiating a component whose tables start larger,
+    /// traps with [`CrashReason::TableLimit`](crate::CrashReason::TableLimit).
+    /// Default: 20,000.
+    pub max_table_elements: u64,
 }
+
+/// The smallest [`Limits::wasm_stack_bytes`].
+const MIN_STACK_BYTES: usize = 64 << 10;
+/// The largest [`Limits::wasm_stack_bytes`].
+const MAX_STACK_BYTES: usize = 64 << 20;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -47,6 +67,8 @@ impl Default for Limits {
             max_value_bytes: 1 << 20,
             max_state_bytes: 64 << 20,
             fuel_per_call: None,
+            wasm_stack_bytes: 512 << 10,
+            max_table_elements: 20_000,
         }
     }
 }
@@ -88,6 +110,18 @@ impl Limits {
         self
     }
 
+    /// Sets [`Limits::wasm_stack_bytes`].
+    pub fn wasm_stack_bytes(mut self, bytes: usize) -> Self {
+        self.wasm_stack_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Limits::max_table_elements`].
+    pub fn max_table_elements(mut self, elements: u64) -> Self {
+        self.max_table_elements = elements;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), String> {
         check_duration("call_timeout", self.call_timeout)?;
         if self.call_timeout.is_zero() {
@@ -98,6 +132,13 @@ impl Limits {
         }
         if self.memory_bytes < 64 * 1024 {
             return Err("memory_bytes must be at least one 64 KiB page".into());
+        }
+        if !(MIN_STACK_BYTES..=MAX_STACK_BYTES).contains(&self.wasm_stack_bytes) {
+            return Err(format!(
+                "wasm_stack_bytes must be between {MIN_STACK_BYTES} (64 KiB) and \
+                 {MAX_STACK_BYTES} (64 MiB), not {}",
+                self.wasm_stack_bytes
+            ));
         }
         Ok(())
     }

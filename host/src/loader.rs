@@ -4,7 +4,9 @@
 //! imports and checked against the `wasmvisor:plugin` world once. Every
 //! instance of it (the first start and every restart) comes from the same
 //! cached `InstancePre`, so a restart does no compiling, linking or export
-//! lookups.
+//! lookups. A plugin whose limits ask for a stack size other than the
+//! default runs on another engine (see `engine`), and is compiled for it on
+//! the first start that needs it, then cached the same way.
 //!
 //! Each way a file can be wrong gets its own message naming the file, the
 //! cause and the fix: not WebAssembly at all, a core module rather than a
@@ -12,7 +14,7 @@
 //! provide (a different world), or a missing `handler` export.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use wasmtime::component::{Component, InstancePre};
 
@@ -33,8 +35,19 @@ pub struct Plugin {
 
 struct PluginInner {
     source: PathBuf,
-    pre: InstancePre<ActorData>,
-    exports: ExportIndices,
+    /// The component's bytes, to compile it for another engine.
+    bytes: Arc<[u8]>,
+    /// Compiled for the engine it was loaded with.
+    loaded: Arc<Compiled>,
+    /// Compiled for other engines of the same host, on demand.
+    others: Mutex<Vec<Arc<Compiled>>>,
+}
+
+/// A plugin compiled, linked and checked for one engine.
+pub(crate) struct Compiled {
+    pub(crate) engine: Engine,
+    pub(crate) pre: InstancePre<ActorData>,
+    pub(crate) exports: ExportIndices,
 }
 
 /// Where the plugin's exports live, found once at load time.
@@ -76,55 +89,25 @@ impl Plugin {
         source: PathBuf,
         bytes: Vec<u8>,
     ) -> Result<Plugin, Error> {
-        let fail = |reason: String| Error::Load {
+        check_header(&bytes).map_err(|reason| Error::Load {
             path: source.clone(),
             reason,
-        };
-        check_header(&bytes).map_err(&fail)?;
-
-        // Compiling is CPU-bound and can take a while: keep it off the async workers.
-        let compile_engine = engine.wasmtime().clone();
-        let component =
-            tokio::task::spawn_blocking(move || Component::new(&compile_engine, &bytes))
-                .await
-                .map_err(|e| fail(format!("compilation did not finish: {e}")))?
-                .map_err(|e| {
-                    fail(format!(
-                        "not a valid WebAssembly component (truncated or corrupt?): {e:#}"
-                    ))
-                })?;
-
-        let pre = engine.linker().instantiate_pre(&component).map_err(|e| {
-            fail(format!(
-                "imports something the host does not provide; plugins may import only WASI 0.2 \
-                 and the `wasmvisor:plugin@0.1.0` interfaces: {e:#}"
-            ))
         })?;
-        let exports = ExportIndices {
-            handler: handler::GuestIndices::new(&pre).map_err(|e| {
-                fail(format!(
-                    "does not export `{HANDLER_INTERFACE}`, which every plugin must \
-                     (build it against the `plugin` world in wit/): {e:#}"
-                ))
-            })?,
-            health: health::GuestIndices::new(&pre).ok(),
-            lifecycle: lifecycle::GuestIndices::new(&pre).ok(),
-            snapshot: snapshot::GuestIndices::new(&pre).ok(),
-            job: job::GuestIndices::new(&pre).ok(),
-        };
-        let plugin = Plugin {
-            inner: Arc::new(PluginInner {
-                source: source.clone(),
-                pre,
-                exports,
-            }),
-        };
-        // Instantiate once, so that exports with the right names but the wrong
-        // signatures are reported now, naming the file, rather than at start.
-        crate::instance::probe(engine, &plugin)
+        let bytes: Arc<[u8]> = bytes.into();
+        let loaded = compile(engine, bytes.clone())
             .await
-            .map_err(|e| fail(format!("{e:#}")))?;
-        Ok(plugin)
+            .map_err(|reason| Error::Load {
+                path: source.clone(),
+                reason,
+            })?;
+        Ok(Plugin {
+            inner: Arc::new(PluginInner {
+                source,
+                bytes,
+                loaded: Arc::new(loaded),
+                others: Mutex::new(Vec::new()),
+            }),
+        })
     }
 
     /// Reads, compiles and checks the component in `path`.
@@ -143,7 +126,7 @@ impl Plugin {
 
     /// Which optional exports the plugin has.
     pub fn exports(&self) -> PluginExports {
-        let exports = &self.inner.exports;
+        let exports = &self.inner.loaded.exports;
         PluginExports {
             health: exports.health.is_some(),
             lifecycle: exports.lifecycle.is_some(),
@@ -152,18 +135,87 @@ impl Plugin {
         }
     }
 
-    /// Whether this plugin was compiled by `engine` (and so can run on it).
-    pub(crate) fn belongs_to(&self, engine: &Engine) -> bool {
-        wasmtime::Engine::same(self.inner.pre.engine(), engine.wasmtime())
+    /// The engine the plugin was loaded with.
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.loaded.engine
     }
 
-    pub(crate) fn instance_pre(&self) -> &InstancePre<ActorData> {
-        &self.inner.pre
+    /// The plugin compiled for `engine`: the one it was loaded with, or
+    /// compiled now (once) for another engine of the same host.
+    pub(crate) async fn compiled_for(&self, engine: &Engine) -> Result<Arc<Compiled>, String> {
+        if self.inner.loaded.engine.same(engine) {
+            return Ok(self.inner.loaded.clone());
+        }
+        if let Some(compiled) = self.cached(engine) {
+            return Ok(compiled);
+        }
+        let compiled = Arc::new(compile(engine, self.inner.bytes.clone()).await?);
+        let mut others = self.lock_others();
+        // Another start may have compiled it meanwhile: keep just one.
+        match others.iter().find(|c| c.engine.same(engine)) {
+            Some(existing) => Ok(existing.clone()),
+            None => {
+                others.push(compiled.clone());
+                Ok(compiled)
+            }
+        }
     }
 
-    pub(crate) fn export_indices(&self) -> &ExportIndices {
-        &self.inner.exports
+    fn cached(&self, engine: &Engine) -> Option<Arc<Compiled>> {
+        self.lock_others()
+            .iter()
+            .find(|c| c.engine.same(engine))
+            .cloned()
     }
+
+    fn lock_others(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Compiled>>> {
+        // Only finds and pushes happen under this lock.
+        self.inner
+            .others
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Compiles `bytes` for `engine`, links them against the host's imports and
+/// checks every export.
+async fn compile(engine: &Engine, bytes: Arc<[u8]>) -> Result<Compiled, String> {
+    // Compiling is CPU-bound and can take a while: keep it off the async workers.
+    let compile_engine = engine.wasmtime().clone();
+    let component = tokio::task::spawn_blocking(move || Component::new(&compile_engine, &bytes))
+        .await
+        .map_err(|e| format!("compilation did not finish: {e}"))?
+        .map_err(|e| format!("not a valid WebAssembly component (truncated or corrupt?): {e:#}"))?;
+
+    let pre = engine.linker().instantiate_pre(&component).map_err(|e| {
+        format!(
+            "imports something the host does not provide; plugins may import only WASI 0.2 \
+             and the `wasmvisor:plugin@0.1.0` interfaces: {e:#}"
+        )
+    })?;
+    let exports = ExportIndices {
+        handler: handler::GuestIndices::new(&pre).map_err(|e| {
+            format!(
+                "does not export `{HANDLER_INTERFACE}`, which every plugin must \
+                 (build it against the `plugin` world in wit/): {e:#}"
+            )
+        })?,
+        health: health::GuestIndices::new(&pre).ok(),
+        lifecycle: lifecycle::GuestIndices::new(&pre).ok(),
+        snapshot: snapshot::GuestIndices::new(&pre).ok(),
+        job: job::GuestIndices::new(&pre).ok(),
+    };
+    let compiled = Compiled {
+        engine: engine.clone(),
+        pre,
+        exports,
+    };
+    // Instantiate once, so that exports with the right names but the wrong
+    // signatures are reported now, naming the file, rather than at start.
+    crate::instance::probe(&compiled)
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    Ok(compiled)
 }
 
 /// Tells a component from a core module and from a file that is not

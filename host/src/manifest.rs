@@ -21,6 +21,8 @@
 //! max_value_kib = 64
 //! max_state_mib = 16
 //! fuel_per_call = 10_000_000       # needs `wasmvisor run --fuel`
+//! stack_kib = 1024
+//! max_table_elements = 50_000
 //!
 //! [health]
 //! interval = "5s"
@@ -151,6 +153,8 @@ struct LimitsSetting {
     max_value_kib: Option<u64>,
     max_state_mib: Option<u64>,
     fuel_per_call: Option<u64>,
+    stack_kib: Option<usize>,
+    max_table_elements: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -361,6 +365,12 @@ impl Manifest {
             }
             if let Some(fuel) = limits.fuel_per_call {
                 applied = applied.fuel_per_call(fuel);
+            }
+            if let Some(kib) = limits.stack_kib {
+                applied = applied.wasm_stack_bytes(kib.saturating_mul(1 << 10));
+            }
+            if let Some(elements) = limits.max_table_elements {
+                applied = applied.max_table_elements(elements);
             }
             child = child.limits(applied);
         }

@@ -84,7 +84,9 @@ async fn every_kind_of_trap_is_reported_with_its_own_reason() {
     assert_eq!(call_ok(&host, "crasher", "echo again").await, "again");
     assert_eq!(
         crash_reason(&host, "crasher", "overflow").await,
-        CrashReason::StackOverflow
+        CrashReason::StackOverflow {
+            limit_bytes: Limits::default().wasm_stack_bytes as u64
+        }
     );
     // Default intensity is 3 restarts in 5 s: three crashes stay within it.
     assert_eq!(
@@ -204,5 +206,68 @@ async fn the_host_refuses_actors_past_its_cap() {
         "{error}"
     );
     assert_eq!(call_ok(&host, "a", "inc").await, "1");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn each_plugin_gets_the_stack_size_its_limits_ask_for() {
+    let host = Host::new().unwrap();
+    let crasher = crate::common::plugin(&host, "crasher").await;
+    let small = 64 << 10;
+    let spec = wasmvisor::SupervisorSpec::new("stacks")
+        .child(
+            wasmvisor::ChildSpec::new("small", crasher.clone())
+                .limits(Limits::default().wasm_stack_bytes(small)),
+        )
+        .child(
+            wasmvisor::ChildSpec::new("large", crasher)
+                .limits(Limits::default().wasm_stack_bytes(16 << 20)),
+        );
+    crate::common::supervise(&host, spec).await;
+    // The same recursion, from the same plugin: too deep for 64 KiB, and
+    // within 16 MiB (each frame takes some tens of bytes; deeper still would
+    // overflow the guest's own shadow stack in its linear memory instead).
+    let deep = "recurse 30000";
+    assert_eq!(
+        crash_reason(&host, "small", deep).await,
+        CrashReason::StackOverflow {
+            limit_bytes: small as u64
+        }
+    );
+    assert!(call_ok(&host, "large", deep).await.parse::<u64>().is_ok());
+    // The small one was restarted and still serves what fits its stack.
+    assert_eq!(call_ok(&host, "small", "recurse 10").await, "55");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stack_size_out_of_range_is_refused() {
+    let host = Host::new().unwrap();
+    let crasher = crate::common::plugin(&host, "crasher").await;
+    let spec = wasmvisor::SupervisorSpec::new("s").child(
+        wasmvisor::ChildSpec::new("tiny", crasher).limits(Limits::default().wasm_stack_bytes(1024)),
+    );
+    let error = host.start_supervisor(spec).await.unwrap_err();
+    assert!(error.to_string().contains("wasm_stack_bytes"), "{error}");
+}
+
+#[tokio::test]
+async fn a_component_whose_tables_exceed_the_limit_does_not_start_and_names_the_limit() {
+    let host = Host::new().unwrap();
+    let counter = crate::common::plugin(&host, "counter").await;
+    // Every Rust component starts with a table of function references
+    // longer than one element.
+    let spec = wasmvisor::SupervisorSpec::new("tables").child(
+        wasmvisor::ChildSpec::new("cramped", counter.clone())
+            .limits(Limits::default().max_table_elements(1)),
+    );
+    let error = host.start_supervisor(spec).await.unwrap_err();
+    assert!(
+        error.to_string().contains("table limit of 1 elements"),
+        "{error}"
+    );
+    // The host carries on: the same plugin with the default limit runs.
+    single(&host, "counter", "counter", |c| c).await;
+    assert_eq!(call_ok(&host, "counter", "inc").await, "1");
     host.shutdown().await;
 }

@@ -6,6 +6,8 @@
 //! - `panic`: a Rust panic (reported with its message);
 //! - `unreachable`: executes the `unreachable` instruction;
 //! - `overflow`: recurses until the WebAssembly stack overflows;
+//! - `recurse N`: recurses N calls deep, then replies with a checksum (fits
+//!   or overflows depending on the stack size the host gives it);
 //! - `exit N`: exits the process with code N.
 
 wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
@@ -29,6 +31,13 @@ impl Guest for Crasher {
         if let Some(rest) = text.strip_prefix("echo ") {
             return Ok(rest.as_bytes().to_vec());
         }
+        if let Some(depth) = text.strip_prefix("recurse ") {
+            let depth: u64 = depth
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{depth}` is not a depth"))?;
+            return Ok(recurse(depth).to_string().into_bytes());
+        }
         if let Some(code) = text.strip_prefix("exit ") {
             std::process::exit(
                 code.trim()
@@ -41,7 +50,7 @@ impl Guest for Crasher {
             "unreachable" => core::arch::wasm32::unreachable(),
             "overflow" => Ok(recurse(u64::MAX).to_string().into_bytes()),
             _ => Err(format!(
-                "unknown message `{text}`; try `echo TEXT`, `panic`, `unreachable`, `overflow` or `exit N`"
+                "unknown message `{text}`; try `echo TEXT`, `panic`, `unreachable`, `overflow`, `recurse N` or `exit N`"
             )),
         }
     }

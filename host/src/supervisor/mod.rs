@@ -519,7 +519,7 @@ fn check_plugins(context: &SupervisorContext, spec: &SupervisorSpec) -> Result<(
 }
 
 fn check_plugin(context: &SupervisorContext, child: &ChildSpec) -> Result<(), String> {
-    if child.limits.fuel_per_call.is_some() && !context.actor.engine.fuel_metering() {
+    if child.limits.fuel_per_call.is_some() && !context.actor.engines.fuel_metering() {
         return Err(
             "a fuel limit needs fuel metering on the host: enable it with \
              `HostBuilder::fuel_metering(true)` (or `wasmvisor run --fuel`)"
@@ -527,11 +527,13 @@ fn check_plugin(context: &SupervisorContext, child: &ChildSpec) -> Result<(), St
         );
     }
     match &child.kind {
-        ChildSpecKind::Worker(plugin) if !plugin.belongs_to(&context.actor.engine) => Err(format!(
-            "its plugin ({}) was loaded by another host; load it with this host's \
+        ChildSpecKind::Worker(plugin) if !context.actor.engines.owns(plugin.engine()) => {
+            Err(format!(
+                "its plugin ({}) was loaded by another host; load it with this host's \
                  `load_plugin_file`",
-            plugin.source().display()
-        )),
+                plugin.source().display()
+            ))
+        }
         _ => Ok(()),
     }
 }
