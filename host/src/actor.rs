@@ -692,7 +692,7 @@ impl ActorTask {
                 })
             }
             Err(crash) => {
-                self.after_crash(envelope, &crash);
+                self.after_crash(envelope, &crash).await;
                 return Some(crash);
             }
         };
@@ -703,7 +703,7 @@ impl ActorTask {
     /// Decides what becomes of a message that crashed the instance: answered
     /// with the crash (the default), kept for the next instance (with
     /// redelivery), or, on its last attempt, moved to the dead letters.
-    fn after_crash(&mut self, mut envelope: Envelope, crash: &CrashReason) {
+    async fn after_crash(&mut self, mut envelope: Envelope, crash: &CrashReason) {
         let Some(max_attempts) = self.spec.redelivery else {
             respond(envelope.reply, Err(self.crashed(crash)));
             return;
@@ -714,10 +714,21 @@ impl ActorTask {
             self.redeliver = Some(envelope);
             return;
         }
-        let id = self
+        let added = self
             .context
             .dead_letters
-            .add(&self.name, envelope.message, envelope.crashes);
+            .add(&self.name, envelope.message, envelope.crashes)
+            .await;
+        let id = match added {
+            Ok(id) => id,
+            Err(e) => {
+                // The letter could not be kept: its caller must not be told
+                // it was. It gets the crash, as without redelivery.
+                tracing::error!(actor = &*self.name, "cannot keep a dead letter: {e}");
+                respond(envelope.reply, Err(self.crashed(crash)));
+                return;
+            }
+        };
         self.context.events.publish(Event::DeadLettered {
             actor: self.name.to_string(),
             id,

@@ -149,8 +149,15 @@ async fn call_actor(State(host): State<Host>, Path(name): Path<String>, body: By
     reply_in_time(format!("actor `{name}`"), actor.call(body.to_vec())).await
 }
 
-async fn list_dead_letters(State(host): State<Host>) -> axum::Json<Vec<DeadLetter>> {
-    axum::Json(host.dead_letters())
+async fn list_dead_letters(State(host): State<Host>) -> Response {
+    match host.dead_letters().await {
+        Ok(letters) => axum::Json::<Vec<DeadLetter>>(letters).into_response(),
+        Err(error) => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "state-store",
+            error.to_string(),
+        ),
+    }
 }
 
 async fn replay_dead_letter(State(host): State<Host>, Path(id): Path<u64>) -> Response {

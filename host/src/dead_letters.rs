@@ -11,17 +11,36 @@
 //! what keeps one "query of death" from crash-looping an actor into its
 //! restart limit.
 //!
-//! The store is kept in memory (the newest [`CAPACITY`] letters) and can be
-//! listed and replayed through the host, its admin API and the CLI.
+//! The letters live in the host's state store, under the reserved namespace
+//! [`NAMESPACE`], one entry per letter (its id, zero-padded so that the keys
+//! sort by age; the value is the letter as JSON). So they survive a restart
+//! of the host exactly as actors' state does (with a durable store), and
+//! show up in `wasmvisor state` listings and backups. The newest
+//! [`CAPACITY`] are kept. A caller is told a message was dead-lettered only
+//! once the letter is committed.
+//!
+//! A replay leaves the letter in place until the replay has an answer, so a
+//! host that dies half-way through a replay still has the letter; one that
+//! dies after the actor handled it but before the letter was removed will
+//! offer it for replay again (replays are at least once).
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
 
 use crate::error::CrashReason;
+use crate::state::{Changes, StateError, StateStore};
 
 /// How many dead letters are kept; the oldest go first.
 pub const CAPACITY: usize = 1000;
+
+/// The state-store namespace the dead letters are kept in. Actor names may
+/// not start with `wasmvisor:`, so no actor can collide with it.
+pub(crate) const NAMESPACE: &str = "wasmvisor:dead-letters";
+
+/// The prefix of names reserved for the host's own records.
+pub(crate) const RESERVED_PREFIX: &str = "wasmvisor:";
 
 /// A message that crashed its actor on every delivery.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -37,76 +56,184 @@ pub struct DeadLetter {
     pub crashes: Vec<CrashReason>,
 }
 
-/// The host's dead letters.
-#[derive(Default)]
+/// The host's dead letters, kept in its state store.
 pub(crate) struct DeadLetters {
-    letters: Mutex<VecDeque<DeadLetter>>,
-    next_id: AtomicU64,
+    store: Arc<dyn StateStore>,
+    /// Read from the store on first use. A tokio mutex: commits happen under
+    /// it, so that versions and ids are handed out one at a time.
+    kept: Mutex<Option<Kept>>,
+}
+
+/// The letters as last committed, and the store's version of them.
+#[derive(Default)]
+struct Kept {
+    version: u64,
+    letters: BTreeMap<u64, DeadLetter>,
+    /// Letters being replayed right now (not offered for another replay).
+    replaying: BTreeSet<u64>,
+}
+
+impl Kept {
+    fn next_id(&self) -> u64 {
+        self.letters.keys().next_back().map_or(1, |id| id + 1)
+    }
+}
+
+fn key(id: u64) -> String {
+    format!("{id:020}")
 }
 
 impl DeadLetters {
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<DeadLetter>> {
-        // Only pushes and removals happen under this lock.
-        self.letters
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    pub(crate) fn new(store: Arc<dyn StateStore>) -> Self {
+        DeadLetters {
+            store,
+            kept: Mutex::new(None),
+        }
     }
 
-    /// Keeps a message that crashed `actor` on every delivery; returns its id.
-    pub(crate) fn add(&self, actor: &str, message: Vec<u8>, crashes: Vec<CrashReason>) -> u64 {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut letters = self.lock();
-        if letters.len() == CAPACITY {
-            letters.pop_front();
+    /// Runs `f` on the letters, loading them on first use.
+    async fn with_kept<R>(&self, f: impl AsyncFnOnce(&mut Kept) -> R) -> Result<R, StateError> {
+        let mut guard = self.kept.lock().await;
+        let kept = match guard.take() {
+            Some(kept) => kept,
+            None => self.load().await?,
+        };
+        Ok(f(guard.insert(kept)).await)
+    }
+
+    async fn load(&self) -> Result<Kept, StateError> {
+        let committed = self.store.load(NAMESPACE).await?;
+        let mut letters = BTreeMap::new();
+        for (key, value) in committed.entries {
+            match serde_json::from_slice::<DeadLetter>(&value) {
+                Ok(letter) => {
+                    letters.insert(letter.id, letter);
+                }
+                // Not ours to delete: someone wrote it there; say so and go on.
+                Err(e) => tracing::warn!(key, "ignoring an unreadable dead letter: {e}"),
+            }
         }
-        letters.push_back(DeadLetter {
-            id,
-            actor: actor.to_owned(),
-            message,
-            crashes,
-        });
-        id
+        Ok(Kept {
+            version: committed.version,
+            letters,
+            replaying: BTreeSet::new(),
+        })
+    }
+
+    /// Commits `writes` against `kept`'s version and moves it on.
+    async fn commit(
+        &self,
+        kept: &mut Kept,
+        writes: BTreeMap<String, Option<Vec<u8>>>,
+    ) -> Result<(), StateError> {
+        let changes = Changes {
+            base_version: kept.version,
+            writes,
+            snapshot: None,
+        };
+        kept.version = self.store.commit(NAMESPACE, changes).await?;
+        Ok(())
+    }
+
+    /// Keeps a message that crashed `actor` on every delivery; returns its
+    /// id once the letter is committed.
+    pub(crate) async fn add(
+        &self,
+        actor: &str,
+        message: Vec<u8>,
+        crashes: Vec<CrashReason>,
+    ) -> Result<u64, StateError> {
+        self.with_kept(async |kept| {
+            let letter = DeadLetter {
+                id: kept.next_id(),
+                actor: actor.to_owned(),
+                message,
+                crashes,
+            };
+            let value = serde_json::to_vec(&letter)
+                .map_err(|e| StateError::backend("encoding a dead letter", e))?;
+            let mut writes = BTreeMap::from([(key(letter.id), Some(value))]);
+            let overflow = (kept.letters.len() + 1).saturating_sub(CAPACITY);
+            let oldest: Vec<u64> = kept.letters.keys().take(overflow).copied().collect();
+            for id in &oldest {
+                writes.insert(key(*id), None);
+            }
+            self.commit(kept, writes).await?;
+            for id in oldest {
+                kept.letters.remove(&id);
+            }
+            let id = letter.id;
+            kept.letters.insert(id, letter);
+            Ok(id)
+        })
+        .await?
     }
 
     /// Every dead letter, oldest first.
-    pub(crate) fn list(&self) -> Vec<DeadLetter> {
-        self.lock().iter().cloned().collect()
+    pub(crate) async fn list(&self) -> Result<Vec<DeadLetter>, StateError> {
+        self.with_kept(async |kept| kept.letters.values().cloned().collect())
+            .await
     }
 
-    /// Takes a dead letter out of the store (to replay it).
-    pub(crate) fn take(&self, id: u64) -> Option<DeadLetter> {
-        let mut letters = self.lock();
-        let index = letters.iter().position(|letter| letter.id == id)?;
-        letters.remove(index)
+    /// Marks letter `id` as being replayed and returns it; `None` if there
+    /// is no such letter or it is being replayed already.
+    pub(crate) async fn begin_replay(&self, id: u64) -> Result<Option<DeadLetter>, StateError> {
+        self.with_kept(async |kept| {
+            let letter = kept.letters.get(&id)?.clone();
+            kept.replaying.insert(id).then_some(letter)
+        })
+        .await
     }
 
-    /// Puts a dead letter back (its replay failed).
-    pub(crate) fn put_back(&self, letter: DeadLetter) {
-        let mut letters = self.lock();
-        let index = letters.partition_point(|other| other.id < letter.id);
-        letters.insert(index, letter);
-        if letters.len() > CAPACITY {
-            letters.pop_front();
-        }
+    /// Ends the replay of letter `id`: removes it from the store when
+    /// `handled`, or leaves it there to be replayed again.
+    pub(crate) async fn end_replay(&self, id: u64, handled: bool) -> Result<(), StateError> {
+        self.with_kept(async |kept| {
+            kept.replaying.remove(&id);
+            if !handled || !kept.letters.contains_key(&id) {
+                return Ok(());
+            }
+            self.commit(kept, BTreeMap::from([(key(id), None)])).await?;
+            kept.letters.remove(&id);
+            Ok(())
+        })
+        .await?
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::MemoryStateStore;
 
-    #[test]
-    fn letters_are_kept_in_order_bounded_and_replayable() {
-        let store = DeadLetters::default();
+    #[tokio::test]
+    async fn letters_are_kept_in_order_bounded_replayable_and_reloaded() {
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
+        let letters = DeadLetters::new(store.clone());
         for i in 0..CAPACITY + 5 {
-            store.add("a", vec![i as u8], vec![CrashReason::Unreachable]);
+            letters
+                .add("a", vec![i as u8], vec![CrashReason::Unreachable])
+                .await
+                .unwrap();
         }
-        let letters = store.list();
-        assert_eq!(letters.len(), CAPACITY);
-        assert_eq!(letters[0].id, 6, "the oldest went first");
-        let taken = store.take(10).unwrap();
-        assert!(store.take(10).is_none());
-        store.put_back(taken);
-        assert_eq!(store.list()[4].id, 10);
+        let listed = letters.list().await.unwrap();
+        assert_eq!(listed.len(), CAPACITY);
+        assert_eq!(listed[0].id, 6, "the oldest went first");
+
+        let replayed = letters.begin_replay(10).await.unwrap().unwrap();
+        assert_eq!(replayed.message, vec![9]);
+        assert!(
+            letters.begin_replay(10).await.unwrap().is_none(),
+            "one replay at a time"
+        );
+        letters.end_replay(10, false).await.unwrap();
+        assert!(letters.begin_replay(10).await.unwrap().is_some());
+        letters.end_replay(10, true).await.unwrap();
+        assert!(letters.begin_replay(10).await.unwrap().is_none());
+
+        // Another host on the same store sees the same letters.
+        let reloaded = DeadLetters::new(store).list().await.unwrap();
+        assert_eq!(reloaded, letters.list().await.unwrap());
+        assert_eq!(reloaded.len(), CAPACITY - 1);
     }
 }

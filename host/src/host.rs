@@ -98,10 +98,10 @@ impl HostBuilder {
                 context: SupervisorContext {
                     actor: ActorContext {
                         engines,
-                        state_store,
+                        state_store: state_store.clone(),
                         events: EventBus::new(),
                         registry: registry.clone(),
-                        dead_letters: Arc::new(DeadLetters::default()),
+                        dead_letters: Arc::new(DeadLetters::new(state_store.clone())),
                     },
                     registry,
                     next_instance: Arc::new(AtomicU64::new(1)),
@@ -203,40 +203,55 @@ impl Host {
 
     /// The messages that crashed their actors on every delivery, oldest
     /// first (see [`ChildSpec::redelivery`](crate::ChildSpec::redelivery)).
-    pub fn dead_letters(&self) -> Vec<DeadLetter> {
-        self.inner.context.actor.dead_letters.list()
-    }
-
-    /// Sends dead letter `id` to its actor again and returns the reply; the
-    /// letter leaves the store unless the replay crashes again.
+    /// They are kept in the state store, so with a durable one they survive
+    /// a restart of the host.
     ///
     /// # Errors
     ///
-    /// [`CallError::NotFound`] for an unknown letter or an actor that is
-    /// gone, and whatever the call answers.
+    /// [`Error::State`] when the state store cannot be read.
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, Error> {
+        Ok(self.inner.context.actor.dead_letters.list().await?)
+    }
+
+    /// Sends dead letter `id` to its actor again and returns the reply. The
+    /// letter leaves the store once the actor has handled it (a reply, a
+    /// rejection, or a new dead letter if it is still poison); if the
+    /// replay crashes or cannot be delivered, it stays.
+    ///
+    /// # Errors
+    ///
+    /// [`CallError::NotFound`] for an unknown letter, one being replayed
+    /// already, or an actor that is gone, and whatever the call answers.
     pub async fn replay_dead_letter(&self, id: u64) -> Result<Vec<u8>, CallError> {
         let letters = self.inner.context.actor.dead_letters.clone();
+        let store_failed = move |e: crate::state::StateError| {
+            CallError::NotFound(format!("dead letter {id}: {e}"))
+        };
         let letter = letters
-            .take(id)
+            .begin_replay(id)
+            .await
+            .map_err(store_failed)?
             .ok_or_else(|| CallError::NotFound(format!("dead letter {id}")))?;
         let Some(actor) = self.actor(&letter.actor) else {
-            let error = self.why_unavailable(&letter.actor);
-            letters.put_back(letter);
-            return Err(error);
+            letters.end_replay(id, false).await.map_err(store_failed)?;
+            return Err(self.why_unavailable(&letter.actor));
         };
         // In a task of its own, so that a caller that gives up (a timeout, a
-        // closed connection) cannot lose the letter half-way.
+        // closed connection) cannot leave the letter marked as replaying.
         let replay = tokio::spawn(async move {
-            let result = actor.call(letter.message.clone()).await;
-            if matches!(
+            let result = actor.call(letter.message).await;
+            let handled = !matches!(
                 result,
                 Err(CallError::Crashed { .. }
                     | CallError::Stopped { .. }
-                    | CallError::StateCommit { .. })
-            ) {
-                letters.put_back(letter);
+                    | CallError::StateCommit { .. }
+                    | CallError::MailboxFull { .. }
+                    | CallError::NotFound(_))
+            );
+            match letters.end_replay(id, handled).await {
+                Ok(()) => result,
+                Err(e) => result.and(Err(store_failed(e))),
             }
-            result
         });
         replay.await.unwrap_or_else(|panic| {
             Err(CallError::NotFound(format!(

@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use wasmvisor::{CallError, ChildSpec, CrashReason, Event, Host, SupervisorSpec, SupervisorStatus};
+use wasmvisor::{
+    CallError, ChildSpec, CrashReason, Event, Host, RedbStateStore, SupervisorSpec,
+    SupervisorStatus,
+};
 
 use crate::common::{call_ok, plugin, single, supervise, within};
 
@@ -55,7 +58,7 @@ async fn a_poison_message_is_tried_then_dead_lettered_and_the_actor_serves_on() 
         SupervisorStatus::Running,
         "within the intensity"
     );
-    let letters = host.dead_letters();
+    let letters = host.dead_letters().await.unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].id, id);
     assert_eq!(letters[0].message, b"crash");
@@ -88,7 +91,7 @@ async fn without_redelivery_the_crashing_message_is_answered_once_and_never_retr
         "{result:?}"
     );
     assert_eq!(host.actor("counter").unwrap().info().restarts, 1);
-    assert!(host.dead_letters().is_empty());
+    assert!(host.dead_letters().await.unwrap().is_empty());
     host.shutdown().await;
 }
 
@@ -104,7 +107,7 @@ async fn replaying_a_dead_letter_sends_it_again() {
     )
     .await;
     let _ = host.actor("counter").unwrap().call("crash").await;
-    let first = host.dead_letters()[0].id;
+    let first = host.dead_letters().await.unwrap()[0].id;
     assert_eq!(
         host.replay_dead_letter(999).await,
         Err(CallError::NotFound("dead letter 999".into()))
@@ -115,7 +118,13 @@ async fn replaying_a_dead_letter_sends_it_again() {
         matches!(replayed, Err(CallError::DeadLettered { .. })),
         "{replayed:?}"
     );
-    let ids: Vec<u64> = host.dead_letters().iter().map(|l| l.id).collect();
+    let ids: Vec<u64> = host
+        .dead_letters()
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.id)
+        .collect();
     assert_eq!(ids.len(), 1);
     assert_ne!(ids[0], first);
     host.shutdown().await;
@@ -149,4 +158,67 @@ async fn a_message_kept_for_redelivery_is_answered_when_its_actor_is_terminated(
         "{answer:?}"
     );
     host.shutdown().await;
+}
+
+#[tokio::test]
+async fn dead_letters_survive_a_host_restart_and_can_be_replayed_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.redb");
+    let guarded = |counter| {
+        SupervisorSpec::new("guarded")
+            .intensity(10, Duration::from_secs(60))
+            .child(ChildSpec::new("counter", counter).redelivery(2))
+    };
+    let first = {
+        let host = Host::builder()
+            .state_store(RedbStateStore::open(&path).unwrap())
+            .build()
+            .unwrap();
+        supervise(&host, guarded(plugin(&host, "counter").await)).await;
+        let result = host.actor("counter").unwrap().call("crash").await;
+        let Err(CallError::DeadLettered { id, .. }) = result else {
+            panic!("expected a dead letter, got {result:?}");
+        };
+        host.shutdown().await;
+        id
+    };
+
+    let host = Host::builder()
+        .state_store(RedbStateStore::open(&path).unwrap())
+        .build()
+        .unwrap();
+    let letters = host.dead_letters().await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(
+        (letters[0].id, letters[0].message.as_slice()),
+        (first, &b"crash"[..])
+    );
+    assert_eq!(letters[0].crashes.len(), 2);
+
+    supervise(&host, guarded(plugin(&host, "counter").await)).await;
+    // Still poison: the replay is dead-lettered again, under a new id, and
+    // the old letter is gone.
+    let replayed = host.replay_dead_letter(first).await;
+    let Err(CallError::DeadLettered { id: second, .. }) = replayed else {
+        panic!("expected a dead letter, got {replayed:?}");
+    };
+    assert!(second > first);
+    let ids: Vec<u64> = host
+        .dead_letters()
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.id)
+        .collect();
+    assert_eq!(ids, [second]);
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn actor_names_in_the_hosts_reserved_namespace_are_refused() {
+    let host = Host::new().unwrap();
+    let counter = plugin(&host, "counter").await;
+    let spec = SupervisorSpec::new("s").child(ChildSpec::new("wasmvisor:dead-letters", counter));
+    let error = host.start_supervisor(spec).await.unwrap_err();
+    assert!(error.to_string().contains("reserved"), "{error}");
 }

@@ -274,6 +274,12 @@ impl ChildSpec {
         if self.id.is_empty() {
             return Err(invalid("the child id is empty".into()));
         }
+        if self.id.starts_with(crate::dead_letters::RESERVED_PREFIX) {
+            return Err(invalid(format!(
+                "ids starting with `{}` are reserved for the host's own records",
+                crate::dead_letters::RESERVED_PREFIX
+            )));
+        }
         self.limits.validate().map_err(invalid)?;
         if let Shutdown::Timeout(timeout) = self.shutdown {
             check_duration("the shutdown timeout", timeout).map_err(invalid)?;
