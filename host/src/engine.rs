@@ -137,6 +137,7 @@ impl Engine {
 
         let mut linker = Linker::new(&wasmtime);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         crate::bindings::FullPlugin::add_to_linker::<ActorData, HasSelf<ActorData>>(
             &mut linker,
             |data| data,

@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, StoreContextMut, Trap, UpdateDeadline};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::actor::ActorRef;
 use crate::bindings::{actors, handler, health, job, lifecycle, log, snapshot, state};
-use crate::capabilities::Capabilities;
+use crate::capabilities::{Capabilities, HttpEgress};
 use crate::engine::{EPOCH_TICK, Engine};
 use crate::error::CallError;
 use crate::error::{CrashReason, millis};
@@ -38,6 +39,8 @@ use crate::state::{Changes, CommittedState};
 pub(crate) struct ActorData {
     actor: Arc<str>,
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    http_egress: HttpEgress,
     table: ResourceTable,
     state: StateView,
     limiter: Limiter,
@@ -59,6 +62,16 @@ impl WasiView for ActorData {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for ActorData {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_egress,
         }
     }
 }
@@ -535,6 +548,8 @@ fn new_store(
     capabilities.apply(&mut builder, &actor)?;
     let wasi = builder.build();
     let data = ActorData {
+        http_egress: capabilities.http_egress(&actor)?,
+        http: WasiHttpCtx::new(),
         actor,
         wasi,
         table: ResourceTable::new(),

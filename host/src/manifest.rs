@@ -32,6 +32,7 @@
 //! [capabilities]                   # nothing is granted by default
 //! env = { GREETING = "ahoy" }
 //! connect = ["127.0.0.1:8080"]     # IP:port, no name lookups
+//! http = ["api.example.com", "127.0.0.1:8080"]  # wasi:http; a bare host: ports 80 and 443
 //! dirs = [{ host = "data", guest = "/data", read_only = true }]  # host: relative to DIR
 //!
 //! [config]                         # passed to the plugin's `init`
@@ -96,6 +97,8 @@ struct CapabilitiesSetting {
     env: BTreeMap<String, String>,
     #[serde(default)]
     connect: Vec<std::net::SocketAddr>,
+    #[serde(default)]
+    http: Vec<HttpGrantSetting>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,6 +212,19 @@ impl<'de> Deserialize<'de> for DurationSetting {
                     "`{text}` is not a duration; write a number with a unit, like \"500ms\", \"5s\", \"2m\" or \"1h\""
                 ))
             })
+    }
+}
+
+/// An outbound HTTP grant, `"host"` or `"host:port"`, checked as it is read
+/// so that a bad one is reported with its line.
+#[derive(Debug, Clone)]
+struct HttpGrantSetting(String);
+
+impl<'de> Deserialize<'de> for HttpGrantSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        crate::capabilities::check_http_grant(&text).map_err(serde::de::Error::custom)?;
+        Ok(HttpGrantSetting(text))
     }
 }
 
@@ -327,6 +343,9 @@ impl Manifest {
             }
             for addr in &granted.connect {
                 capabilities = capabilities.connect(*addr);
+            }
+            for grant in &granted.http {
+                capabilities = capabilities.http(grant.0.clone());
             }
             child = child.capabilities(capabilities);
         }
@@ -521,6 +540,13 @@ mod tests {
         assert!(
             bad.contains("line 1") && bad.contains("brutal-kill"),
             "{bad}"
+        );
+        let grant = toml::from_str::<Manifest>("[capabilities]\nhttp = [\"https://x/y\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            grant.contains("line 2") && grant.contains("host:port"),
+            "{grant}"
         );
     }
 }

@@ -108,3 +108,79 @@ async fn a_plugin_without_grants_cannot_list_a_directory() {
     assert!(listed.starts_with("cannot list"), "{listed}");
     host.shutdown().await;
 }
+
+/// An HTTP server on loopback that answers `GET /hello` with 200 and counts
+/// the requests that reach it.
+async fn counting_server() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = Arc::new(AtomicUsize::new(0));
+    let app = axum::Router::new().route(
+        "/hello",
+        axum::routing::get({
+            let hits = hits.clone();
+            move || async move {
+                hits.fetch_add(1, Ordering::SeqCst);
+                "hi"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, hits)
+}
+
+#[tokio::test]
+async fn outbound_http_reaches_only_the_granted_hosts() {
+    use std::sync::atomic::Ordering;
+    let (granted, granted_hits) = counting_server().await;
+    let (other, other_hits) = counting_server().await;
+
+    let host = Host::new().unwrap();
+    single(&host, "sandboxed", "sandboxed", |c| {
+        c.capabilities(wasmvisor::Capabilities::new().http(granted.to_string()))
+    })
+    .await;
+    single(&host, "ungranted", "sandboxed", |c| c).await;
+
+    assert_eq!(
+        call_ok(&host, "sandboxed", &format!("http {granted}/hello")).await,
+        "status 200"
+    );
+    assert_eq!(granted_hits.load(Ordering::SeqCst), 1);
+
+    // Another port on the same host, and the same port for a plugin with no
+    // grant: denied inside the guest, and nothing reaches the servers.
+    let denied = rejected(&host, &format!("http {other}/hello")).await;
+    assert!(denied.contains("HttpRequestDenied"), "{denied}");
+    let denied = match host
+        .actor("ungranted")
+        .unwrap()
+        .call(format!("http {granted}/hello"))
+        .await
+    {
+        Err(CallError::Rejected { reason, .. }) => reason,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert!(denied.contains("HttpRequestDenied"), "{denied}");
+    assert_eq!(other_hits.load(Ordering::SeqCst), 0);
+    assert_eq!(granted_hits.load(Ordering::SeqCst), 1);
+    assert_eq!(host.actor("sandboxed").unwrap().info().restarts, 0);
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_malformed_http_grant_is_refused_before_anything_starts() {
+    let host = Host::new().unwrap();
+    let plugin = crate::common::plugin(&host, "sandboxed").await;
+    let spec = wasmvisor::SupervisorSpec::new("s").child(
+        wasmvisor::ChildSpec::new("sandboxed", plugin)
+            .capabilities(wasmvisor::Capabilities::new().http("http://example.com/path")),
+    );
+    let error = host.start_supervisor(spec).await.unwrap_err();
+    assert!(error.to_string().contains("host:port"), "{error}");
+}

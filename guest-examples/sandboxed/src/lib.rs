@@ -9,6 +9,8 @@
 //! - `write PATH TEXT`: writes TEXT to the file, or the error;
 //! - `list PATH`: the directory's entries, one per line, or the error;
 //! - `connect HOST:PORT`: whether a TCP connection could be opened;
+//! - `http AUTHORITY/PATH`: sends `GET http://AUTHORITY/PATH` over `wasi:http`
+//!   and replies with the response's status code, or the error;
 //! - `clock`: the wall clock's reading, in seconds since 1970.
 
 wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
@@ -55,6 +57,14 @@ impl Guest for Sandboxed {
                 Ok(_) => "connected".to_string(),
                 Err(error) => return Err(format!("cannot connect to {addr}: {error}")),
             }
+        } else if let Some(target) = text.strip_prefix("http ") {
+            let (authority, path) = match target.find('/') {
+                Some(slash) => target.split_at(slash),
+                None => (target, "/"),
+            };
+            http_get(authority, path)
+                .map(|status| format!("status {status}"))
+                .map_err(|error| format!("GET http://{target} failed: {error}"))?
         } else if text == "clock" {
             let since_epoch = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -62,11 +72,40 @@ impl Guest for Sandboxed {
             format!("clock ok: {}s since 1970", since_epoch.as_secs())
         } else {
             return Err(format!(
-                "unknown message `{text}`; try `env`, `args`, `read PATH`, `write PATH TEXT`, `list PATH`, `connect HOST:PORT` or `clock`"
+                "unknown message `{text}`; try `env`, `args`, `read PATH`, `write PATH TEXT`, `list PATH`, `connect HOST:PORT`, `http AUTHORITY/PATH` or `clock`"
             ));
         };
         Ok(reply.into_bytes())
     }
+}
+
+/// Sends `GET http://{authority}{path}` and returns the response's status.
+fn http_get(authority: &str, path: &str) -> Result<u16, String> {
+    use wasip2::http::outgoing_handler;
+    use wasip2::http::types::{Fields, Method, OutgoingRequest, Scheme};
+
+    let request = OutgoingRequest::new(Fields::new());
+    request
+        .set_method(&Method::Get)
+        .map_err(|()| "bad method")?;
+    // Without a scheme the request would default to https.
+    request
+        .set_scheme(Some(&Scheme::Http))
+        .map_err(|()| "bad scheme")?;
+    request
+        .set_authority(Some(authority))
+        .map_err(|()| format!("bad authority `{authority}`"))?;
+    request
+        .set_path_with_query(Some(path))
+        .map_err(|()| format!("bad path `{path}`"))?;
+    let response = outgoing_handler::handle(request, None).map_err(|e| e.to_string())?;
+    response.subscribe().block();
+    let response = response
+        .get()
+        .ok_or("no response after waiting for it")?
+        .map_err(|()| "the response was taken already")?
+        .map_err(|e| e.to_string())?;
+    Ok(response.status())
 }
 
 export!(Sandboxed);

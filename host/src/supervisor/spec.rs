@@ -281,6 +281,7 @@ impl ChildSpec {
             )));
         }
         self.limits.validate().map_err(invalid)?;
+        self.capabilities.validate().map_err(invalid)?;
         if let Shutdown::Timeout(timeout) = self.shutdown {
             check_duration("the shutdown timeout", timeout).map_err(invalid)?;
         }

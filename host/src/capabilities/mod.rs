@@ -8,11 +8,16 @@
 //!   read-write;
 //! - an **environment variable**, with its value;
 //! - an outbound TCP **connection** to one `IP:port`. Name lookups stay off
-//!   (list IP addresses), and listening and UDP are never allowed.
+//!   (list IP addresses), and listening and UDP are never allowed;
+//! - outbound **HTTP** requests (`wasi:http`) to one `host` or `host:port`
+//!   (see [`http`]).
 //!
 //! A guest that tries what it was not granted gets an error inside the guest
-//! (no such file, permission denied, connection refused), never access; a
-//! refused connection is logged once per instance.
+//! (no such file, permission denied, connection refused, HTTP request
+//! denied), never access; a refused connection or request is logged once
+//! per instance.
+
+mod http;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,12 +27,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
+pub(crate) use self::http::HttpEgress;
+use self::http::HttpGrant;
+
+/// Checks an outbound HTTP grant (`host` or `host:port`) and says how to
+/// write it when it is wrong.
+pub(crate) fn check_http_grant(grant: &str) -> Result<(), String> {
+    HttpGrant::parse(grant).map(drop)
+}
+
 /// What one plugin may reach. Empty (nothing) by default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Capabilities {
     dirs: Vec<DirGrant>,
     env: Vec<(String, String)>,
     connect: Vec<SocketAddr>,
+    http: Vec<String>,
 }
 
 /// A host directory visible to the guest.
@@ -70,6 +85,29 @@ impl Capabilities {
     pub fn connect(mut self, addr: SocketAddr) -> Self {
         self.connect.push(addr);
         self
+    }
+
+    /// Allows outbound HTTP and HTTPS requests (`wasi:http`) to `authority`:
+    /// `host:port` for exactly that port, or a bare `host` for the default
+    /// ports (80 for `http`, 443 for `https`). Names are allowed here (the
+    /// host resolves them for granted requests only).
+    pub fn http(mut self, authority: impl Into<String>) -> Self {
+        self.http.push(authority.into());
+        self
+    }
+
+    /// Checks the grants that can be wrong before anything starts.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        self.http_grants().map(drop)
+    }
+
+    fn http_grants(&self) -> Result<Arc<[HttpGrant]>, String> {
+        self.http.iter().map(|g| HttpGrant::parse(g)).collect()
+    }
+
+    /// The `wasi:http` hooks enforcing the HTTP grants for `actor`.
+    pub(crate) fn http_egress(&self, actor: &Arc<str>) -> Result<HttpEgress, String> {
+        Ok(HttpEgress::new(actor.clone(), self.http_grants()?))
     }
 
     /// Applies the grants to a WASI context being built for `actor`.
