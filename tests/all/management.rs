@@ -35,8 +35,31 @@ async fn start_child_adds_a_child_and_refuses_duplicates_and_failures() {
         })
     );
     supervisor.terminate_child("b").await.unwrap();
-    let present = supervisor.start_child(ChildSpec::new("b", counter)).await;
+    let present = supervisor
+        .start_child(ChildSpec::new("b", counter.clone()))
+        .await;
     assert_eq!(present, Err(ChildError::AlreadyPresent("b".into())));
+
+    // A name that another supervisor's actor holds (S15): already started,
+    // pointing at the other actor, and nothing is added.
+    let other = single(&host, "elsewhere", "counter", |c| c).await;
+    let taken = supervisor
+        .start_child(ChildSpec::new("elsewhere", counter.clone()))
+        .await;
+    assert_eq!(
+        taken,
+        Err(ChildError::NameTaken {
+            name: "elsewhere".into(),
+            instance: other.which_children()[0].instance,
+        })
+    );
+    assert!(
+        supervisor
+            .which_children()
+            .iter()
+            .all(|c| c.name != "elsewhere")
+    );
+    assert_eq!(call_ok(&host, "elsewhere", "inc").await, "1");
 
     let greeter = plugin(&host, "greeter").await;
     let failed = supervisor

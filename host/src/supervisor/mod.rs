@@ -132,7 +132,21 @@ pub enum ChildError {
     /// `restart_child`/`delete_child`: the child is waiting to be restarted.
     #[error("child `{0}` is restarting")]
     Restarting(String),
-    /// The child's spec is invalid, or its name is taken by another actor.
+    /// `start_child`: the child's name is registered by another actor
+    /// (OTP's `already_started(Other)` for a registered name). Nothing was
+    /// added.
+    #[error("the name `{name}` belongs to another running actor (instance {instance:?})")]
+    NameTaken {
+        /// The name.
+        name: String,
+        /// The other actor's current instance (`None` while it restarts).
+        instance: Option<u64>,
+    },
+    /// The host runs as many actors as it may
+    /// ([`HostBuilder::max_actors`](crate::HostBuilder::max_actors)).
+    #[error("the host may run at most {0} actors")]
+    TooManyActors(usize),
+    /// The child's spec is invalid.
     #[error("invalid child: {0}")]
     Invalid(String),
     /// The child failed to start (and was not kept, for `start_child`).
@@ -959,7 +973,18 @@ impl SupervisorTask {
         let actors: Vec<ActorRef> = child.handle.actor.iter().cloned().collect();
         if let Err(error) = self.context.registry.register_all(&actors) {
             drop(close(&self.context, &child, &error.to_string()));
-            return Err(ChildError::Invalid(error.to_string()));
+            return Err(match error {
+                Error::DuplicateName(name) => ChildError::NameTaken {
+                    instance: self
+                        .context
+                        .registry
+                        .get(&name)
+                        .and_then(|other| other.info().instance),
+                    name,
+                },
+                Error::TooManyActors { limit } => ChildError::TooManyActors(limit),
+                other => ChildError::Invalid(other.to_string()),
+            });
         }
         self.children.push(child);
         self.publish_children();
