@@ -29,7 +29,7 @@ use crate::engine::Engines;
 use crate::error::{CallError, CrashReason, ExitReason, millis};
 use crate::events::{Event, EventBus};
 use crate::health::{FailureCounter, HealthStatus};
-use crate::instance::{Instance, StartError, StartParams};
+use crate::instance::{Instance, KillSwitch, StartError, StartParams};
 use crate::loader::{Compiled, Plugin};
 use crate::registry::Registry;
 use crate::state::StateStore;
@@ -253,6 +253,8 @@ impl std::fmt::Display for ActorStatus {
 pub(crate) struct ActorShared {
     name: String,
     status: Mutex<Status>,
+    /// Cuts off the guest call in progress when the supervisor kills.
+    pub(crate) kill: Arc<KillSwitch>,
 }
 
 pub(crate) struct Status {
@@ -271,6 +273,7 @@ impl ActorShared {
     pub(crate) fn new(name: String) -> Self {
         ActorShared {
             name,
+            kill: Arc::default(),
             status: Mutex::new(Status {
                 state: ActorStatus::Starting,
                 instance: None,
@@ -554,8 +557,10 @@ impl ActorTask {
             .await
             .map_err(|e| format!("cannot load its state: {e}"))?;
         let compiled = self.compiled().await?;
+        self.shared.kill.reset();
         let started = Instance::start(StartParams {
             compiled: &compiled,
+            kill: &self.shared.kill,
             actor: &self.name,
             limits: &self.spec.limits,
             config: &self.spec.config,
@@ -595,7 +600,33 @@ impl ActorTask {
 
     /// Serves messages, health checks and control requests until the
     /// instance ends.
-    async fn serve(&mut self, mut instance: Instance) -> Served {
+    async fn serve(&mut self, instance: Instance) -> Served {
+        match self.serve_instance(instance).await {
+            // The supervisor killed it mid-call, and its stop request is
+            // waiting: answer that instead of reporting a crash.
+            Served::Exited(ExitReason::Crash(CrashReason::Killed)) => self.after_kill().await,
+            served => served,
+        }
+    }
+
+    /// Waits for the stop (or close) that came with a kill.
+    async fn after_kill(&mut self) -> Served {
+        loop {
+            match self.control.recv().await {
+                Some(Control::Stop { reply, .. }) => {
+                    return Served::Stopped(ExitReason::Killed, reply);
+                }
+                Some(Control::Close { reason, done }) => return Served::Closed(reason, done),
+                Some(Control::Start { reply, .. }) => {
+                    let _ = reply.send(Err("already running".to_owned()));
+                }
+                Some(Control::Park { .. }) => {}
+                None => return Served::Closed("its supervisor is gone".to_owned(), None),
+            }
+        }
+    }
+
+    async fn serve_instance(&mut self, mut instance: Instance) -> Served {
         if instance.has_job()
             && let Some(exit) = self.run_job(&mut instance).await
         {
@@ -670,6 +701,20 @@ impl ActorTask {
     /// Handles one message; returns the crash if the instance crashed.
     async fn handle(&mut self, instance: &mut Instance, envelope: Envelope) -> Option<CrashReason> {
         let answer = match instance.handle(&envelope.message).await {
+            // Stopped by its supervisor, not crashed by the message: no
+            // redelivery, no dead letter.
+            Err(CrashReason::Killed) => {
+                respond(
+                    envelope.reply,
+                    Err(CallError::Stopped {
+                        actor: self.name.to_string(),
+                        reason: "killed by its supervisor while handling this message \
+                                 (its writes were discarded)"
+                            .to_owned(),
+                    }),
+                );
+                return Some(CrashReason::Killed);
+            }
             Ok(Ok(reply)) => match self.commit(instance, false).await {
                 Ok(()) => Ok(reply),
                 Err(crash) => {
@@ -877,7 +922,7 @@ impl ActorTask {
                     Err(crash) => ExitReason::Crash(crash),
                 }
             }
-            Err(CrashReason::DeadlineExceeded { .. }) => ExitReason::Killed,
+            Err(CrashReason::DeadlineExceeded { .. } | CrashReason::Killed) => ExitReason::Killed,
             Err(crash) => ExitReason::Crash(crash),
         };
         drop(instance);

@@ -164,6 +164,9 @@ pub enum CrashReason {
         /// The deadline, in milliseconds.
         limit_ms: u64,
     },
+    /// Its supervisor killed the instance in the middle of a call: a brutal
+    /// kill, or a shutdown timeout that ran out.
+    Killed,
     /// The guest tried to grow its memory past the limit.
     MemoryLimit {
         /// The limit, in bytes.
@@ -199,6 +202,7 @@ impl std::fmt::Display for CrashReason {
                 write!(f, "guest overflowed its stack of {limit_bytes} bytes")
             }
             CrashReason::OutOfBounds => write!(f, "guest accessed memory out of bounds"),
+            CrashReason::Killed => write!(f, "killed by its supervisor"),
             CrashReason::DeadlineExceeded { limit_ms } => {
                 write!(f, "call exceeded its deadline of {limit_ms} ms")
             }

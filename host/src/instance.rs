@@ -14,7 +14,10 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, StoreContextMut, Trap, UpdateDeadline};
@@ -52,6 +55,8 @@ pub(crate) struct ActorData {
     max_state_bytes: u64,
     /// The fuel each call gets, when the engine meters fuel.
     fuel: Option<u64>,
+    /// For real-time waits in host imports.
+    engine: Engine,
     /// Where other actors are found, for the `actors` import.
     registry: Option<Arc<Registry>>,
     stderr: GuestOutput,
@@ -118,10 +123,13 @@ impl actors::Host for ActorData {
             deadline.saturating_duration_since(Instant::now())
         });
         let wait = requested.min(left);
-        match tokio::time::timeout(wait, target.call(message)).await {
-            Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(error)) => Err(to_wit_error(error)),
-            Err(_) => Err(actors::CallError::Timeout(
+        // In real time, like every guest deadline (a paused test clock must
+        // not fire it early).
+        let expired = self.engine.wait_until(Instant::now() + wait);
+        tokio::select! {
+            biased;
+            answer = target.call(message) => answer.map_err(to_wit_error),
+            () = expired => Err(actors::CallError::Timeout(
                 u32::try_from(wait.as_millis()).unwrap_or(u32::MAX),
             )),
         }
@@ -189,6 +197,11 @@ struct TableLimitExceeded {
     limit_elements: u64,
 }
 
+/// The trap raised when the supervisor kills the instance mid-call.
+#[derive(Debug, thiserror::Error)]
+#[error("killed by its supervisor")]
+struct Killed;
+
 /// The trap raised when a call runs past its deadline.
 #[derive(Debug, thiserror::Error)]
 #[error("deadline exceeded")]
@@ -235,6 +248,7 @@ pub(crate) struct Instance {
     job: Option<job::Guest>,
     call_timeout: Duration,
     engine: Engine,
+    kill: Arc<KillSwitch>,
 }
 
 /// Why an instance could not be started.
@@ -266,6 +280,7 @@ impl std::fmt::Display for StartError {
 /// What the actor needs to start an instance.
 pub(crate) struct StartParams<'a> {
     pub(crate) compiled: &'a Compiled,
+    pub(crate) kill: &'a Arc<KillSwitch>,
     pub(crate) actor: &'a Arc<str>,
     pub(crate) limits: &'a Limits,
     pub(crate) config: &'a [(String, String)],
@@ -296,7 +311,7 @@ impl Instance {
         };
 
         arm(&mut store, call_timeout);
-        let loaded = load_exports(params.compiled, &mut store).await;
+        let loaded = load_exports(params.compiled, &mut store, Some(params.kill)).await;
         disarm(&mut store);
         let mut instance = match loaded {
             Ok(exports) => Instance {
@@ -308,6 +323,7 @@ impl Instance {
                 job: exports.4,
                 call_timeout,
                 engine: engine.clone(),
+                kill: params.kill.clone(),
             },
             Err(error) => return Err(crash(&store, error)),
         };
@@ -319,6 +335,7 @@ impl Instance {
             let result = bounded(
                 engine,
                 deadline,
+                Some(params.kill),
                 lifecycle.call_init(&mut instance.store, &config),
             )
             .await;
@@ -335,6 +352,7 @@ impl Instance {
             let result = bounded(
                 engine,
                 deadline,
+                Some(params.kill),
                 snapshot.call_restore(&mut instance.store, &data),
             )
             .await;
@@ -358,6 +376,7 @@ impl Instance {
         let result = bounded(
             &self.engine,
             self.deadline(),
+            Some(&self.kill),
             self.handler.call_handle(&mut self.store, message),
         )
         .await;
@@ -371,6 +390,7 @@ impl Instance {
         let result = bounded(
             &self.engine,
             self.deadline(),
+            Some(&self.kill),
             health.call_check(&mut self.store),
         )
         .await;
@@ -387,6 +407,7 @@ impl Instance {
         let result = bounded(
             &self.engine,
             self.deadline(),
+            Some(&self.kill),
             snapshot.call_snapshot(&mut self.store),
         )
         .await;
@@ -399,7 +420,13 @@ impl Instance {
     pub(crate) async fn run_job(&mut self) -> Option<Result<Result<(), String>, CrashReason>> {
         let job = self.job.clone()?;
         self.arm();
-        let result = bounded(&self.engine, self.deadline(), job.call_run(&mut self.store)).await;
+        let result = bounded(
+            &self.engine,
+            self.deadline(),
+            Some(&self.kill),
+            job.call_run(&mut self.store),
+        )
+        .await;
         Some(self.finish(result))
     }
 
@@ -412,6 +439,7 @@ impl Instance {
         let result = bounded(
             &self.engine,
             self.deadline(),
+            Some(&self.kill),
             lifecycle.call_shutdown(&mut self.store),
         )
         .await;
@@ -479,11 +507,13 @@ type LoadedExports = (
 async fn load_exports(
     compiled: &Compiled,
     store: &mut Store<ActorData>,
+    kill: Option<&KillSwitch>,
 ) -> wasmtime::Result<LoadedExports> {
     let deadline = store.data().deadline;
     let instance = bounded(
         &compiled.engine,
         deadline,
+        kill,
         compiled.pre.instantiate_async(&mut *store),
     )
     .await?;
@@ -525,7 +555,7 @@ pub(crate) async fn probe(compiled: &Compiled) -> wasmtime::Result<()> {
     )
     .map_err(wasmtime::Error::msg)?;
     arm(&mut store, limits.call_timeout);
-    load_exports(compiled, &mut store).await.map(drop)
+    load_exports(compiled, &mut store, None).await.map(drop)
 }
 
 fn new_store(
@@ -567,6 +597,7 @@ fn new_store(
             .fuel_metering()
             .then(|| limits.fuel_per_call.unwrap_or(u64::MAX)),
         registry: None,
+        engine: engine.clone(),
         stderr,
     };
     let mut store = Store::new(engine.wasmtime(), data);
@@ -584,17 +615,69 @@ fn new_store(
 async fn bounded<T>(
     engine: &Engine,
     deadline: Option<Instant>,
+    kill: Option<&KillSwitch>,
     call: impl Future<Output = wasmtime::Result<T>>,
 ) -> wasmtime::Result<T> {
-    let Some(deadline) = deadline else {
-        return call.await;
+    let killed = async {
+        match kill {
+            Some(kill) => kill.triggered().await,
+            None => std::future::pending().await,
+        }
     };
-    // A little after the epoch check, which reports a running guest itself.
-    let expired = engine.wait_until(deadline + 2 * EPOCH_TICK);
+    let expired = async {
+        match deadline {
+            // A little after the epoch check, which reports a running guest itself.
+            Some(deadline) => engine.wait_until(deadline + 2 * EPOCH_TICK).await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         biased;
         result = call => result,
         () = expired => Err(wasmtime::Error::new(DeadlineExceeded)),
+        () = killed => Err(wasmtime::Error::new(Killed)),
+    }
+}
+
+/// Lets a supervisor cut off its child's guest call at once: a brutal
+/// kill, or a shutdown timeout that ran out while a message, health check
+/// or `shutdown` call was still running. Shared by the supervisor and the
+/// actor task; armed until the next instance starts.
+#[derive(Default)]
+pub(crate) struct KillSwitch {
+    killed: AtomicBool,
+    notify: Notify,
+}
+
+impl KillSwitch {
+    /// Interrupts the guest call in progress (and any later one) with a
+    /// [`CrashReason::Killed`].
+    pub(crate) fn trigger(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// Disarms the switch for a new instance.
+    pub(crate) fn reset(&self) {
+        self.killed.store(false, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_triggered(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
+    }
+
+    /// Completes once the switch is triggered.
+    pub(crate) async fn triggered(&self) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a trigger in between is not missed.
+            notified.as_mut().enable();
+            if self.is_triggered() {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 
@@ -624,6 +707,9 @@ fn disarm(store: &mut Store<ActorData>) {
 
 /// Turns a trap (or a fatal host error) into the reason reported for the crash.
 fn classify(error: wasmtime::Error, data: &ActorData, call_timeout: Duration) -> CrashReason {
+    if error.is::<Killed>() {
+        return CrashReason::Killed;
+    }
     if error.is::<DeadlineExceeded>() {
         return CrashReason::DeadlineExceeded {
             limit_ms: millis(call_timeout),

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmvisor::{
-    ActorStatus, ChildSpec, Error, ExitReason, Host, MemoryStateStore, RestartType, Shutdown,
-    StateStore, SupervisorSpec, SupervisorStatus,
+    ActorStatus, CallError, ChildSpec, Error, ExitReason, Host, MemoryStateStore, RestartType,
+    Shutdown, StateStore, SupervisorSpec, SupervisorStatus,
 };
 
 use crate::common::{call_ok, plugin, single, supervise, wait_until, within};
@@ -186,4 +186,90 @@ async fn a_graceful_stop_that_runs_out_of_time_is_a_kill() {
     within("the stop", host.shutdown()).await;
     assert_eq!(greeter.info().last_exit, Some(ExitReason::Killed));
     assert_eq!(entry(&store, "greeter", "shutdowns").await, None);
+}
+
+/// A spinner whose calls may run far longer than the tests' patience, so
+/// that a stop finishing in time proves it did not wait for the call.
+fn long_spinner(c: ChildSpec) -> ChildSpec {
+    c.limits(wasmvisor::Limits::default().call_timeout(Duration::from_secs(120)))
+}
+
+/// Starts a `spin` call on `actor` and waits until the guest is running it.
+async fn spinning(host: &Host, actor: &str) -> tokio::task::JoinHandle<Result<Vec<u8>, CallError>> {
+    let actor = host.actor(actor).unwrap();
+    let mut call = Box::pin({
+        let actor = actor.clone();
+        async move { actor.call("spin").await }
+    });
+    // One poll puts the message in the mailbox (then it waits for the reply).
+    tokio::select! {
+        biased;
+        answer = &mut call => panic!("`spin` answered at once: {answer:?}"),
+        () = std::future::ready(()) => {}
+    }
+    wait_until("the spin is taken", || actor.info().mailbox_depth == 0).await;
+    tokio::spawn(call)
+}
+
+#[tokio::test]
+async fn a_brutal_kill_cuts_off_the_message_in_progress() {
+    let host = Host::new().unwrap();
+    let supervisor = single(&host, "spinner", "spinner", |c| {
+        long_spinner(c).shutdown(Shutdown::BrutalKill)
+    })
+    .await;
+    let call = spinning(&host, "spinner").await;
+    within("the kill", supervisor.terminate_child("spinner"))
+        .await
+        .unwrap();
+    let answer = within("the answer", call).await.unwrap();
+    assert!(
+        matches!(&answer, Err(CallError::Stopped { reason, .. }) if reason.contains("killed")),
+        "{answer:?}"
+    );
+    let child = &supervisor.which_children()[0];
+    assert_eq!(child.last_exit, Some(ExitReason::Killed));
+    // Not a crash: no restart, and it starts again on request.
+    assert_eq!(child.restarts, 0);
+    supervisor.restart_child("spinner").await.unwrap();
+    assert_eq!(call_ok(&host, "spinner", "ping").await, "pong");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_shutdown_timeout_kills_a_child_stuck_in_a_message() {
+    let host = Host::new().unwrap();
+    single(&host, "spinner", "spinner", |c| {
+        long_spinner(c).shutdown(Shutdown::Timeout(Duration::from_millis(200)))
+    })
+    .await;
+    let spinner = host.actor("spinner").unwrap();
+    let call = spinning(&host, "spinner").await;
+    within("the stop", host.shutdown()).await;
+    assert_eq!(spinner.info().last_exit, Some(ExitReason::Killed));
+    assert!(within("the answer", call).await.unwrap().is_err());
+}
+
+#[tokio::test]
+async fn a_nested_supervisor_is_stopped_by_its_own_shutdown_spec() {
+    let host = Host::new().unwrap();
+    let spinner = plugin(&host, "spinner").await;
+    // The worker would wait for its message (Infinity); the nested
+    // supervisor's spec says 200 ms, after which everything below it is
+    // killed.
+    let inner = SupervisorSpec::new("inner")
+        .child(long_spinner(ChildSpec::new("spinner", spinner)).shutdown(Shutdown::Infinity));
+    let top = supervise(
+        &host,
+        SupervisorSpec::new("top").child(
+            ChildSpec::supervisor(inner).shutdown(Shutdown::Timeout(Duration::from_millis(200))),
+        ),
+    )
+    .await;
+    let worker = host.actor("spinner").unwrap();
+    let call = spinning(&host, "spinner").await;
+    within("the stop", top.stop()).await;
+    assert!(within("the answer", call).await.unwrap().is_err());
+    assert_eq!(worker.info().last_exit, Some(ExitReason::Killed));
+    assert_eq!(top.status(), SupervisorStatus::Stopped);
 }

@@ -87,3 +87,24 @@ async fn a_call_to_a_restarting_actor_waits_for_it_within_the_timeout() {
     );
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_callee_that_does_not_answer_in_time_is_a_timeout_for_the_caller() {
+    let host = Host::new().unwrap();
+    let relay = plugin(&host, "relay").await;
+    let spinner = plugin(&host, "spinner").await;
+    supervise(
+        &host,
+        SupervisorSpec::new("pair")
+            .child(ChildSpec::new("relay", relay))
+            .child(
+                ChildSpec::new("spinner", spinner)
+                    .limits(wasmvisor::Limits::default().call_timeout(Duration::from_secs(30)))
+                    .shutdown(wasmvisor::Shutdown::BrutalKill),
+            ),
+    )
+    .await;
+    let timeout = relay_error(&host, "to spinner spin").await;
+    assert!(timeout.contains("no answer within 2000 ms"), "{timeout}");
+    host.shutdown().await;
+}

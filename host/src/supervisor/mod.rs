@@ -62,8 +62,10 @@ pub use self::spec::{
 use crate::actor::{
     self, ActorContext, ActorInfo, ActorRef, ActorShared, ActorStatus, ChildKind, Control, Exit,
 };
+use crate::engine::Engines;
 use crate::error::{Error, ExitReason, millis};
 use crate::events::Event;
+use crate::instance::KillSwitch;
 use crate::registry::Registry;
 
 /// What a supervisor needs from its host.
@@ -180,6 +182,9 @@ struct SupervisorShared {
     /// The children's handles, in start order (kept by the task).
     children: Mutex<Vec<ChildHandle>>,
     status: watch::Sender<SupervisorStatus>,
+    /// Set when this supervisor, as a nested child, is killed by its
+    /// parent: the children it is stopping are killed at once too.
+    kill: Arc<KillSwitch>,
 }
 
 impl SupervisorShared {
@@ -322,6 +327,13 @@ impl SupervisorRef {
         self.stopped().await;
     }
 
+    /// Kills every child this supervisor is stopping (or will stop) at once,
+    /// whatever their shutdown specs: its own parent's shutdown timeout ran
+    /// out, or its parent kills it brutally.
+    pub(crate) fn kill(&self) {
+        self.shared.kill.trigger();
+    }
+
     /// Waits until the supervisor has stopped or given up, and returns how.
     pub async fn stopped(&self) -> SupervisorStatus {
         let mut status = self.shared.status.subscribe();
@@ -419,7 +431,7 @@ impl Child {
     /// Forgets a pending restart and, if an instance runs, tells it to stop
     /// by the child's shutdown spec; the receiver completes when it has.
     /// The child is undefined from then on.
-    fn signal_stop(&mut self) -> Option<oneshot::Receiver<Option<ExitReason>>> {
+    fn signal_stop(&mut self) -> Option<Stopping> {
         self.generation += 1;
         if let Some(timer) = self.timer.take() {
             timer.abort();
@@ -435,7 +447,57 @@ impl Child {
             shutdown: self.spec.shutdown,
             reply,
         };
-        self.handle.control.send(stop).ok().map(|()| stopped)
+        self.handle.control.send(stop).ok().map(|()| Stopping {
+            stopped,
+            shutdown: self.spec.shutdown,
+            kill: self.handle.shared.kill.clone(),
+        })
+    }
+}
+
+/// A stop sent to a child, to be seen through by its shutdown spec (S10):
+/// `BrutalKill` kills at once; `Timeout` waits that long for a graceful
+/// stop, then kills; `Infinity` waits (a worker's calls are still bounded
+/// by their deadlines).
+struct Stopping {
+    stopped: oneshot::Receiver<Option<ExitReason>>,
+    shutdown: Shutdown,
+    kill: Arc<KillSwitch>,
+}
+
+impl Stopping {
+    /// Waits for the child to stop, counting its shutdown timeout from
+    /// `since`, and killing it at once if `supervisor_killed` is triggered.
+    /// The timer runs in real time on the engine's ticker, like every guest
+    /// deadline.
+    async fn finish(
+        self,
+        engines: &Engines,
+        since: std::time::Instant,
+        supervisor_killed: &KillSwitch,
+    ) -> Option<ExitReason> {
+        let Stopping {
+            mut stopped,
+            shutdown,
+            kill,
+        } = self;
+        let timed_out = async {
+            match shutdown {
+                Shutdown::BrutalKill => {}
+                Shutdown::Timeout(timeout) => {
+                    engines.default_engine().wait_until(since + timeout).await
+                }
+                Shutdown::Infinity => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            exit = &mut stopped => return exit.ok().flatten(),
+            () = timed_out => {}
+            () = supervisor_killed.triggered() => {}
+        }
+        kill.trigger();
+        stopped.await.ok().flatten()
     }
 }
 
@@ -464,6 +526,7 @@ pub(crate) async fn start(
     let (status, _) = watch::channel(SupervisorStatus::Running);
     let shared = Arc::new(SupervisorShared {
         name: spec.name.clone(),
+        kill: Arc::default(),
         children: Mutex::new(Vec::new()),
         status,
     });
@@ -690,8 +753,11 @@ impl SupervisorTask {
     /// Stops the child's instance (if running) by its shutdown spec and
     /// forgets a pending restart; the exit is consumed, never a crash.
     async fn stop_one(&mut self, index: usize) {
-        if let Some(stopped) = self.children[index].signal_stop() {
-            let _ = stopped.await;
+        if let Some(stopping) = self.children[index].signal_stop() {
+            let since = std::time::Instant::now();
+            stopping
+                .finish(&self.context.actor.engines, since, &self.shared.kill)
+                .await;
         }
     }
 
@@ -1080,15 +1146,19 @@ impl SupervisorTask {
         }
     }
 
-    /// Signals every running child to stop, then waits for them all.
+    /// Signals every running child to stop, then waits for them all, with
+    /// one shutdown timer for all (S11, dynamic supervisors).
     async fn stop_all_at_once(&mut self) {
+        let since = std::time::Instant::now();
         let stopping: Vec<_> = self
             .children
             .iter_mut()
             .filter_map(Child::signal_stop)
             .collect();
-        for stopped in stopping {
-            let _ = stopped.await;
+        for stopping in stopping {
+            stopping
+                .finish(&self.context.actor.engines, since, &self.shared.kill)
+                .await;
         }
     }
 }

@@ -77,6 +77,7 @@ impl NestedCell {
         while let Some(control) = self.control.recv().await {
             match control {
                 Control::Start { instance, reply } => {
+                    self.shared.kill.reset();
                     let supervisor = match start_boxed(self.context.clone(), self.sub.clone()).await
                     {
                         Ok(supervisor) => supervisor,
@@ -110,10 +111,22 @@ impl NestedCell {
             tokio::select! {
                 control = self.control.recv() => match control {
                     Some(Control::Stop { reply, .. }) => {
-                        supervisor.stop().await;
-                        self.set_down(ExitReason::Shutdown);
-                        self.publish_exit(instance, ExitReason::Shutdown);
-                        let _ = reply.send(Some(ExitReason::Shutdown));
+                        // The parent times the stop by this child's shutdown
+                        // spec; when it kills, every child below is killed.
+                        let stopped = supervisor.stop();
+                        tokio::pin!(stopped);
+                        let reason = tokio::select! {
+                            biased;
+                            () = &mut stopped => ExitReason::Shutdown,
+                            () = self.shared.kill.triggered() => {
+                                supervisor.kill();
+                                stopped.await;
+                                ExitReason::Killed
+                            }
+                        };
+                        self.set_down(reason.clone());
+                        self.publish_exit(instance, reason.clone());
+                        let _ = reply.send(Some(reason));
                         return true;
                     }
                     Some(Control::Start { reply, .. }) => {

@@ -26,10 +26,14 @@ pub enum RestartType {
 /// How a child is stopped when its supervisor stops it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shutdown {
-    /// Call the guest's `shutdown` export (if any) and wait up to this long,
-    /// then discard the instance. The default for workers, with 5 s.
+    /// Let the message in progress finish, call the guest's `shutdown`
+    /// export (if any), and wait up to this long in all; then kill the
+    /// instance, even mid-call (exit reason `Killed`). For a child
+    /// supervisor, its children are killed at that point. The default for
+    /// workers, with 5 s.
     Timeout(Duration),
-    /// Discard the instance at once.
+    /// Kill the instance at once, even in the middle of a message (whose
+    /// caller gets [`CallError::Stopped`](crate::CallError::Stopped)).
     BrutalKill,
     /// Wait as long as it takes: the default for child supervisors, which
     /// stop their own children by their own specs. For a worker, its
