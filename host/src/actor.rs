@@ -222,6 +222,10 @@ pub struct ActorInfo {
     pub last_exit: Option<ExitReason>,
     /// Messages waiting in the mailbox.
     pub mailbox_depth: usize,
+    /// The version of the plugin it runs (see
+    /// [`Plugin::version`](crate::Plugin::version)); `None` for a nested
+    /// supervisor.
+    pub version: Option<String>,
 }
 
 /// The state of an actor.
@@ -259,6 +263,8 @@ pub(crate) struct ActorShared {
 
 pub(crate) struct Status {
     pub(crate) state: ActorStatus,
+    /// The version of the plugin it runs (workers only).
+    pub(crate) version: Option<String>,
     pub(crate) instance: Option<u64>,
     pub(crate) restarts: u64,
     pub(crate) health: HealthStatus,
@@ -276,6 +282,7 @@ impl ActorShared {
             kill: Arc::default(),
             status: Mutex::new(Status {
                 state: ActorStatus::Starting,
+                version: None,
                 instance: None,
                 restarts: 0,
                 health: HealthStatus::Unknown,
@@ -303,6 +310,7 @@ impl ActorShared {
             health_checks: status.health_checks,
             health_failures: status.health_failures,
             uptime_ms: status.running_since.map(|since| millis(since.elapsed())),
+            version: status.version.clone(),
             last_exit: status.last_exit.clone(),
             mailbox_depth,
         }
@@ -328,6 +336,13 @@ pub(crate) enum Control {
     Stop {
         shutdown: Shutdown,
         reply: oneshot::Sender<Option<ExitReason>>,
+    },
+    /// Switch to another version of the plugin (a hot upgrade, see
+    /// [`ActorTask::upgrade`]); answer whether it took. Between instances,
+    /// the next start uses it.
+    Upgrade {
+        plugin: Plugin,
+        reply: oneshot::Sender<Result<(), String>>,
     },
     /// While no instance runs, answer every message with
     /// [`CallError::Stopped`] and `reason` (instead of keeping it for the
@@ -378,6 +393,7 @@ pub(crate) fn spawn(
     let (mailbox_tx, mailbox) = mpsc::channel(spec.limits.mailbox_capacity);
     let (control_tx, control) = mpsc::unbounded_channel();
     let shared = Arc::new(ActorShared::new(spec.id.clone()));
+    shared.lock().version = Some(plugin.version().to_owned());
     let task = ActorTask {
         snapshots: SnapshotClock::default(),
         redeliver: None,
@@ -447,6 +463,16 @@ enum Probe {
     FailedTooOften(String),
 }
 
+/// How a hot upgrade went.
+enum Upgraded {
+    /// The new version runs: this is its instance.
+    To(Instance),
+    /// The new version was refused (why); the old instance goes on.
+    Refused(String),
+    /// The old instance failed while handing over its state.
+    OldCrashed(CrashReason),
+}
+
 /// How serving one instance ended.
 enum Served {
     /// The instance ended by itself: report it to the supervisor.
@@ -509,6 +535,10 @@ impl ActorTask {
                 Control::Stop { reply, .. } => {
                     let _ = reply.send(None);
                 }
+                Control::Upgrade { plugin, reply } => {
+                    self.adopt(plugin);
+                    let _ = reply.send(Ok(()));
+                }
                 Control::Park { reason } => {
                     // A message kept for redelivery will not get its next instance.
                     if let Some(envelope) = self.redeliver.take() {
@@ -534,8 +564,8 @@ impl ActorTask {
         self.close("its supervisor is gone".to_owned());
     }
 
-    /// The plugin compiled for the engine with this actor's stack size.
-    async fn compiled(&self) -> Result<Arc<Compiled>, String> {
+    /// `plugin` compiled for the engine with this actor's stack size.
+    async fn compiled(&self, plugin: &Plugin) -> Result<Arc<Compiled>, String> {
         let engine = self
             .context
             .engines
@@ -546,18 +576,43 @@ impl ActorTask {
                     self.spec.limits.wasm_stack_bytes
                 )
             })?;
-        self.plugin.compiled_for(&engine).await
+        plugin.compiled_for(&engine).await
     }
 
     async fn start(&mut self, instance: u64) -> Result<Instance, String> {
+        self.shared.kill.reset();
+        let mut running = self.instantiate(&self.plugin.clone()).await?;
+        // What `init` wrote is committed before the first message.
+        self.commit_changes(&mut running)
+            .await
+            .map_err(|crash| crash.to_string())?;
+        self.snapshots = SnapshotClock::default();
+        {
+            let mut status = self.shared.lock();
+            status.state = ActorStatus::Running;
+            status.instance = Some(instance);
+            status.running_since = Some(Instant::now());
+            status.health = HealthStatus::Unknown;
+            status.health_checks = 0;
+            status.health_failures = 0;
+        }
+        self.context.events.publish(Event::ActorStarted {
+            actor: self.name.to_string(),
+            instance,
+        });
+        Ok(running)
+    }
+
+    /// Starts an instance of `plugin` on the committed state (`init` and
+    /// `restore` included); what `init` wrote is pending, not committed.
+    async fn instantiate(&self, plugin: &Plugin) -> Result<Instance, String> {
         let committed = self
             .context
             .state_store
             .load(&self.name)
             .await
             .map_err(|e| format!("cannot load its state: {e}"))?;
-        let compiled = self.compiled().await?;
-        self.shared.kill.reset();
+        let compiled = self.compiled(plugin).await?;
         let started = Instance::start(StartParams {
             compiled: &compiled,
             kill: &self.shared.kill,
@@ -570,32 +625,59 @@ impl ActorTask {
         })
         .await;
         match started {
-            Ok(mut running) => {
-                // What `init` wrote is committed before the first message.
-                self.commit_changes(&mut running)
-                    .await
-                    .map_err(|crash| crash.to_string())?;
-                self.snapshots = SnapshotClock::default();
-                {
-                    let mut status = self.shared.lock();
-                    status.state = ActorStatus::Running;
-                    status.instance = Some(instance);
-                    status.running_since = Some(Instant::now());
-                    status.health = HealthStatus::Unknown;
-                    status.health_checks = 0;
-                    status.health_failures = 0;
-                }
-                self.context.events.publish(Event::ActorStarted {
-                    actor: self.name.to_string(),
-                    instance,
-                });
-                Ok(running)
-            }
+            Ok(running) => Ok(running),
             Err(error @ StartError::Restore(_)) => Err(format!(
                 "{error} (the saved state is kept; fix or remove it before restarting)"
             )),
             Err(error) => Err(error.to_string()),
         }
+    }
+
+    /// A hot upgrade of the running instance to `plugin`, between two
+    /// messages (the mailbox is not touched: the messages waiting in it go
+    /// to whichever version runs after this).
+    ///
+    /// 1. The old instance is snapshotted and its state committed.
+    /// 2. An instance of the new version starts from that state (`init`,
+    ///    `restore`), and passes one health check if it exports one.
+    /// 3. Then its `init` writes are committed and it takes over; the old
+    ///    instance is dropped without `shutdown` (the new one carries on its
+    ///    work). Otherwise the new instance is dropped, nothing it did is
+    ///    kept, and the old one goes on serving.
+    async fn upgrade(&mut self, old: &mut Instance, plugin: Plugin) -> Upgraded {
+        if let Err(crash) = self.commit(old, true).await {
+            return Upgraded::OldCrashed(crash);
+        }
+        let refused =
+            |why: String| Upgraded::Refused(format!("version {}: {why}", plugin.version()));
+        let mut new = match self.instantiate(&plugin).await {
+            Ok(new) => new,
+            Err(why) => return refused(format!("it failed to start: {why}")),
+        };
+        // Kept aside while the health check runs, whose own writes are dropped.
+        let init_writes = new.take_changes();
+        match new.check_health().await {
+            None | Some(Ok(HealthStatus::Healthy | HealthStatus::Degraded(_))) => {}
+            Some(Ok(status)) => return refused(format!("its first health check said {status}")),
+            Some(Err(crash)) => return refused(format!("its first health check crashed: {crash}")),
+        }
+        new.discard_changes();
+        if let Err(crash) = self.commit_these(&mut new, init_writes).await {
+            return refused(format!("its `init` writes could not be committed: {crash}"));
+        }
+        self.adopt(plugin);
+        self.snapshots = SnapshotClock::default();
+        Upgraded::To(new)
+    }
+
+    /// Makes `plugin` the version this actor runs from now on.
+    fn adopt(&mut self, plugin: Plugin) {
+        self.shared.lock().version = Some(plugin.version().to_owned());
+        self.context.events.publish(Event::ActorUpgraded {
+            actor: self.name.to_string(),
+            version: plugin.version().to_owned(),
+        });
+        self.plugin = plugin;
     }
 
     /// Serves messages, health checks and control requests until the
@@ -607,6 +689,19 @@ impl ActorTask {
             Served::Exited(ExitReason::Crash(CrashReason::Killed)) => self.after_kill().await,
             served => served,
         }
+    }
+
+    /// The health-check schedule of a fresh instance (none without a
+    /// `health` export).
+    fn health_timer(&self, instance: &Instance) -> Option<Interval> {
+        instance.has_health_check().then(|| {
+            let health = &self.spec.health;
+            let first =
+                tokio::time::Instant::now() + health.initial_delay.unwrap_or(health.interval);
+            let mut timer = tokio::time::interval_at(first, health.interval);
+            timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            timer
+        })
     }
 
     /// Waits for the stop (or close) that came with a kill.
@@ -621,6 +716,9 @@ impl ActorTask {
                     let _ = reply.send(Err("already running".to_owned()));
                 }
                 Some(Control::Park { .. }) => {}
+                Some(Control::Upgrade { reply, .. }) => {
+                    let _ = reply.send(Err("the actor is being stopped".to_owned()));
+                }
                 None => return Served::Closed("its supervisor is gone".to_owned(), None),
             }
         }
@@ -632,14 +730,7 @@ impl ActorTask {
         {
             return Served::Exited(exit);
         }
-        let mut health_timer = instance.has_health_check().then(|| {
-            let health = &self.spec.health;
-            let first =
-                tokio::time::Instant::now() + health.initial_delay.unwrap_or(health.interval);
-            let mut timer = tokio::time::interval_at(first, health.interval);
-            timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            timer
-        });
+        let mut health_timer = self.health_timer(&instance);
         let mut failures = FailureCounter::default();
         // A message that crashed the previous instance goes first.
         if let Some(envelope) = self.redeliver.take()
@@ -657,6 +748,29 @@ impl ActorTask {
                     }
                     Some(Control::Start { reply, .. }) => {
                         let _ = reply.send(Err("already running".to_owned()));
+                    }
+                    Some(Control::Upgrade { plugin, reply }) => {
+                        match self.upgrade(&mut instance, plugin).await {
+                            Upgraded::To(new) => {
+                                instance = new;
+                                health_timer = self.health_timer(&instance);
+                                failures = FailureCounter::default();
+                                let _ = reply.send(Ok(()));
+                            }
+                            Upgraded::Refused(why) => {
+                                self.context.events.publish(Event::UpgradeFailed {
+                                    actor: self.name.to_string(),
+                                    reason: why.clone(),
+                                });
+                                let _ = reply.send(Err(why));
+                            }
+                            Upgraded::OldCrashed(crash) => {
+                                let _ = reply.send(Err(format!(
+                                    "the running version crashed while handing over: {crash}"
+                                )));
+                                return Served::Exited(exit_for(crash));
+                            }
+                        }
                     }
                     // Only meaningful between instances.
                     Some(Control::Park { .. }) => {}
@@ -808,6 +922,15 @@ impl ActorTask {
     /// Commits the pending state changes, without a new snapshot.
     async fn commit_changes(&mut self, instance: &mut Instance) -> Result<(), CrashReason> {
         let changes = instance.take_changes();
+        self.commit_these(instance, changes).await
+    }
+
+    /// Commits `changes`, taken from `instance`'s pending ones.
+    async fn commit_these(
+        &self,
+        instance: &mut Instance,
+        changes: crate::state::Changes,
+    ) -> Result<(), CrashReason> {
         if changes.is_empty() {
             return Ok(());
         }

@@ -62,6 +62,21 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// The actor runs another version of its plugin from now on (a hot
+    /// upgrade, or a new version picked up between instances).
+    ActorUpgraded {
+        /// The actor's name.
+        actor: String,
+        /// The new version (see [`Plugin::version`](crate::Plugin::version)).
+        version: String,
+    },
+    /// A hot upgrade was refused; the running version goes on.
+    UpgradeFailed {
+        /// The actor's name.
+        actor: String,
+        /// Why, naming the refused version.
+        reason: String,
+    },
     /// A message crashed its actor on every delivery and went to the dead
     /// letters.
     DeadLettered {
@@ -137,6 +152,15 @@ impl EventBus {
                     id,
                     attempts,
                     "poison message moved to the dead letters"
+                );
+            }
+            Event::ActorUpgraded { actor, version } => {
+                tracing::info!(actor, version, "actor upgraded");
+            }
+            Event::UpgradeFailed { actor, reason } => {
+                tracing::error!(
+                    actor,
+                    "upgrade refused, the running version goes on: {reason}"
                 );
             }
             Event::SupervisorGaveUp { supervisor, reason } => {

@@ -35,6 +35,8 @@ pub struct Plugin {
 
 struct PluginInner {
     source: PathBuf,
+    /// The start of the SHA-256 of the component's bytes, in hex.
+    version: String,
     /// The component's bytes, to compile it for another engine.
     bytes: Arc<[u8]>,
     /// Compiled for the engine it was loaded with.
@@ -76,6 +78,7 @@ impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plugin")
             .field("source", &self.inner.source)
+            .field("version", &self.inner.version)
             .field("exports", &self.exports())
             .finish()
     }
@@ -93,6 +96,7 @@ impl Plugin {
             path: source.clone(),
             reason,
         })?;
+        let version = content_hash(&bytes);
         let bytes: Arc<[u8]> = bytes.into();
         let loaded = compile(engine, bytes.clone())
             .await
@@ -103,6 +107,7 @@ impl Plugin {
         Ok(Plugin {
             inner: Arc::new(PluginInner {
                 source,
+                version,
                 bytes,
                 loaded: Arc::new(loaded),
                 others: Mutex::new(Vec::new()),
@@ -122,6 +127,12 @@ impl Plugin {
     /// Where this plugin came from.
     pub fn source(&self) -> &Path {
         &self.inner.source
+    }
+
+    /// The component's version: the first 12 hex digits of the SHA-256 of
+    /// its bytes. Two plugins with the same version are the same component.
+    pub fn version(&self) -> &str {
+        &self.inner.version
     }
 
     /// Which optional exports the plugin has.
@@ -216,6 +227,13 @@ async fn compile(engine: &Engine, bytes: Arc<[u8]>) -> Result<Compiled, String> 
         .await
         .map_err(|e| format!("{e:#}"))?;
     Ok(compiled)
+}
+
+/// The first 12 hex digits of the SHA-256 of `bytes`.
+fn content_hash(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Tells a component from a core module and from a file that is not

@@ -24,3 +24,4 @@ mod state_store;
 mod strategies;
 mod supervision;
 mod trees;
+mod upgrade;

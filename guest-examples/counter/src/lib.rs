@@ -11,7 +11,9 @@
 //!   and `pair` replies `LEFT RIGHT`: they are always equal, as a message's
 //!   writes commit all together or not at all;
 //! - `fill KEY N`: stores N bytes under KEY (to show the state limits: a
-//!   refused write is an error reply, not a crash).
+//!   refused write is an error reply, not a crash);
+//! - `version`: which version of the counter this is (1; the `counter-v2`
+//!   build of this same source answers 2).
 
 wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
 
@@ -19,6 +21,9 @@ use exports::wasmvisor::plugin::handler::Guest;
 use wasmvisor::plugin::{log, state};
 
 const KEY: &str = "count";
+
+/// The version this build answers `version` with.
+const VERSION: &str = if cfg!(feature = "v2") { "2" } else { "1" };
 
 struct Counter;
 
@@ -59,6 +64,7 @@ impl Guest for Counter {
                 add(n.parse().map_err(|_| format!("`{n}` is not a number"))?)
             }
             (Some("get"), None) => Ok(count().to_string().into_bytes()),
+            (Some("version"), None) => Ok(VERSION.as_bytes().to_vec()),
             (Some("inc-then-crash"), None) => {
                 store(count() + 1)?;
                 log::log(log::Level::Warn, "about to crash with an uncommitted write");
@@ -82,7 +88,7 @@ impl Guest for Counter {
                 Ok(format!("stored {size} bytes under {key}").into_bytes())
             }
             _ => Err(format!(
-                "unknown message `{text}`; try `inc`, `add N`, `get`, `inc-then-crash` or `crash`"
+                "unknown message `{text}`; try `inc`, `add N`, `get`, `version`, `inc-then-crash` or `crash`"
             )),
         }
     }

@@ -66,6 +66,7 @@ use crate::engine::Engines;
 use crate::error::{Error, ExitReason, millis};
 use crate::events::Event;
 use crate::instance::KillSwitch;
+use crate::loader::Plugin;
 use crate::registry::Registry;
 
 /// What a supervisor needs from its host.
@@ -154,6 +155,15 @@ pub enum ChildError {
     /// The child failed to start (and was not kept, for `start_child`).
     #[error("child `{id}` failed to start: {reason}")]
     StartFailed {
+        /// The child.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+    /// `upgrade_child`: the new version was refused; the running one goes
+    /// on.
+    #[error("child `{id}` was not upgraded: {reason}")]
+    UpgradeFailed {
         /// The child.
         id: String,
         /// Why.
@@ -304,6 +314,25 @@ impl SupervisorRef {
         self.ask(|reply| Command::RestartChild { id, reply }).await
     }
 
+    /// Switches the worker `id` to another version of its plugin without
+    /// losing a message. When it runs, this is a hot upgrade between two
+    /// messages: the running instance is snapshotted and its state
+    /// committed, the new version starts from that state (`init`,
+    /// `restore`) and takes over the same mailbox. When it does not run,
+    /// its next start uses the new version. Not a restart: nothing is
+    /// counted. If the new version fails to start, to restore the state or
+    /// to pass its first health check, the running version goes on and the
+    /// error says why.
+    ///
+    /// # Errors
+    ///
+    /// [`ChildError::NotFound`], [`ChildError::UpgradeFailed`].
+    pub async fn upgrade_child(&self, id: &str, plugin: Plugin) -> Result<(), ChildError> {
+        let id = id.to_owned();
+        self.ask(|reply| Command::UpgradeChild { id, plugin, reply })
+            .await
+    }
+
     /// Deletes an undefined child's spec and releases its name.
     ///
     /// # Errors
@@ -380,6 +409,11 @@ enum Command {
     },
     DeleteChild {
         id: String,
+        reply: Reply<()>,
+    },
+    UpgradeChild {
+        id: String,
+        plugin: Plugin,
         reply: Reply<()>,
     },
 }
@@ -675,6 +709,9 @@ impl SupervisorTask {
                     }
                     Command::DeleteChild { id, reply } => {
                         let _ = reply.send(self.delete_child(&id).await);
+                    }
+                    Command::UpgradeChild { id, plugin, reply } => {
+                        let _ = reply.send(self.upgrade_child(&id, plugin).await);
                     }
                 },
                 Some(exit) = self.exits.recv() => {
@@ -1065,6 +1102,46 @@ impl SupervisorTask {
                 Err(ChildError::StartFailed { id, reason })
             }
         }
+    }
+
+    async fn upgrade_child(&mut self, id: &str, plugin: Plugin) -> Result<(), ChildError> {
+        let index = self
+            .index_of(id)
+            .ok_or_else(|| ChildError::NotFound(id.to_owned()))?;
+        check_plugin(&self.context, &self.children[index].spec)
+            .and_then(|()| {
+                if self.context.actor.engines.owns(plugin.engine()) {
+                    Ok(())
+                } else {
+                    Err("the new version was loaded by another host".to_owned())
+                }
+            })
+            .map_err(|reason| ChildError::UpgradeFailed {
+                id: id.to_owned(),
+                reason,
+            })?;
+        let (reply, answer) = oneshot::channel();
+        let child = &self.children[index];
+        let sent = child.handle.control.send(Control::Upgrade {
+            plugin: plugin.clone(),
+            reply,
+        });
+        let outcome = match sent {
+            Ok(()) => answer
+                .await
+                .unwrap_or_else(|_| Err("the actor task is gone".to_owned())),
+            Err(_) => Err("the actor task is gone".to_owned()),
+        };
+        outcome.map_err(|reason| ChildError::UpgradeFailed {
+            id: id.to_owned(),
+            reason,
+        })?;
+        // The spec follows, for listings and for anything rebuilt from it.
+        let child = &mut self.children[index];
+        let mut spec = (*child.spec).clone();
+        spec.kind = ChildSpecKind::Worker(plugin);
+        child.spec = Arc::new(spec);
+        Ok(())
     }
 
     async fn terminate_child(&mut self, id: &str) -> Result<(), ChildError> {

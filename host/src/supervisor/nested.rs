@@ -21,6 +21,8 @@ use crate::actor::{ActorShared, ActorStatus, Control, Exit};
 use crate::error::{Error, ExitReason};
 use crate::events::Event;
 
+const NOT_UPGRADABLE: &str = "a supervisor has no plugin to upgrade; upgrade its children";
+
 /// The running incarnation of a nested supervisor, if any.
 pub(crate) type Incarnation = Arc<Mutex<Option<SupervisorRef>>>;
 
@@ -95,6 +97,9 @@ impl NestedCell {
                 Control::Stop { reply, .. } => {
                     let _ = reply.send(None);
                 }
+                Control::Upgrade { reply, .. } => {
+                    let _ = reply.send(Err(NOT_UPGRADABLE.to_owned()));
+                }
                 Control::Park { reason } => self.set_stopped(reason),
                 Control::Close { reason, done } => {
                     self.set_stopped(reason);
@@ -133,6 +138,9 @@ impl NestedCell {
                         let _ = reply.send(Err("already running".to_owned()));
                     }
                     Some(Control::Park { .. }) => {}
+                    Some(Control::Upgrade { reply, .. }) => {
+                        let _ = reply.send(Err(NOT_UPGRADABLE.to_owned()));
+                    }
                     Some(Control::Close { reason, done }) => {
                         supervisor.stop().await;
                         self.set_stopped(reason);
