@@ -18,6 +18,7 @@
 //! closed for good, every waiting and later message is answered with
 //! [`CallError::Stopped`].
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -31,6 +32,7 @@ use crate::events::{Event, EventBus};
 use crate::health::{FailureCounter, HealthStatus};
 use crate::instance::{Instance, KillSwitch, StartError, StartParams};
 use crate::loader::{Compiled, Plugin};
+use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::state::StateStore;
 use crate::supervisor::{ChildSpec, Shutdown, SnapshotPolicy};
@@ -226,6 +228,9 @@ pub struct ActorInfo {
     /// [`Plugin::version`](crate::Plugin::version)); `None` for a nested
     /// supervisor.
     pub version: Option<String>,
+    /// The linear memory of the running instance, in bytes (0 while none
+    /// runs).
+    pub memory_bytes: u64,
 }
 
 /// The state of an actor.
@@ -259,6 +264,8 @@ pub(crate) struct ActorShared {
     status: Mutex<Status>,
     /// Cuts off the guest call in progress when the supervisor kills.
     pub(crate) kill: Arc<KillSwitch>,
+    /// The linear memory of the running instance, in bytes.
+    pub(crate) memory_bytes: Arc<AtomicU64>,
 }
 
 pub(crate) struct Status {
@@ -280,6 +287,7 @@ impl ActorShared {
         ActorShared {
             name,
             kill: Arc::default(),
+            memory_bytes: Arc::default(),
             status: Mutex::new(Status {
                 state: ActorStatus::Starting,
                 version: None,
@@ -311,6 +319,11 @@ impl ActorShared {
             health_failures: status.health_failures,
             uptime_ms: status.running_since.map(|since| millis(since.elapsed())),
             version: status.version.clone(),
+            memory_bytes: if status.state == ActorStatus::Running {
+                self.memory_bytes.load(Ordering::Relaxed)
+            } else {
+                0
+            },
             last_exit: status.last_exit.clone(),
             mailbox_depth,
         }
@@ -376,6 +389,7 @@ pub(crate) struct ActorContext {
     pub(crate) engines: Engines,
     pub(crate) state_store: Arc<dyn StateStore>,
     pub(crate) events: EventBus,
+    pub(crate) metrics: Arc<Metrics>,
     /// Every actor of the host, by name (for the `actors` import).
     pub(crate) registry: Arc<Registry>,
     /// Where poison messages go.
@@ -616,6 +630,7 @@ impl ActorTask {
         let started = Instance::start(StartParams {
             compiled: &compiled,
             kill: &self.shared.kill,
+            memory_gauge: &self.shared.memory_bytes,
             actor: &self.name,
             limits: &self.spec.limits,
             config: &self.spec.config,
@@ -814,7 +829,9 @@ impl ActorTask {
 
     /// Handles one message; returns the crash if the instance crashed.
     async fn handle(&mut self, instance: &mut Instance, envelope: Envelope) -> Option<CrashReason> {
-        let answer = match instance.handle(&envelope.message).await {
+        let started = Instant::now();
+        let handled = instance.handle(&envelope.message).await;
+        let answer = match handled {
             // Stopped by its supervisor, not crashed by the message: no
             // redelivery, no dead letter.
             Err(CrashReason::Killed) => {
@@ -855,6 +872,9 @@ impl ActorTask {
                 return Some(crash);
             }
         };
+        self.context
+            .metrics
+            .observe_call(&self.name, started.elapsed());
         respond(envelope.reply, answer);
         None
     }
@@ -934,6 +954,7 @@ impl ActorTask {
         if changes.is_empty() {
             return Ok(());
         }
+        let started = Instant::now();
         match self
             .context
             .state_store
@@ -941,6 +962,9 @@ impl ActorTask {
             .await
         {
             Ok(version) => {
+                self.context
+                    .metrics
+                    .observe_commit(&self.name, started.elapsed());
                 instance.committed_as(changes, version);
                 Ok(())
             }

@@ -4,11 +4,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
 use crate::actor::ActorInfo;
+use crate::admin::credentials::{load_or_create_token, read_credentials, write_addr};
 use crate::admin::{AdminClient, AdminServer, DEFAULT_ADMIN_ADDR};
+use crate::dir_watch::{DEFAULT_SETTLE, watch_plugin_dir};
 use crate::host::Host;
 use crate::plugin_dir::start_plugin_dir;
 use crate::state::RedbStateStore;
@@ -45,6 +48,13 @@ enum Command {
         /// The admin endpoint's address (loopback only; port 0 picks one).
         #[arg(long, env = "WASMVISOR_ADMIN", default_value = DEFAULT_ADMIN_ADDR)]
         admin: SocketAddr,
+        /// Do not watch DIR for new, changed and removed plugins.
+        #[arg(long)]
+        no_watch: bool,
+        /// How long a plugin's files must be quiet before a change is
+        /// applied, in milliseconds.
+        #[arg(long, default_value_t = DEFAULT_SETTLE.as_millis() as u64)]
+        settle_ms: u64,
     },
     /// Sends MESSAGE (as UTF-8 bytes) to the actor NAME and prints the reply.
     Call {
@@ -52,39 +62,110 @@ enum Command {
         name: String,
         /// The message.
         message: String,
-        /// The running host's admin endpoint.
-        #[arg(long, env = "WASMVISOR_ADMIN", default_value = DEFAULT_ADMIN_ADDR)]
-        admin: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Sends MESSAGE to the actor NAME without waiting for a reply.
+    Cast {
+        /// The actor's name.
+        name: String,
+        /// The message.
+        message: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Stops the actor NAME (by its shutdown spec) and starts it again.
+    Restart {
+        /// The actor's name.
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Stops the actor NAME; it stays down until `start`.
+    Stop {
+        /// The actor's name.
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Starts the stopped actor NAME.
+    Start {
+        /// The actor's name.
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Shows everything the host knows about the actor NAME.
+    Inspect {
+        /// The actor's name.
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Prints the host's lifecycle events as they happen (one JSON object
+    /// per line).
+    Events {
+        /// Keep following (the host keeps no history: events are live).
+        #[arg(long, short)]
+        follow: bool,
+        #[command(flatten)]
+        target: Target,
     },
     /// Lists the running host's dead letters (messages that crashed their
     /// actor on every delivery).
     DeadLetters {
-        /// The running host's admin endpoint.
-        #[arg(long, env = "WASMVISOR_ADMIN", default_value = DEFAULT_ADMIN_ADDR)]
-        admin: String,
+        #[command(flatten)]
+        target: Target,
     },
     /// Sends dead letter ID to its actor again and prints the reply.
     Replay {
         /// The dead letter's id (see `dead-letters`).
         id: u64,
-        /// The running host's admin endpoint.
-        #[arg(long, env = "WASMVISOR_ADMIN", default_value = DEFAULT_ADMIN_ADDR)]
-        admin: String,
+        #[command(flatten)]
+        target: Target,
     },
     /// Inspects, backs up and restores the state store of a stopped host.
     State {
         #[command(subcommand)]
         command: StateCommand,
     },
-    /// Lists the running host's actors with status, restarts and health.
+    /// Lists the running host's actors with status, restarts, health and
+    /// version.
     Ps {
-        /// The running host's admin endpoint.
-        #[arg(long, env = "WASMVISOR_ADMIN", default_value = DEFAULT_ADMIN_ADDR)]
-        admin: String,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        target: Target,
     },
+}
+
+/// Which running host a command talks to.
+#[derive(clap::Args)]
+struct Target {
+    /// The host's directory (`wasmvisor run DIR`): the CLI reads the admin
+    /// address and token the host keeps there.
+    #[arg(long, env = "WASMVISOR_DIR", default_value = ".")]
+    dir: PathBuf,
+    /// The admin endpoint's address. Default: the one the host wrote in
+    /// DIR, else 127.0.0.1:7475.
+    #[arg(long, env = "WASMVISOR_ADMIN")]
+    admin: Option<String>,
+    /// The admin token. Default: the one in DIR.
+    #[arg(long, env = "WASMVISOR_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+impl Target {
+    fn client(&self) -> AdminClient {
+        let found = read_credentials(&self.dir);
+        let addr = self
+            .admin
+            .clone()
+            .or(found.addr)
+            .unwrap_or_else(|| DEFAULT_ADMIN_ADDR.to_owned());
+        AdminClient::new(&addr, self.token.clone().or(found.token))
+    }
 }
 
 #[derive(Subcommand)]
@@ -148,17 +229,36 @@ pub fn main() -> ExitCode {
                 ephemeral,
                 fuel,
                 admin,
-            } => run(dir, state, ephemeral, fuel, admin).await,
+                no_watch,
+                settle_ms,
+            } => {
+                let watch = (!no_watch).then(|| Duration::from_millis(settle_ms));
+                run(dir, state, ephemeral, fuel, admin, watch).await
+            }
             Command::Call {
                 name,
                 message,
-                admin,
-            } => call(&admin, &name, message).await,
-            Command::Ps { admin, json } => ps(&admin, json).await,
+                target,
+            } => {
+                let reply = target.client().call(&name, message.into_bytes()).await?;
+                println!("{}", String::from_utf8_lossy(&reply));
+                Ok(())
+            }
+            Command::Cast {
+                name,
+                message,
+                target,
+            } => target.client().cast(&name, message.into_bytes()).await,
+            Command::Restart { name, target } => target.client().act(&name, "restart").await,
+            Command::Stop { name, target } => target.client().act(&name, "stop").await,
+            Command::Start { name, target } => target.client().act(&name, "start").await,
+            Command::Inspect { name, target } => inspect(&target.client(), &name).await,
+            Command::Events { follow, target } => events(&target.client(), follow).await,
+            Command::Ps { json, target } => ps(&target.client(), json).await,
             Command::State { command } => state(command).await,
-            Command::DeadLetters { admin } => dead_letters(&admin).await,
-            Command::Replay { id, admin } => {
-                let reply = AdminClient::new(&admin).replay(id).await?;
+            Command::DeadLetters { target } => dead_letters(&target.client()).await,
+            Command::Replay { id, target } => {
+                let reply = target.client().replay(id).await?;
                 println!("{}", String::from_utf8_lossy(&reply));
                 Ok(())
             }
@@ -179,6 +279,7 @@ async fn run(
     ephemeral: bool,
     fuel: bool,
     admin: SocketAddr,
+    watch: Option<Duration>,
 ) -> Result<(), String> {
     init_logging();
     let builder = Host::builder().fuel_metering(fuel);
@@ -197,10 +298,18 @@ async fn run(
     for error in &report.failed {
         tracing::error!("{error}");
     }
-    let server = AdminServer::start(host.clone(), admin)
+    let watcher = match watch {
+        Some(settle) => {
+            Some(watch_plugin_dir(&host, &dir, &report, settle).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
+    let token = load_or_create_token(&dir)?;
+    let server = AdminServer::start(host.clone(), admin, &token)
         .await
         .map_err(|e| e.to_string())?;
     let addr = server.addr();
+    write_addr(&dir, addr)?;
     println!(
         "wasmvisor: {} plugin(s) running from {}, {} failed to load",
         report.started.len(),
@@ -213,28 +322,20 @@ async fn run(
         let program = std::env::args()
             .next()
             .unwrap_or_else(|| "wasmvisor".into());
-        println!(
-            "try: {program} call --admin {addr} {name} <message>   |   {program} ps --admin {addr}"
-        );
+        let dir = dir.display();
+        println!("try: {program} call --dir {dir} {name} <message>   |   {program} ps --dir {dir}");
     }
     wait_for_stop_signal().await;
     println!("wasmvisor: stopping");
+    drop(watcher);
     server.stop().await;
     host.shutdown().await;
     println!("wasmvisor: stopped");
     Ok(())
 }
 
-async fn call(admin: &str, name: &str, message: String) -> Result<(), String> {
-    let reply = AdminClient::new(admin)
-        .call(name, message.into_bytes())
-        .await?;
-    println!("{}", String::from_utf8_lossy(&reply));
-    Ok(())
-}
-
-async fn ps(admin: &str, json: bool) -> Result<(), String> {
-    let actors = AdminClient::new(admin).actors().await?;
+async fn ps(client: &AdminClient, json: bool) -> Result<(), String> {
+    let actors = client.actors().await?;
     if json {
         let text = serde_json::to_string_pretty(&actors).map_err(|e| e.to_string())?;
         println!("{text}");
@@ -244,8 +345,40 @@ async fn ps(admin: &str, json: bool) -> Result<(), String> {
     Ok(())
 }
 
-async fn dead_letters(admin: &str) -> Result<(), String> {
-    let letters = AdminClient::new(admin).dead_letters().await?;
+async fn inspect(client: &AdminClient, name: &str) -> Result<(), String> {
+    let detail = client.actor(name).await?;
+    let state = client.state(name).await?;
+    let keys = state
+        .get("entries")
+        .and_then(|entries| entries.as_object())
+        .map(|entries| entries.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default();
+    let text = serde_json::to_string_pretty(&serde_json::json!({
+        "actor": detail.info,
+        "supervisor": detail.supervisor,
+        "state": {
+            "version": state.get("version"),
+            "keys": keys,
+        },
+    }))
+    .map_err(|e| e.to_string())?;
+    println!("{text}");
+    Ok(())
+}
+
+async fn events(client: &AdminClient, follow: bool) -> Result<(), String> {
+    if !follow {
+        return Err(
+            "the host keeps no event history; `wasmvisor events --follow` prints \
+                    events as they happen"
+                .into(),
+        );
+    }
+    client.follow_events(|event| println!("{event}")).await
+}
+
+async fn dead_letters(client: &AdminClient) -> Result<(), String> {
+    let letters = client.dead_letters().await?;
     println!("ID\tACTOR\tATTEMPTS\tLAST CRASH\tMESSAGE");
     for letter in letters {
         let last = letter
@@ -364,6 +497,8 @@ fn format_table(actors: &[ActorInfo]) -> String {
         "RESTARTS".to_owned(),
         "HEALTH".to_owned(),
         "UPTIME".to_owned(),
+        "VERSION".to_owned(),
+        "MEMORY".to_owned(),
         "LAST EXIT".to_owned(),
     ]];
     for actor in actors {
@@ -383,13 +518,19 @@ fn format_table(actors: &[ActorInfo]) -> String {
                 || "-".to_owned(),
                 |ms| format!("{:.1}s", ms as f64 / 1000.0),
             ),
+            actor.version.clone().unwrap_or_else(|| "-".to_owned()),
+            if actor.memory_bytes == 0 {
+                "-".to_owned()
+            } else {
+                format!("{:.1}MiB", actor.memory_bytes as f64 / f64::from(1 << 20))
+            },
             actor
                 .last_exit
                 .as_ref()
                 .map_or_else(|| "-".to_owned(), ToString::to_string),
         ]);
     }
-    let widths: Vec<usize> = (0..6)
+    let widths: Vec<usize> = (0..8)
         .map(|column| rows.iter().map(|row| row[column].len()).max().unwrap_or(0))
         .collect();
     let mut table = String::new();

@@ -193,6 +193,29 @@ pub enum CrashReason {
     Trap(String),
 }
 
+impl CrashReason {
+    /// The kind of crash, as a short name (`panic`, `deadline-exceeded`,
+    /// ...): the `kind` of its JSON form, and the `reason` label of the
+    /// crash metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CrashReason::Panic(_) => "panic",
+            CrashReason::Unreachable => "unreachable",
+            CrashReason::StackOverflow { .. } => "stack-overflow",
+            CrashReason::OutOfBounds => "out-of-bounds",
+            CrashReason::DeadlineExceeded { .. } => "deadline-exceeded",
+            CrashReason::Killed => "killed",
+            CrashReason::MemoryLimit { .. } => "memory-limit",
+            CrashReason::TableLimit { .. } => "table-limit",
+            CrashReason::FuelExhausted { .. } => "fuel-exhausted",
+            CrashReason::Exit(_) => "exit",
+            CrashReason::GuestError(_) => "guest-error",
+            CrashReason::StateCommit(_) => "state-commit",
+            CrashReason::Trap(_) => "trap",
+        }
+    }
+}
+
 impl std::fmt::Display for CrashReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

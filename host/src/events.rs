@@ -5,10 +5,13 @@
 //! subscriber misses events (it is told how many) rather than slowing down
 //! the host.
 
+use std::sync::Arc;
+
 use tokio::sync::broadcast;
 
 use crate::error::ExitReason;
 use crate::health::HealthStatus;
+use crate::metrics::Metrics;
 
 /// How many events a subscriber may fall behind before it misses some.
 const EVENT_BACKLOG: usize = 4096;
@@ -97,16 +100,36 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The kind of event, as in its JSON form (`actor-started`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::ActorStarted { .. } => "actor-started",
+            Event::ActorExited { .. } => "actor-exited",
+            Event::RestartScheduled { .. } => "restart-scheduled",
+            Event::RestartFailed { .. } => "restart-failed",
+            Event::HealthChanged { .. } => "health-changed",
+            Event::ActorStopped { .. } => "actor-stopped",
+            Event::ActorUpgraded { .. } => "actor-upgraded",
+            Event::UpgradeFailed { .. } => "upgrade-failed",
+            Event::DeadLettered { .. } => "dead-lettered",
+            Event::SupervisorGaveUp { .. } => "supervisor-gave-up",
+        }
+    }
+}
+
 /// Sends events to the log and to subscribers. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct EventBus {
     sender: broadcast::Sender<Event>,
+    metrics: Arc<Metrics>,
 }
 
 impl EventBus {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(metrics: Arc<Metrics>) -> Self {
         EventBus {
             sender: broadcast::channel(EVENT_BACKLOG).0,
+            metrics,
         }
     }
 
@@ -167,6 +190,7 @@ impl EventBus {
                 tracing::error!(supervisor, "supervisor gave up: {reason}");
             }
         }
+        self.metrics.record(&event);
         // No subscribers is fine: the event has been logged.
         let _ = self.sender.send(event);
     }

@@ -13,6 +13,7 @@ use crate::engine::{Engine, Engines};
 use crate::error::{CallError, Error};
 use crate::events::{Event, EventBus};
 use crate::loader::Plugin;
+use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::state::{MemoryStateStore, StateStore};
 use crate::supervisor::{self, SupervisorContext, SupervisorRef, SupervisorSpec};
@@ -93,13 +94,15 @@ impl HostBuilder {
             .state_store
             .unwrap_or_else(|| Arc::new(MemoryStateStore::new()));
         let registry = Arc::new(Registry::new(self.max_actors));
+        let metrics = Arc::new(Metrics::new());
         Ok(Host {
             inner: Arc::new(HostInner {
                 context: SupervisorContext {
                     actor: ActorContext {
                         engines,
                         state_store: state_store.clone(),
-                        events: EventBus::new(),
+                        events: EventBus::new(metrics.clone()),
+                        metrics,
                         registry: registry.clone(),
                         dead_letters: Arc::new(DeadLetters::new(state_store.clone())),
                     },
@@ -260,9 +263,49 @@ impl Host {
         })
     }
 
+    /// Stops the top-level supervisor named `name` (its children in reverse
+    /// start order, by their shutdown specs) and forgets it. Their state
+    /// stays in the store. Returns whether there was one.
+    pub async fn stop_supervisor(&self, name: &str) -> bool {
+        let found = {
+            let mut supervisors = self.lock_supervisors();
+            let index = supervisors.iter().position(|s| s.name() == name);
+            index.map(|index| supervisors.remove(index))
+        };
+        match found {
+            Some(supervisor) => {
+                supervisor.stop().await;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The supervisors started on this host, in start order.
     pub fn supervisors(&self) -> Vec<SupervisorRef> {
         self.lock_supervisors().clone()
+    }
+
+    /// The state of actor `name` as it is committed in the store, in the
+    /// backup format of [`state_backup`](crate::state_backup).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::State`] when the store cannot be read.
+    pub async fn export_state(
+        &self,
+        name: &str,
+    ) -> Result<crate::state::backup::StateExport, Error> {
+        let store = &*self.inner.context.actor.state_store;
+        Ok(crate::state::backup::export_actor(store, name).await?)
+    }
+
+    /// The host's metrics in the Prometheus text format (OpenMetrics):
+    /// crashes by reason, restarts, dead letters, upgrades, call and state
+    /// commit latencies, and per actor whether it runs, its mailbox depth,
+    /// memory and health. What the admin endpoint serves at `/metrics`.
+    pub fn metrics(&self) -> String {
+        self.inner.context.actor.metrics.render(&self.actors())
     }
 
     /// Lifecycle events from now on.

@@ -14,7 +14,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -181,6 +181,8 @@ impl log::Host for ActorData {
 struct Limiter {
     memory_bytes: u64,
     table_elements: u64,
+    /// The size the memory grew to, for listings and metrics.
+    memory_gauge: Arc<AtomicU64>,
 }
 
 /// The trap raised when a guest grows its memory past the limit.
@@ -219,6 +221,7 @@ impl wasmtime::ResourceLimiter for Limiter {
                 limit_bytes: self.memory_bytes,
             }));
         }
+        self.memory_gauge.store(desired as u64, Ordering::Relaxed);
         Ok(true)
     }
 
@@ -281,6 +284,8 @@ impl std::fmt::Display for StartError {
 pub(crate) struct StartParams<'a> {
     pub(crate) compiled: &'a Compiled,
     pub(crate) kill: &'a Arc<KillSwitch>,
+    /// Where the instance's memory size is reported.
+    pub(crate) memory_gauge: &'a Arc<AtomicU64>,
     pub(crate) actor: &'a Arc<str>,
     pub(crate) limits: &'a Limits,
     pub(crate) config: &'a [(String, String)],
@@ -302,6 +307,7 @@ impl Instance {
             params.limits,
             params.capabilities,
             StateView::new(params.committed),
+            params.memory_gauge,
         )
         .map_err(StartError::Capabilities)?;
         store.data_mut().registry = Some(params.registry.clone());
@@ -552,6 +558,7 @@ pub(crate) async fn probe(compiled: &Compiled) -> wasmtime::Result<()> {
         &limits,
         &Capabilities::default(),
         StateView::default(),
+        &Arc::default(),
     )
     .map_err(wasmtime::Error::msg)?;
     arm(&mut store, limits.call_timeout);
@@ -564,6 +571,7 @@ fn new_store(
     limits: &Limits,
     capabilities: &Capabilities,
     state: StateView,
+    memory_gauge: &Arc<AtomicU64>,
 ) -> Result<Store<ActorData>, String> {
     let stderr = GuestOutput::new(actor.clone(), Stream::Stderr);
     // Only what `capabilities` grants: by default no directories, no
@@ -587,6 +595,7 @@ fn new_store(
         limiter: Limiter {
             memory_bytes: limits.memory_bytes,
             table_elements: limits.max_table_elements,
+            memory_gauge: memory_gauge.clone(),
         },
         deadline: None,
         stack_bytes: engine.stack_bytes() as u64,

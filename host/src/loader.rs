@@ -230,7 +230,7 @@ async fn compile(engine: &Engine, bytes: Arc<[u8]>) -> Result<Compiled, String> 
 }
 
 /// The first 12 hex digits of the SHA-256 of `bytes`.
-fn content_hash(bytes: &[u8]) -> String {
+pub(crate) fn content_hash(bytes: &[u8]) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(bytes);
     digest[..6].iter().map(|b| format!("{b:02x}")).collect()

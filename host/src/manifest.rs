@@ -71,6 +71,9 @@ use crate::supervisor::{
 /// The directory-wide configuration file's name.
 pub(crate) const HOST_CONFIG_FILE: &str = "wasmvisor.toml";
 
+/// The extension of a plugin's manifest, beside its `.wasm`.
+pub(crate) const MANIFEST_EXTENSION: &str = "toml";
+
 /// A plugin's manifest, `NAME.toml`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -326,7 +329,7 @@ fn read_toml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, Err
 impl Manifest {
     /// Reads `NAME.toml` beside `wasm`, if there is one.
     pub(crate) fn for_plugin(wasm: &Path) -> Result<Manifest, Error> {
-        Ok(read_toml(&wasm.with_extension("toml"))?.unwrap_or_default())
+        Ok(read_toml(&wasm.with_extension(MANIFEST_EXTENSION))?.unwrap_or_default())
     }
 
     /// Applies the manifest to a child spec; relative directory grants are
@@ -454,6 +457,15 @@ impl HostConfig {
             }
         }
         Ok(config)
+    }
+}
+
+impl HostConfig {
+    /// The group that lists plugin `name`, if any.
+    pub(crate) fn group_of(&self, name: &str) -> Option<&GroupConfig> {
+        self.groups
+            .iter()
+            .find(|group| group.plugins.iter().any(|p| p == name))
     }
 }
 

@@ -103,7 +103,10 @@ pub async fn start_plugin_dir(host: &Host, dir: &Path) -> Result<DirReport, Erro
 }
 
 /// Loads one plugin and its manifest into a child spec named after it.
-async fn load_child(host: &Host, path: &Path) -> Result<(String, ChildSpec, Manifest), Error> {
+pub(crate) async fn load_child(
+    host: &Host,
+    path: &Path,
+) -> Result<(String, ChildSpec, Manifest), Error> {
     let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
         return Err(Error::Load {
             path: path.to_path_buf(),

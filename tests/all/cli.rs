@@ -19,6 +19,16 @@ fn wasmvisor_bin() -> &'static str {
 pub(crate) struct RunningHost {
     pub(crate) child: Child,
     pub(crate) admin: String,
+    /// The host's directory, where it keeps its admin address and token.
+    pub(crate) dir: std::path::PathBuf,
+    pub(crate) token: String,
+}
+
+impl RunningHost {
+    /// A client of its admin endpoint, with its token.
+    pub(crate) fn client(&self) -> wasmvisor::admin::AdminClient {
+        wasmvisor::admin::AdminClient::new(&self.admin, Some(self.token.clone()))
+    }
 }
 
 pub(crate) async fn start_host(dir: &Path) -> RunningHost {
@@ -48,16 +58,28 @@ pub(crate) async fn start_host(dir: &Path) -> RunningHost {
     .await;
     // Keep draining stdout so that the host never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    RunningHost { child, admin }
+    let token = std::fs::read_to_string(dir.join("wasmvisor-admin.token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    RunningHost {
+        child,
+        admin,
+        dir: dir.to_path_buf(),
+        token,
+    }
 }
 
-/// Runs a `wasmvisor` subcommand against `admin`; returns (success, stdout, stderr).
-async fn wasmvisor(admin: &str, args: &[&str]) -> (bool, String, String) {
+/// Runs a `wasmvisor` subcommand against the host of `dir` (as an operator
+/// would, with `--dir`); returns (success, stdout, stderr).
+pub(crate) async fn wasmvisor(dir: &Path, args: &[&str]) -> (bool, String, String) {
     let output = within(
         "a wasmvisor command",
         Command::new(wasmvisor_bin())
             .args(args)
-            .env("WASMVISOR_ADMIN", admin)
+            .env("WASMVISOR_DIR", dir)
+            .env_remove("WASMVISOR_ADMIN")
+            .env_remove("WASMVISOR_TOKEN")
             .output(),
     )
     .await
@@ -89,21 +111,21 @@ async fn run_call_ps_and_a_clean_stop_keep_state_across_host_processes() {
 
     let host = start_host(dir.path()).await;
     for expected in ["1", "2", "3"] {
-        let (ok, out, err) = wasmvisor(&host.admin, &["call", "counter", "inc"]).await;
+        let (ok, out, err) = wasmvisor(&host.dir, &["call", "counter", "inc"]).await;
         assert!(ok, "{err}");
         assert_eq!(out.trim(), expected);
     }
-    let (ok, _, err) = wasmvisor(&host.admin, &["call", "crasher", "panic"]).await;
+    let (ok, _, err) = wasmvisor(&host.dir, &["call", "crasher", "panic"]).await;
     assert!(!ok);
     assert!(
         err.contains("actor `crasher` crashed") && err.contains("boom"),
         "{err}"
     );
-    let (ok, _, err) = wasmvisor(&host.admin, &["call", "nobody", "hello"]).await;
+    let (ok, _, err) = wasmvisor(&host.dir, &["call", "nobody", "hello"]).await;
     assert!(!ok);
     assert!(err.contains("no actor named `nobody`"), "{err}");
 
-    let (ok, out, err) = wasmvisor(&host.admin, &["ps"]).await;
+    let (ok, out, err) = wasmvisor(&host.dir, &["ps"]).await;
     assert!(ok, "{err}");
     let row = |name: &str| {
         out.lines()
@@ -120,10 +142,10 @@ async fn run_call_ps_and_a_clean_stop_keep_state_across_host_processes() {
     // A plugin that keeps crashing exhausts its restart intensity (3 in 5 s):
     // it stays down, and both `ps` and `call` say why.
     for _ in 0..3 {
-        let (ok, _, _) = wasmvisor(&host.admin, &["call", "crasher", "panic"]).await;
+        let (ok, _, _) = wasmvisor(&host.dir, &["call", "crasher", "panic"]).await;
         assert!(!ok);
     }
-    let (ok, out, err) = wasmvisor(&host.admin, &["ps"]).await;
+    let (ok, out, err) = wasmvisor(&host.dir, &["ps"]).await;
     assert!(ok, "{err}");
     let crasher_row = out
         .lines()
@@ -133,20 +155,20 @@ async fn run_call_ps_and_a_clean_stop_keep_state_across_host_processes() {
         crasher_row.contains("stopped: restart intensity exceeded"),
         "{out}"
     );
-    let (ok, _, err) = wasmvisor(&host.admin, &["call", "crasher", "echo hi"]).await;
+    let (ok, _, err) = wasmvisor(&host.dir, &["call", "crasher", "echo hi"]).await;
     assert!(!ok);
     assert!(
         err.contains("actor `crasher` is stopped: restart intensity exceeded"),
         "{err}"
     );
-    let (ok, out, _) = wasmvisor(&host.admin, &["call", "counter", "get"]).await;
+    let (ok, out, _) = wasmvisor(&host.dir, &["call", "counter", "get"]).await;
     assert!(ok && out.trim() == "3", "the other plugin runs on: {out}");
 
     stop_host(host).await;
 
     // A new host process on the same directory finds the committed count.
     let host = start_host(dir.path()).await;
-    let (ok, out, err) = wasmvisor(&host.admin, &["call", "counter", "get"]).await;
+    let (ok, out, err) = wasmvisor(&host.dir, &["call", "counter", "get"]).await;
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "3");
     stop_host(host).await;
@@ -155,7 +177,12 @@ async fn run_call_ps_and_a_clean_stop_keep_state_across_host_processes() {
 #[tokio::test]
 async fn call_without_a_running_host_says_how_to_fix_it() {
     // Port 9 (discard) on loopback: nothing of ours listens there.
-    let (ok, _, err) = wasmvisor("127.0.0.1:9", &["call", "counter", "inc"]).await;
+    let nowhere = tempfile::tempdir().unwrap();
+    let (ok, _, err) = wasmvisor(
+        nowhere.path(),
+        &["call", "--admin", "127.0.0.1:9", "counter", "inc"],
+    )
+    .await;
     assert!(!ok);
     assert!(err.contains("cannot reach a wasmvisor host"), "{err}");
 }
@@ -163,7 +190,8 @@ async fn call_without_a_running_host_says_how_to_fix_it() {
 #[tokio::test]
 async fn the_admin_endpoint_refuses_to_listen_beyond_loopback() {
     let host = wasmvisor::Host::new().unwrap();
-    let result = wasmvisor::admin::AdminServer::start(host, "0.0.0.0:0".parse().unwrap()).await;
+    let result =
+        wasmvisor::admin::AdminServer::start(host, "0.0.0.0:0".parse().unwrap(), "token").await;
     let Err(error) = result else {
         panic!("the admin endpoint must not listen on 0.0.0.0");
     };
@@ -197,7 +225,7 @@ async fn state_tools_list_get_export_and_import_a_stopped_hosts_store() {
     };
     let run = |args: Vec<String>| async move {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        wasmvisor("127.0.0.1:9", &args).await
+        wasmvisor(Path::new("."), &args).await
     };
 
     let (ok, out, err) = run(state(&["list", dir_arg])).await;
@@ -257,44 +285,70 @@ async fn dead_letters_are_listed_and_replayed_from_the_cli() {
     )
     .unwrap();
     let host = start_host(dir.path()).await;
-    let (ok, _, err) = wasmvisor(&host.admin, &["call", "crasher", "panic"]).await;
+    let (ok, _, err) = wasmvisor(&host.dir, &["call", "crasher", "panic"]).await;
     assert!(!ok);
     assert!(
         err.contains("crashed on this message 2 times; it is dead letter 1"),
         "{err}"
     );
-    let (ok, out, err) = wasmvisor(&host.admin, &["dead-letters"]).await;
+    let (ok, out, err) = wasmvisor(&host.dir, &["dead-letters"]).await;
     assert!(ok, "{err}");
     let row = out.lines().nth(1).unwrap_or_default();
     assert!(row.starts_with("1\tcrasher\t2\tguest panicked"), "{out}");
     assert!(row.ends_with("\tpanic"), "{out}");
-    let (ok, _, err) = wasmvisor(&host.admin, &["replay", "1"]).await;
+    let (ok, _, err) = wasmvisor(&host.dir, &["replay", "1"]).await;
     assert!(!ok);
     assert!(err.contains("it is dead letter 2"), "{err}");
-    let (ok, out, _) = wasmvisor(&host.admin, &["call", "crasher", "echo still up"]).await;
+    let (ok, out, _) = wasmvisor(&host.dir, &["call", "crasher", "echo still up"]).await;
     assert!(ok && out.trim() == "still up", "{out}");
     stop_host(host).await;
 }
 
 #[tokio::test]
-async fn a_cross_site_post_without_the_client_header_is_refused() {
+async fn the_admin_endpoint_refuses_requests_without_the_token_and_oversized_bodies() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(guest("counter"), dir.path().join("counter.wasm")).unwrap();
     let host = start_host(dir.path()).await;
-    // What a web page's form can send: a plain POST with no custom header.
-    let mut stream = tokio::net::TcpStream::connect(&host.admin).await.unwrap();
-    let request = "POST /v1/actors/counter/call HTTP/1.1\r\nHost: localhost\r\n\
-                   Content-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\ninc";
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    assert!(response.starts_with("HTTP/1.1 403"), "{response}");
-    assert!(response.contains("x-wasmvisor"), "{response}");
-    let (ok, out, _) = wasmvisor(&host.admin, &["call", "counter", "get"]).await;
+    let raw = |request: String| {
+        let admin = host.admin.clone();
+        async move {
+            let mut stream = tokio::net::TcpStream::connect(&admin).await.unwrap();
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).await.unwrap();
+            response
+        }
+    };
+    // What a web page's form can send: a plain POST with no token.
+    let no_token = raw("POST /v1/actors/counter/call HTTP/1.1\r\nHost: localhost\r\n\
+                        Content-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\ninc"
+        .into())
+    .await;
+    assert!(no_token.starts_with("HTTP/1.1 401"), "{no_token}");
+    assert!(no_token.contains("wasmvisor-admin.token"), "{no_token}");
+    let wrong = raw(format!(
+        "GET /v1/actors HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}x\r\n\
+         Connection: close\r\n\r\n",
+        host.token
+    ))
+    .await;
+    assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+    let metrics =
+        raw("GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".into()).await;
+    assert!(metrics.starts_with("HTTP/1.1 401"), "{metrics}");
+
+    // With the token, a body past the limit is refused before it reaches the actor.
+    let huge = vec![b'x'; wasmvisor::admin::MAX_BODY_BYTES + 1];
+    let oversized = host.client().call("counter", huge).await;
+    assert!(
+        oversized.as_ref().is_err_and(|e| e.contains("413")),
+        "{oversized:?}"
+    );
+    let (ok, out, _) = wasmvisor(&host.dir, &["call", "counter", "get"]).await;
     assert!(
         ok && out.trim() == "0",
-        "the refused request did nothing: {out}"
+        "the refused requests did nothing: {out}"
     );
     stop_host(host).await;
 }

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::process::Command;
-use wasmvisor::admin::AdminClient;
 
 use crate::cli::{start_host, stop_host};
 use crate::common::{guest, within};
@@ -44,7 +43,7 @@ async fn acknowledged_updates_survive_kill_9_of_the_host() {
 
     for round in 0..KILLS {
         let host = start_host(dir.path()).await;
-        let client = AdminClient::new(&host.admin);
+        let client = host.client();
 
         // What the restarted host found: nothing acknowledged is missing,
         // nothing went backwards, and no update is half-applied.
@@ -117,7 +116,7 @@ async fn acknowledged_updates_survive_kill_9_of_the_host() {
 
     // A last, clean run checks the final state.
     let host = start_host(dir.path()).await;
-    let client = AdminClient::new(&host.admin);
+    let client = host.client();
     for name in &names {
         let reply = client.call(name, b"pair".to_vec()).await.unwrap();
         let (left, right) = parse_pair(&String::from_utf8(reply).unwrap());

@@ -97,6 +97,17 @@ pub enum SupervisorStatus {
     AutoShutdown(String),
 }
 
+impl std::fmt::Display for SupervisorStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SupervisorStatus::Running => write!(f, "running"),
+            SupervisorStatus::GaveUp(reason) => write!(f, "gave up: {reason}"),
+            SupervisorStatus::Stopped => write!(f, "stopped"),
+            SupervisorStatus::AutoShutdown(reason) => write!(f, "shut itself down: {reason}"),
+        }
+    }
+}
+
 /// How many children a supervisor has, OTP's `count_children`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct ChildCounts {

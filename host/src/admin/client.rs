@@ -1,0 +1,222 @@
+//! A client of the admin endpoint: what the CLI uses, and what scripts and
+//! tests can use from Rust.
+
+use crate::actor::ActorInfo;
+use crate::dead_letters::DeadLetter;
+
+use super::{ActorDetail, ApiError, SupervisorNode};
+
+/// Talks to a running host's admin endpoint.
+#[derive(Debug, Clone)]
+pub struct AdminClient {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl AdminClient {
+    /// A client for the endpoint at `addr` (`host:port`), sending `token`
+    /// with every request.
+    pub fn new(addr: &str, token: Option<String>) -> Self {
+        AdminClient {
+            base: format!("http://{addr}"),
+            token,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Lists the host's actors.
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or what it answered.
+    pub async fn actors(&self) -> Result<Vec<ActorInfo>, String> {
+        read_json(self.get("/v1/actors").await?).await
+    }
+
+    /// The supervision tree.
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or what it answered.
+    pub async fn tree(&self) -> Result<Vec<SupervisorNode>, String> {
+        read_json(self.get("/v1/tree").await?).await
+    }
+
+    /// One actor, in detail.
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or what it answered.
+    pub async fn actor(&self, name: &str) -> Result<ActorDetail, String> {
+        read_json(self.get(&format!("/v1/actors/{name}")).await?).await
+    }
+
+    /// Sends `message` to the actor `name` and returns its reply.
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or the actor's error.
+    pub async fn call(&self, name: &str, message: Vec<u8>) -> Result<Vec<u8>, String> {
+        read_bytes(
+            self.post(&format!("/v1/actors/{name}/call"), message)
+                .await?,
+        )
+        .await
+    }
+
+    /// Sends `message` to the actor `name` without waiting for a reply.
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or why the message was
+    /// not accepted.
+    pub async fn cast(&self, name: &str, message: Vec<u8>) -> Result<(), String> {
+        self.post(&format!("/v1/actors/{name}/cast"), message)
+            .await
+            .map(drop)
+    }
+
+    /// Asks the actor's supervisor to `restart`, `stop` or `start` it.
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or why it refused.
+    pub async fn act(&self, name: &str, action: &str) -> Result<(), String> {
+        self.post(&format!("/v1/actors/{name}/{action}"), Vec::new())
+            .await
+            .map(drop)
+    }
+
+    /// The actor's state, exported as JSON (see
+    /// [`state_backup`](crate::state_backup)).
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or what it answered.
+    pub async fn state(&self, name: &str) -> Result<serde_json::Value, String> {
+        read_json(self.get(&format!("/v1/actors/{name}/state")).await?).await
+    }
+
+    /// Lists the host's dead letters.
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or what it answered.
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, String> {
+        read_json(self.get("/v1/dead-letters").await?).await
+    }
+
+    /// Replays dead letter `id` and returns the reply.
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or the call's error.
+    pub async fn replay(&self, id: u64) -> Result<Vec<u8>, String> {
+        read_bytes(
+            self.post(&format!("/v1/dead-letters/{id}/replay"), Vec::new())
+                .await?,
+        )
+        .await
+    }
+
+    /// The host's metrics, in the Prometheus text format.
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or what it answered.
+    pub async fn metrics(&self) -> Result<String, String> {
+        let response = self.get("/metrics").await?;
+        response
+            .text()
+            .await
+            .map_err(|e| format!("the metrics could not be read: {e}"))
+    }
+
+    /// Follows the host's lifecycle events; `on_event` gets each one's
+    /// JSON, until the host goes away.
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or what it answered.
+    pub async fn follow_events(&self, mut on_event: impl FnMut(&str)) -> Result<(), String> {
+        let mut response = self.get("/v1/events").await?;
+        let mut pending = String::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| format!("the event stream broke: {e}"))?
+        {
+            pending.push_str(&String::from_utf8_lossy(&chunk));
+            // Server-sent events end with a blank line; `data:` lines carry them.
+            while let Some(end) = pending.find("\n\n") {
+                let event: String = pending.drain(..end + 2).collect();
+                for line in event.lines() {
+                    if let Some(data) = line.strip_prefix("data:") {
+                        on_event(data.trim_start());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn get(&self, path: &str) -> Result<reqwest::Response, String> {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    async fn post(&self, path: &str, body: Vec<u8>) -> Result<reqwest::Response, String> {
+        self.send(self.http.post(self.url(path)).body(body)).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a request; a failure to reach the host, or an error answer,
+    /// becomes a message.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, String> {
+        let request = match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        let response = request.send().await.map_err(|e| self.unreachable(e))?;
+        check(response).await
+    }
+
+    fn unreachable(&self, error: reqwest::Error) -> String {
+        format!(
+            "cannot reach a wasmvisor host at {} ({error}); is `wasmvisor run` running? Point \
+             the CLI at its directory with --dir (or WASMVISOR_DIR), or give --admin and --token",
+            self.base
+        )
+    }
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<T, String> {
+    response
+        .json()
+        .await
+        .map_err(|e| format!("the host sent an answer that cannot be read: {e}"))
+}
+
+async fn read_bytes(response: reqwest::Response) -> Result<Vec<u8>, String> {
+    response
+        .bytes()
+        .await
+        .map(|bytes| bytes.to_vec())
+        .map_err(|e| format!("the reply could not be read: {e}"))
+}
+
+async fn check(response: reqwest::Response) -> Result<reqwest::Response, String> {
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status();
+    match response.json::<ApiError>().await {
+        Ok(error) => Err(error.message),
+        Err(_) => Err(format!("the host answered {status}")),
+    }
+}
