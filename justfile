@@ -15,6 +15,15 @@ guests:
         echo "error: the wasm32-wasip2 target is not installed; run: rustup target add wasm32-wasip2" >&2; exit 1; }
     cd guest-examples && cargo build --release --target wasm32-wasip2
 
+# Tools the tests use that are not crates: the reference Prometheus (OpenMetrics) text parser.
+tools:
+    @python3 -m venv --help >/dev/null 2>&1 || { \
+        echo "error: python3 with venv is needed (Debian: apt-get install python3-venv)" >&2; exit 1; }
+    @test -x .tools/venv/bin/python || python3 -m venv .tools/venv
+    @.tools/venv/bin/python -c "import prometheus_client" 2>/dev/null || \
+        .tools/venv/bin/pip install --quiet "prometheus-client>=0.20,<1" || { \
+        echo "error: could not install prometheus-client from PyPI into .tools/venv" >&2; exit 1; }
+
 # Build the host library and the `wasmvisor` binary.
 build:
     cargo build -p wasmvisor
@@ -28,14 +37,14 @@ run: guests build
 
 # Send MESSAGE to the actor NAME of the host started by `just run`.
 call NAME MESSAGE:
-    ./target/debug/wasmvisor call {{NAME}} "{{MESSAGE}}"
+    ./target/debug/wasmvisor call --dir target/plugins {{NAME}} "{{MESSAGE}}"
 
 # List the actors of the host started by `just run`.
 ps:
-    ./target/debug/wasmvisor ps
+    ./target/debug/wasmvisor ps --dir target/plugins
 
 # Build the guests, then run every test (the CLI tests build their own binary).
-test: guests
+test: guests tools
     cargo test --workspace
 
 # Measure wasmvisor against raw wasmtime (release build); writes docs/benchmarks.md.

@@ -18,6 +18,8 @@ use crate::state::RedbStateStore;
 
 /// The default state file inside the plugin directory.
 const STATE_FILE: &str = "wasmvisor-state.redb";
+/// The default compile cache inside the plugin directory.
+const COMPILE_CACHE_DIR: &str = "wasmvisor-cache";
 
 #[derive(Parser)]
 #[command(
@@ -33,29 +35,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Runs every NAME.wasm in DIR as a supervised actor named NAME, until Ctrl-C.
-    Run {
-        /// The plugin directory.
-        dir: PathBuf,
-        /// The state store file (redb). Default: DIR/wasmvisor-state.redb.
-        #[arg(long, conflicts_with = "ephemeral")]
-        state: Option<PathBuf>,
-        /// Keep state in memory only: it survives crashes, not the host.
-        #[arg(long)]
-        ephemeral: bool,
-        /// Meter fuel, so that manifests can set `limits.fuel_per_call`.
-        #[arg(long)]
-        fuel: bool,
-        /// The admin endpoint's address (loopback only; port 0 picks one).
-        #[arg(long, env = "WASMVISOR_ADMIN", default_value = DEFAULT_ADMIN_ADDR)]
-        admin: SocketAddr,
-        /// Do not watch DIR for new, changed and removed plugins.
-        #[arg(long)]
-        no_watch: bool,
-        /// How long a plugin's files must be quiet before a change is
-        /// applied, in milliseconds.
-        #[arg(long, default_value_t = DEFAULT_SETTLE.as_millis() as u64)]
-        settle_ms: u64,
-    },
+    Run(RunArgs),
     /// Sends MESSAGE (as UTF-8 bytes) to the actor NAME and prints the reply.
     Call {
         /// The actor's name.
@@ -138,6 +118,52 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+}
+
+/// How `wasmvisor run` runs a plugin directory.
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The plugin directory.
+    dir: PathBuf,
+    /// The state store file (redb). Default: DIR/wasmvisor-state.redb.
+    #[arg(long, conflicts_with = "ephemeral")]
+    state: Option<PathBuf>,
+    /// Keep state in memory only: it survives crashes, not the host.
+    #[arg(long)]
+    ephemeral: bool,
+    /// Meter fuel, so that manifests can set `limits.fuel_per_call`.
+    #[arg(long)]
+    fuel: bool,
+    /// The admin endpoint's address (loopback only; port 0 picks one).
+    #[arg(long, env = "WASMVISOR_ADMIN", default_value = DEFAULT_ADMIN_ADDR)]
+    admin: SocketAddr,
+    /// Do not watch DIR for new, changed and removed plugins.
+    #[arg(long)]
+    no_watch: bool,
+    /// How long a plugin's files must be quiet before a change is applied,
+    /// in milliseconds.
+    #[arg(long, default_value_t = DEFAULT_SETTLE.as_millis() as u64)]
+    settle_ms: u64,
+    /// Where compiled plugins are cached. Default: DIR/wasmvisor-cache.
+    #[arg(long, conflicts_with = "no_compile_cache")]
+    compile_cache: Option<PathBuf>,
+    /// Compile every plugin at every start.
+    #[arg(long)]
+    no_compile_cache: bool,
+    /// How long a shutdown waits for the messages already queued, in
+    /// milliseconds, before it stops the actors.
+    #[arg(long, default_value_t = 5000)]
+    drain_ms: u64,
+    /// Log lines for people (`human`) or one JSON object per line (`json`).
+    #[arg(long, env = "WASMVISOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+}
+
+/// The format of `wasmvisor run`'s log.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
 }
 
 /// Which running host a command talks to.
@@ -223,18 +249,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run {
-                dir,
-                state,
-                ephemeral,
-                fuel,
-                admin,
-                no_watch,
-                settle_ms,
-            } => {
-                let watch = (!no_watch).then(|| Duration::from_millis(settle_ms));
-                run(dir, state, ephemeral, fuel, admin, watch).await
-            }
+            Command::Run(args) => run(args).await,
             Command::Call {
                 name,
                 message,
@@ -273,24 +288,22 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(
-    dir: PathBuf,
-    state: Option<PathBuf>,
-    ephemeral: bool,
-    fuel: bool,
-    admin: SocketAddr,
-    watch: Option<Duration>,
-) -> Result<(), String> {
-    init_logging();
-    let builder = Host::builder().fuel_metering(fuel);
-    let builder = if ephemeral {
-        builder
-    } else {
-        let path = state.unwrap_or_else(|| dir.join(STATE_FILE));
+async fn run(args: RunArgs) -> Result<(), String> {
+    init_logging(args.log_format);
+    let dir = args.dir;
+    let mut builder = Host::builder().fuel_metering(args.fuel);
+    if !args.ephemeral {
+        let path = args.state.unwrap_or_else(|| dir.join(STATE_FILE));
         let store = RedbStateStore::open(&path).map_err(|e| e.to_string())?;
         tracing::info!("state store: {}", path.display());
-        builder.state_store(store)
-    };
+        builder = builder.state_store(store);
+    }
+    if !args.no_compile_cache {
+        let cache = args
+            .compile_cache
+            .unwrap_or_else(|| dir.join(COMPILE_CACHE_DIR));
+        builder = builder.compile_cache(cache);
+    }
     let host = builder.build().map_err(|e| e.to_string())?;
     let report = start_plugin_dir(&host, &dir)
         .await
@@ -298,12 +311,13 @@ async fn run(
     for error in &report.failed {
         tracing::error!("{error}");
     }
-    let watcher = match watch {
-        Some(settle) => {
-            Some(watch_plugin_dir(&host, &dir, &report, settle).map_err(|e| e.to_string())?)
-        }
-        None => None,
+    let watcher = if args.no_watch {
+        None
+    } else {
+        let settle = Duration::from_millis(args.settle_ms);
+        Some(watch_plugin_dir(&host, &dir, &report, settle).map_err(|e| e.to_string())?)
     };
+    let admin = args.admin;
     let token = load_or_create_token(&dir)?;
     let server = AdminServer::start(host.clone(), admin, &token)
         .await
@@ -326,9 +340,15 @@ async fn run(
         println!("try: {program} call --dir {dir} {name} <message>   |   {program} ps --dir {dir}");
     }
     wait_for_stop_signal().await;
+    // Stop taking work (file changes, requests), let the queued messages
+    // be handled within a bound, then stop the tree in reverse order; every
+    // commit is already in the store.
     println!("wasmvisor: stopping");
     drop(watcher);
     server.stop().await;
+    if !host.drain(Duration::from_millis(args.drain_ms)).await {
+        tracing::warn!("messages were still queued after the drain; they are answered `stopped`");
+    }
     host.shutdown().await;
     println!("wasmvisor: stopped");
     Ok(())
@@ -546,14 +566,18 @@ fn format_table(actors: &[ActorInfo]) -> String {
     table
 }
 
-fn init_logging() {
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Logs go to stderr; stdout carries the lines scripts read.
-    let _ = tracing_subscriber::fmt()
+    // Logs go to stderr; stdout carries the lines scripts read. Every line
+    // about an actor carries an `actor` field.
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }
 
 async fn wait_for_stop_signal() {

@@ -231,7 +231,7 @@ impl DirState {
         let plugin = match self.host.load_plugin(wasm, bytes).await {
             Ok(plugin) => plugin,
             Err(error) => {
-                tracing::error!(actor = name, "{error}; the running version goes on");
+                self.reject(name, format!("{error}; the running version goes on"));
                 return;
             }
         };
@@ -250,7 +250,7 @@ impl DirState {
         let (_, child, plugin_manifest) = match load_child(&self.host, &wasm).await {
             Ok(loaded) => loaded,
             Err(error) => {
-                tracing::error!("{error}");
+                self.reject(name, error.to_string());
                 return;
             }
         };
@@ -291,8 +291,16 @@ impl DirState {
                     },
                 );
             }
-            Err(error) => tracing::error!("{}: {error}", wasm.display()),
+            Err(error) => self.reject(name, format!("{}: {error}", wasm.display())),
         }
+    }
+
+    /// Reports a plugin file that could not be loaded or started.
+    fn reject(&self, name: &str, reason: String) {
+        self.host.publish(crate::events::Event::PluginRejected {
+            plugin: name.to_owned(),
+            reason,
+        });
     }
 
     /// Stops a plugin whose file is gone; its state stays in the store.

@@ -56,6 +56,8 @@ pub(crate) struct Engines {
 /// What every engine of a family shares.
 struct Shared {
     fuel_metering: bool,
+    /// Where compiled code is cached on disk, if anywhere.
+    compile_cache: Option<wasmtime::Cache>,
     deadlines: Arc<Deadlines>,
     ticked: Arc<Mutex<Vec<wasmtime::Engine>>>,
     _ticker: EpochTicker,
@@ -66,12 +68,29 @@ impl Engines {
     /// when the last engine is dropped). With `fuel_metering`, compiled code
     /// counts fuel, so that a per-call fuel limit can be set (at some cost in
     /// speed for every guest).
-    pub(crate) fn new(fuel_metering: bool) -> anyhow::Result<Self> {
+    ///
+    /// With `compile_cache`, compiled components are kept in that directory,
+    /// keyed by their bytes and the engine's settings (wasmtime's cache: an
+    /// entry that does not match, or does not decode, is compiled again and
+    /// replaced).
+    pub(crate) fn new(
+        fuel_metering: bool,
+        compile_cache: Option<&std::path::Path>,
+    ) -> anyhow::Result<Self> {
+        let compile_cache = match compile_cache {
+            Some(dir) => {
+                let mut config = wasmtime::CacheConfig::new();
+                config.with_directory(dir);
+                Some(wasmtime::Cache::new(config)?)
+            }
+            None => None,
+        };
         let deadlines = Arc::new(Deadlines::default());
         let ticked = Arc::new(Mutex::new(Vec::new()));
         let ticker = EpochTicker::start(ticked.clone(), deadlines.clone())?;
         let shared = Arc::new(Shared {
             fuel_metering,
+            compile_cache,
             deadlines,
             ticked,
             _ticker: ticker,
@@ -133,6 +152,7 @@ impl Engine {
         config.consume_fuel(shared.fuel_metering);
         config.max_wasm_stack(stack_bytes);
         config.async_stack_size(stack_bytes + HOST_STACK_MARGIN);
+        config.cache(shared.compile_cache.clone());
         let wasmtime = wasmtime::Engine::new(&config)?;
 
         let mut linker = Linker::new(&wasmtime);

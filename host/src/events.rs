@@ -80,6 +80,14 @@ pub enum Event {
         /// Why, naming the refused version.
         reason: String,
     },
+    /// A plugin file in a watched directory could not be loaded or started
+    /// (what runs, if anything, goes on).
+    PluginRejected {
+        /// The plugin's name (its file name without `.wasm`).
+        plugin: String,
+        /// Why, naming the file.
+        reason: String,
+    },
     /// A message crashed its actor on every delivery and went to the dead
     /// letters.
     DeadLettered {
@@ -112,6 +120,7 @@ impl Event {
             Event::ActorStopped { .. } => "actor-stopped",
             Event::ActorUpgraded { .. } => "actor-upgraded",
             Event::UpgradeFailed { .. } => "upgrade-failed",
+            Event::PluginRejected { .. } => "plugin-rejected",
             Event::DeadLettered { .. } => "dead-lettered",
             Event::SupervisorGaveUp { .. } => "supervisor-gave-up",
         }
@@ -185,6 +194,9 @@ impl EventBus {
                     actor,
                     "upgrade refused, the running version goes on: {reason}"
                 );
+            }
+            Event::PluginRejected { plugin, reason } => {
+                tracing::error!(plugin, "{reason}");
             }
             Event::SupervisorGaveUp { supervisor, reason } => {
                 tracing::error!(supervisor, "supervisor gave up: {reason}");

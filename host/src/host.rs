@@ -51,6 +51,7 @@ pub struct HostBuilder {
     state_store: Option<Arc<dyn StateStore>>,
     fuel_metering: bool,
     max_actors: Option<usize>,
+    compile_cache: Option<std::path::PathBuf>,
 }
 
 impl HostBuilder {
@@ -82,13 +83,22 @@ impl HostBuilder {
         self
     }
 
+    /// Keeps compiled components in `dir`, so that loading the same plugin
+    /// again (a restart of the host) skips compiling it. Entries are keyed by
+    /// the component's bytes and the engine's settings; one that does not
+    /// match or is damaged is compiled again and replaced. Default: off.
+    pub fn compile_cache(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.compile_cache = Some(dir.into());
+        self
+    }
+
     /// Creates the engine (and its epoch ticker thread) and the host.
     ///
     /// # Errors
     ///
     /// [`Error::Host`] when the engine cannot be set up.
     pub fn build(self) -> Result<Host, Error> {
-        let engines = Engines::new(self.fuel_metering)
+        let engines = Engines::new(self.fuel_metering, self.compile_cache.as_deref())
             .map_err(|e| Error::host("setting up the wasmtime engine", e))?;
         let state_store = self
             .state_store
@@ -308,9 +318,31 @@ impl Host {
         self.inner.context.actor.metrics.render(&self.actors())
     }
 
+    /// Publishes `event` to subscribers (and the log and metrics).
+    pub(crate) fn publish(&self, event: Event) {
+        self.inner.context.actor.events.publish(event);
+    }
+
     /// Lifecycle events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.inner.context.actor.events.subscribe()
+    }
+
+    /// Waits until every actor's mailbox is empty, or `bound` has passed
+    /// (whichever comes first); returns whether they all emptied. For a
+    /// graceful shutdown: stop taking new messages first, drain, then
+    /// [`Host::shutdown`].
+    pub async fn drain(&self, bound: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + bound;
+        loop {
+            if self.actors().iter().all(|actor| actor.mailbox_depth == 0) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     /// Stops every supervisor, newest first, each stopping its children in

@@ -9,12 +9,14 @@
 mod common;
 
 mod cli;
+mod compile_cache;
 mod durability;
 mod dynamic;
 mod health;
 mod lifecycle;
 mod limits;
 mod management;
+mod operate;
 mod plugin_dir;
 mod poison;
 mod relay;

@@ -44,9 +44,10 @@ use axum::http::StatusCode;
 use axum::response::sse::{self, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::{BroadcastStream, WatchStream};
 
 use crate::actor::ActorInfo;
 use crate::dead_letters::DeadLetter;
@@ -70,11 +71,14 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 struct AppState {
     host: Host,
     token: Arc<str>,
+    /// Becomes true when the endpoint stops: event streams end then.
+    stopping: watch::Receiver<bool>,
 }
 
 /// A running admin endpoint; stops when dropped or on [`AdminServer::stop`].
 pub struct AdminServer {
     addr: SocketAddr,
+    stopping: watch::Sender<bool>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -106,9 +110,11 @@ impl AdminServer {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::host("reading the admin endpoint's address", e))?;
+        let (stopping, stopping_rx) = watch::channel(false);
         let state = AppState {
             host,
             token: Arc::from(token.trim()),
+            stopping: stopping_rx,
         };
         let app = Router::new()
             .route("/v1/tree", get(tree))
@@ -161,6 +167,7 @@ impl AdminServer {
         tracing::info!("admin endpoint listening on http://{addr}");
         Ok(AdminServer {
             addr,
+            stopping,
             stop: Some(stop),
             task,
         })
@@ -174,6 +181,7 @@ impl AdminServer {
     /// Stops accepting requests and waits for the ones in flight (an event
     /// stream ends with the host).
     pub async fn stop(mut self) {
+        self.stopping.send_replace(true);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -183,6 +191,7 @@ impl AdminServer {
 
 impl Drop for AdminServer {
     fn drop(&mut self) {
+        self.stopping.send_replace(true);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -402,22 +411,32 @@ async fn replay_dead_letter(State(state): State<AppState>, Path(id): Path<u64>) 
 }
 
 /// Lifecycle events as they happen, one JSON object per server-sent event
-/// (its `event:` is the kind). A client too slow to keep up is told how many
-/// it missed.
+/// (its `event:` is the kind), until the endpoint stops. A client too slow
+/// to keep up is told how many it missed.
 async fn events(State(state): State<AppState>) -> Response {
-    let stream = BroadcastStream::new(state.host.subscribe()).map(|event| {
-        Ok::<_, std::convert::Infallible>(match event {
-            Ok(event) => {
-                let data = serde_json::to_string(&event).unwrap_or_default();
-                sse::Event::default().event(event.kind()).data(data)
-            }
-            Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(missed)) => {
-                sse::Event::default()
+    enum Item {
+        Event(Result<crate::Event, BroadcastStreamRecvError>),
+        Stopping,
+    }
+    let events = BroadcastStream::new(state.host.subscribe()).map(Item::Event);
+    let stopping = WatchStream::new(state.stopping.clone())
+        .filter(|stopping| *stopping)
+        .map(|_| Item::Stopping);
+    let stream = events
+        .merge(stopping)
+        .take_while(|item| !matches!(item, Item::Stopping))
+        .map(|item| {
+            Ok::<_, std::convert::Infallible>(match item {
+                Item::Event(Ok(event)) => {
+                    let data = serde_json::to_string(&event).unwrap_or_default();
+                    sse::Event::default().event(event.kind()).data(data)
+                }
+                Item::Event(Err(BroadcastStreamRecvError::Lagged(missed))) => sse::Event::default()
                     .event("lagged")
-                    .data(format!("{{\"missed\":{missed}}}"))
-            }
-        })
-    });
+                    .data(format!("{{\"missed\":{missed}}}")),
+                Item::Stopping => sse::Event::default(),
+            })
+        });
     Sse::new(stream)
         .keep_alive(sse::KeepAlive::default())
         .into_response()

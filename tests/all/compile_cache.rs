@@ -1,0 +1,52 @@
+//! The compile cache: compiled components kept on disk across hosts, and a
+//! damaged entry rebuilt instead of trusted.
+
+use std::path::{Path, PathBuf};
+
+use wasmvisor::Host;
+
+use crate::common::{call_ok, single};
+
+/// The cached artifacts under `dir` (not the cache's bookkeeping files).
+fn entries(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_none_or(|ext| ext != "stats") {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compiled_plugins_are_cached_and_a_damaged_entry_is_rebuilt() {
+    let cache = tempfile::tempdir().unwrap();
+    let host = Host::builder().compile_cache(cache.path()).build().unwrap();
+    single(&host, "counter", "counter", |c| c).await;
+    assert_eq!(call_ok(&host, "counter", "inc").await, "1");
+    host.shutdown().await;
+    let cached = entries(cache.path());
+    assert!(!cached.is_empty(), "the compiled plugin is on disk");
+
+    // Damage every entry: the next host must not trust them.
+    for entry in &cached {
+        std::fs::write(entry, b"not a compiled component").unwrap();
+    }
+    let host = Host::builder().compile_cache(cache.path()).build().unwrap();
+    single(&host, "counter", "counter", |c| c).await;
+    assert_eq!(call_ok(&host, "counter", "inc").await, "1");
+    host.shutdown().await;
+    let rebuilt = entries(cache.path());
+    assert!(
+        rebuilt
+            .iter()
+            .any(|entry| std::fs::read(entry).unwrap() != b"not a compiled component"),
+        "the damaged entry was compiled again and replaced"
+    );
+}

@@ -1,0 +1,385 @@
+//! Operating a running `wasmvisor run DIR` process: plugins dropped in,
+//! replaced and removed while it runs, the admin API's actions, events and
+//! metrics.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::cli::{RunningHost, start_host, stop_host, wasmvisor};
+use crate::common::{guest, wait_until, within};
+
+/// Puts `contents` in `dir/file` the way deployment tools do: written to a
+/// temporary name, then renamed over the target (atomic).
+fn deploy(dir: &Path, file: &str, contents: &[u8]) {
+    let temporary = dir.join(format!(".{file}.part"));
+    std::fs::write(&temporary, contents).unwrap();
+    std::fs::rename(&temporary, dir.join(file)).unwrap();
+}
+
+/// Waits until the actor `name` is listed as running, and returns its version.
+async fn running_version(host: &RunningHost, name: &str) -> String {
+    let client = host.client();
+    let mut version = None;
+    within(&format!("`{name}` to run"), async {
+        loop {
+            if let Ok(actors) = client.actors().await
+                && let Some(actor) = actors.iter().find(|a| a.name == name)
+                && actor.status == wasmvisor::ActorStatus::Running
+            {
+                version = actor.version.clone();
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    version.unwrap()
+}
+
+/// The host's events, as JSON, from now on.
+fn follow_events(host: &RunningHost) -> tokio::sync::mpsc::UnboundedReceiver<serde_json::Value> {
+    let (sender, events) = tokio::sync::mpsc::unbounded_channel();
+    let client = host.client();
+    tokio::spawn(async move {
+        let _ = client
+            .follow_events(|event| {
+                let _ = sender.send(serde_json::from_str(event).unwrap());
+            })
+            .await;
+    });
+    events
+}
+
+/// Waits for the next event of `kind`.
+async fn next_event(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+    kind: &str,
+) -> serde_json::Value {
+    within(&format!("a `{kind}` event"), async {
+        loop {
+            let event = events.recv().await.expect("the event stream ended");
+            if event["event"] == kind {
+                return event;
+            }
+        }
+    })
+    .await
+}
+
+async fn call(host: &RunningHost, name: &str, message: &str) -> Result<String, String> {
+    host.client()
+        .call(name, message.as_bytes().to_vec())
+        .await
+        .map(|reply| String::from_utf8(reply).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plugins_are_added_upgraded_under_load_and_removed_while_the_host_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start_host(dir.path()).await;
+
+    // Dropped in: picked up and served.
+    deploy(
+        dir.path(),
+        "counter.wasm",
+        &std::fs::read(guest("counter")).unwrap(),
+    );
+    let v1 = running_version(&host, "counter").await;
+    assert_eq!(call(&host, "counter", "version").await.unwrap(), "1");
+
+    // Replaced while callers send a steady stream: every message gets one
+    // reply, and the count carries over to the new version.
+    let done = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let callers: Vec<_> = (0..3)
+        .map(|_| {
+            let client = host.client();
+            let (done, answered) = (done.clone(), answered.clone());
+            tokio::spawn(async move {
+                let mut counts = Vec::new();
+                while !done.load(Ordering::SeqCst) {
+                    let reply = client.call("counter", b"inc".to_vec()).await;
+                    let reply = reply.expect("every message is answered");
+                    counts.push(String::from_utf8(reply).unwrap().parse::<u64>().unwrap());
+                    answered.fetch_add(1, Ordering::SeqCst);
+                }
+                counts
+            })
+        })
+        .collect();
+    wait_until("the stream flows", || answered.load(Ordering::SeqCst) >= 30).await;
+    deploy(
+        dir.path(),
+        "counter.wasm",
+        &std::fs::read(guest("counter_v2")).unwrap(),
+    );
+    let client = host.client();
+    within("the upgrade", async {
+        while call(&host, "counter", "version").await.as_deref() != Ok("2") {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let at_upgrade = answered.load(Ordering::SeqCst);
+    wait_until("the stream flows on", || {
+        answered.load(Ordering::SeqCst) >= at_upgrade + 30
+    })
+    .await;
+    done.store(true, Ordering::SeqCst);
+    let mut counts = Vec::new();
+    for caller in callers {
+        counts.extend(within("a caller", caller).await.unwrap());
+    }
+    counts.sort_unstable();
+    let expected: Vec<u64> = (1..=counts.len() as u64).collect();
+    assert_eq!(counts, expected, "each message handled exactly once");
+    let v2 = running_version(&host, "counter").await;
+    assert_ne!(v1, v2);
+    let info = client.actor("counter").await.unwrap().info;
+    assert_eq!(info.restarts, 0, "an upgrade is not a restart");
+
+    // A broken new version is refused, and says so; the running one serves on.
+    let mut events = follow_events(&host);
+    deploy(dir.path(), "counter.wasm", b"\0asm\x0d\0\x01\0 not really");
+    let rejected = next_event(&mut events, "plugin-rejected").await;
+    assert_eq!(rejected["plugin"], "counter");
+    assert!(
+        rejected["reason"]
+            .as_str()
+            .unwrap()
+            .contains("counter.wasm"),
+        "{rejected}"
+    );
+    assert_eq!(call(&host, "counter", "version").await.unwrap(), "2");
+
+    // Removed: the actor stops; its state stays for when it comes back.
+    let total = counts.len().to_string();
+    std::fs::remove_file(dir.path().join("counter.wasm")).unwrap();
+    within("the removal", async {
+        while client
+            .actors()
+            .await
+            .unwrap()
+            .iter()
+            .any(|a| a.name == "counter")
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(call(&host, "counter", "get").await.is_err());
+    deploy(
+        dir.path(),
+        "counter.wasm",
+        &std::fs::read(guest("counter")).unwrap(),
+    );
+    running_version(&host, "counter").await;
+    assert_eq!(call(&host, "counter", "get").await.unwrap(), total);
+    stop_host(host).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_half_written_plugin_is_never_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start_host(dir.path()).await;
+    let mut events = follow_events(&host);
+    let bytes = std::fs::read(guest("counter")).unwrap();
+    // A copy that stalls half-way, in place: once it has been quiet for the
+    // settle time it is tried, refused as truncated, and not run.
+    std::fs::write(dir.path().join("late.wasm"), &bytes[..bytes.len() / 2]).unwrap();
+    let rejected = next_event(&mut events, "plugin-rejected").await;
+    assert_eq!(rejected["plugin"], "late");
+    let actors = host.client().actors().await.unwrap();
+    assert!(actors.iter().all(|a| a.name != "late"), "{actors:?}");
+    // The copy completes: now it runs.
+    std::fs::write(dir.path().join("late.wasm"), &bytes).unwrap();
+    running_version(&host, "late").await;
+    assert_eq!(call(&host, "late", "inc").await.unwrap(), "1");
+    stop_host(host).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_restarts_stops_starts_and_inspects_actors_and_follows_events() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("counter"), dir.path().join("counter.wasm")).unwrap();
+    let host = start_host(dir.path()).await;
+    let mut events = follow_events(&host);
+    let cli = |args: &'static [&'static str]| wasmvisor(&host.dir, args);
+
+    let (ok, _, err) = cli(&["cast", "counter", "inc"]).await;
+    assert!(ok, "{err}");
+    within("the cast", async {
+        while call(&host, "counter", "get").await.as_deref() != Ok("1") {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+
+    let (ok, _, err) = cli(&["restart", "counter"]).await;
+    assert!(ok, "{err}");
+    let exited = next_event(&mut events, "actor-exited").await;
+    assert_eq!(exited["actor"], "counter");
+    next_event(&mut events, "actor-started").await;
+    assert_eq!(call(&host, "counter", "get").await.unwrap(), "1");
+
+    let (ok, _, err) = cli(&["stop", "counter"]).await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = cli(&["call", "counter", "get"]).await;
+    assert!(!ok && err.contains("stopped"), "{err}");
+    let (ok, _, err) = cli(&["stop", "nobody"]).await;
+    assert!(!ok && err.contains("no actor named `nobody`"), "{err}");
+    let (ok, _, err) = cli(&["start", "counter"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(call(&host, "counter", "inc").await.unwrap(), "2");
+
+    let (ok, out, err) = cli(&["inspect", "counter"]).await;
+    assert!(ok, "{err}");
+    let inspected: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(inspected["actor"]["name"], "counter");
+    assert_eq!(inspected["supervisor"], "counter");
+    assert_eq!(inspected["state"]["keys"], serde_json::json!(["count"]));
+    assert!(inspected["actor"]["version"].is_string(), "{out}");
+
+    let (ok, out, err) = cli(&["ps"]).await;
+    assert!(ok, "{err}");
+    assert!(out.lines().next().unwrap().contains("VERSION"), "{out}");
+
+    // `events --follow` prints each event as a JSON line.
+    let mut follower = tokio::process::Command::new(env!("CARGO_BIN_EXE_wasmvisor-under-test"))
+        .args(["events", "--follow"])
+        .env("WASMVISOR_DIR", &host.dir)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(
+        follower.stdout.take().unwrap(),
+    ));
+    // Restart until the follower (which connects on its own time) sees one.
+    let seen = within("`events --follow` to print a restart", async {
+        loop {
+            let (ok, _, err) = cli(&["restart", "counter"]).await;
+            assert!(ok, "{err}");
+            let line =
+                tokio::time::timeout(std::time::Duration::from_secs(1), lines.next_line()).await;
+            if let Ok(Ok(Some(line))) = line {
+                return line;
+            }
+        }
+    })
+    .await;
+    let event: serde_json::Value = serde_json::from_str(&seen).unwrap();
+    assert_eq!(event["actor"], "counter");
+    stop_host(host).await;
+}
+
+/// Runs the reference OpenMetrics parser (Python's `prometheus_client`,
+/// installed by `just tools`) on `text`; returns every sample as
+/// (name, labels, value).
+fn parse_metrics(text: &str) -> Vec<(String, serde_json::Value, f64)> {
+    use std::io::Write;
+    let python = crate::common::workspace_root().join(".tools/venv/bin/python");
+    assert!(
+        python.is_file(),
+        "the metrics parser is not installed ({} is missing): run `just tools`",
+        python.display()
+    );
+    let script = "import json, sys\n\
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
+        for family in text_string_to_metric_families(sys.stdin.read()):\n\
+        \x20   for s in family.samples:\n\
+        \x20       print(json.dumps([s.name, s.labels, s.value]))\n";
+    let mut child = std::process::Command::new(python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the metrics are not valid OpenMetrics text: {}\n{text}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+fn sample(
+    samples: &[(String, serde_json::Value, f64)],
+    name: &str,
+    labels: serde_json::Value,
+) -> Option<f64> {
+    samples
+        .iter()
+        .find(|(n, l, _)| n == name && *l == labels)
+        .map(|(_, _, value)| *value)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_parse_as_openmetrics_and_move_when_a_plugin_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("counter"), dir.path().join("counter.wasm")).unwrap();
+    std::fs::copy(guest("crasher"), dir.path().join("crasher.wasm")).unwrap();
+    let host = start_host(dir.path()).await;
+    let client = host.client();
+    call(&host, "counter", "inc").await.unwrap();
+
+    let before = parse_metrics(&client.metrics().await.unwrap());
+    let crashes = |samples: &[_]| {
+        sample(
+            samples,
+            "wasmvisor_crashes_total",
+            serde_json::json!({"actor": "crasher", "reason": "panic"}),
+        )
+    };
+    assert_eq!(crashes(&before), None);
+    assert_eq!(
+        sample(
+            &before,
+            "wasmvisor_actor_up",
+            serde_json::json!({"actor": "counter"})
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &before,
+            "wasmvisor_call_duration_seconds_count",
+            serde_json::json!({"actor": "counter"})
+        ),
+        Some(1.0)
+    );
+    assert!(
+        sample(
+            &before,
+            "wasmvisor_instance_memory_bytes",
+            serde_json::json!({"actor": "counter"})
+        )
+        .is_some_and(|bytes| bytes > 0.0)
+    );
+
+    assert!(call(&host, "crasher", "panic").await.is_err());
+    let after = parse_metrics(&client.metrics().await.unwrap());
+    assert_eq!(crashes(&after), Some(1.0));
+    assert_eq!(
+        sample(
+            &after,
+            "wasmvisor_restarts_total",
+            serde_json::json!({"actor": "crasher"})
+        ),
+        Some(1.0)
+    );
+    stop_host(host).await;
+}
