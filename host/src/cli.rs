@@ -13,7 +13,7 @@ use crate::admin::credentials::{load_or_create_token, read_credentials, write_ad
 use crate::admin::{AdminClient, AdminServer, DEFAULT_ADMIN_ADDR};
 use crate::dir_watch::{DEFAULT_SETTLE, watch_plugin_dir};
 use crate::host::Host;
-use crate::plugin_dir::start_plugin_dir;
+use crate::plugin_dir::start_plugin_dir_reporting;
 use crate::state::RedbStateStore;
 
 /// The default state file inside the plugin directory.
@@ -305,9 +305,19 @@ async fn run(args: RunArgs) -> Result<(), String> {
         builder = builder.compile_cache(cache);
     }
     let host = builder.build().map_err(|e| e.to_string())?;
-    let report = start_plugin_dir(&host, &dir)
-        .await
-        .map_err(|e| e.to_string())?;
+    // A progress bar while the plugins compile, on a terminal only.
+    let progress = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} plugins")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    progress.set_message("loading");
+    let report = start_plugin_dir_reporting(&host, &dir, |done, total| {
+        progress.set_length(total as u64);
+        progress.set_position(done as u64);
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    progress.finish_and_clear();
     for error in &report.failed {
         tracing::error!("{error}");
     }

@@ -43,6 +43,16 @@ pub struct DirReport {
 /// Only when `dir` itself cannot be read; a bad plugin, manifest or config
 /// file is reported in [`DirReport::failed`] instead.
 pub async fn start_plugin_dir(host: &Host, dir: &Path) -> Result<DirReport, Error> {
+    start_plugin_dir_reporting(host, dir, |_, _| {}).await
+}
+
+/// [`start_plugin_dir`], calling `loaded(done, total)` after each plugin
+/// file is loaded (compiling is what takes time at start-up).
+pub(crate) async fn start_plugin_dir_reporting(
+    host: &Host,
+    dir: &Path,
+    mut loaded: impl FnMut(usize, usize),
+) -> Result<DirReport, Error> {
     let mut report = DirReport::default();
     let config = HostConfig::for_dir(dir).unwrap_or_else(|error| {
         report.failed.push(error);
@@ -50,13 +60,16 @@ pub async fn start_plugin_dir(host: &Host, dir: &Path) -> Result<DirReport, Erro
     });
 
     let mut children: BTreeMap<String, (ChildSpec, Manifest)> = BTreeMap::new();
-    for path in wasm_files(dir)? {
+    let files = wasm_files(dir)?;
+    let total = files.len();
+    for (done, path) in files.into_iter().enumerate() {
         match load_child(host, &path).await {
             Ok((name, child, manifest)) => {
                 children.insert(name, (child, manifest));
             }
             Err(error) => report.failed.push(error),
         }
+        loaded(done + 1, total);
     }
 
     for group in &config.groups {
