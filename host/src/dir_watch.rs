@@ -31,7 +31,7 @@ use crate::error::Error;
 use crate::host::Host;
 use crate::manifest::{HOST_CONFIG_FILE, HostConfig, MANIFEST_EXTENSION};
 use crate::plugin_dir::{DirReport, load_child};
-use crate::supervisor::SupervisorRef;
+use crate::supervisor::{ChildSpec, ChildSpecKind, SupervisorRef, SupervisorSpec};
 
 /// How long a plugin's files must be quiet before the watcher acts, by
 /// default.
@@ -56,10 +56,20 @@ struct Running {
     supervisor: SupervisorRef,
     /// Whether the supervisor is its own (else a group's, shared).
     own: bool,
-    /// The version (content hash) it runs.
-    version: String,
-    /// Its manifest's contents when it was started.
+    /// What it was started from (to start it again if new settings fail).
+    loaded: Loaded,
+}
+
+/// A plugin loaded from its files, ready to start.
+#[derive(Clone)]
+struct Loaded {
+    child: ChildSpec,
+    /// The supervisor it gets when it is not in a group.
+    own_supervisor: SupervisorSpec,
+    /// Its manifest's contents.
     manifest: Option<Vec<u8>>,
+    /// Its version (content hash).
+    version: String,
 }
 
 /// Starts watching `dir`, whose plugins `report` says were started by
@@ -93,19 +103,29 @@ pub fn watch_plugin_dir(
         running: BTreeMap::new(),
     };
     for (name, supervisor) in &report.started {
-        let version = host
-            .actor(name)
-            .and_then(|actor| actor.info().version)
-            .unwrap_or_default();
         let own = !state.in_group(name);
-        let manifest = std::fs::read(state.manifest_path(name)).ok();
+        let Some(child) = report.specs.get(name).cloned() else {
+            continue;
+        };
+        let version = match &child.kind {
+            ChildSpecKind::Worker(plugin) => plugin.version().to_owned(),
+            ChildSpecKind::Supervisor(_) => String::new(),
+        };
+        let manifest_path = state.manifest_path(name);
+        let own_supervisor = crate::manifest::Manifest::for_plugin(&state.wasm_path(name))
+            .map(|m| m.own_supervisor(name))
+            .unwrap_or_else(|_| SupervisorSpec::new(name.clone()));
         state.running.insert(
             name.clone(),
             Running {
                 supervisor: supervisor.clone(),
                 own,
-                version,
-                manifest,
+                loaded: Loaded {
+                    child,
+                    own_supervisor,
+                    manifest: std::fs::read(manifest_path).ok(),
+                    version,
+                },
             },
         );
     }
@@ -198,19 +218,49 @@ impl DirState {
         }
         let manifest = std::fs::read(self.manifest_path(name)).ok();
         let Some(running) = self.running.get(name) else {
-            self.add(name, manifest).await;
+            match self.load(name, manifest).await {
+                Ok(loaded) => {
+                    if let Err(error) = self.start(name, loaded).await {
+                        self.reject(name, error);
+                    }
+                }
+                Err(error) => self.reject(name, error),
+            }
             return;
         };
-        if running.manifest != manifest {
-            tracing::info!(
-                actor = name,
-                "manifest changed: restarting with its new settings"
-            );
-            self.remove(name).await;
-            self.add(name, manifest).await;
+        if running.loaded.manifest != manifest {
+            self.reconfigure(name, manifest).await;
             return;
         }
         self.upgrade(name, &wasm).await;
+    }
+
+    /// Restarts `name` with its changed manifest: checked before the running
+    /// plugin is stopped, and rolled back if the new settings do not start.
+    async fn reconfigure(&mut self, name: &str, manifest: Option<Vec<u8>>) {
+        let loaded = match self.load(name, manifest).await {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                self.reject(
+                    name,
+                    format!("{error}; it runs on with its previous settings"),
+                );
+                return;
+            }
+        };
+        tracing::info!(
+            actor = name,
+            "manifest changed: restarting with its new settings"
+        );
+        let previous = self.remove(name).await;
+        if let Err(error) = self.start(name, loaded).await {
+            self.reject(name, format!("{error}; back to its previous settings"));
+            if let Some(previous) = previous
+                && let Err(error) = self.start(name, previous.loaded).await
+            {
+                self.reject(name, error);
+            }
+        }
     }
 
     /// Compiles the new contents of `wasm` aside and upgrades the actor.
@@ -222,10 +272,10 @@ impl DirState {
                 return;
             }
         };
-        let Some(running) = self.running.get_mut(name) else {
+        let Some(running) = self.running.get(name) else {
             return;
         };
-        if crate::loader::content_hash(&bytes) == running.version {
+        if crate::loader::content_hash(&bytes) == running.loaded.version {
             return;
         }
         let plugin = match self.host.load_plugin(wasm, bytes).await {
@@ -235,29 +285,39 @@ impl DirState {
                 return;
             }
         };
+        let Some(running) = self.running.get_mut(name) else {
+            return;
+        };
         match running.supervisor.upgrade_child(name, plugin.clone()).await {
             Ok(()) => {
                 tracing::info!(actor = name, version = plugin.version(), "upgraded");
-                running.version = plugin.version().to_owned();
+                running.loaded.version = plugin.version().to_owned();
+                running.loaded.child.kind = ChildSpecKind::Worker(plugin);
             }
             Err(error) => tracing::error!(actor = name, "{error}"),
         }
     }
 
-    /// Loads and starts a plugin that is not running.
-    async fn add(&mut self, name: &str, manifest: Option<Vec<u8>>) {
-        let wasm = self.wasm_path(name);
-        let (_, child, plugin_manifest) = match load_child(&self.host, &wasm).await {
-            Ok(loaded) => loaded,
-            Err(error) => {
-                self.reject(name, error.to_string());
-                return;
-            }
-        };
+    /// Loads `NAME.wasm` with its manifest (whose contents are `manifest`).
+    async fn load(&self, name: &str, manifest: Option<Vec<u8>>) -> Result<Loaded, String> {
+        let (_, child, plugin_manifest) = load_child(&self.host, &self.wasm_path(name))
+            .await
+            .map_err(|e| e.to_string())?;
         let version = match &child.kind {
-            crate::supervisor::ChildSpecKind::Worker(plugin) => plugin.version().to_owned(),
-            crate::supervisor::ChildSpecKind::Supervisor(_) => String::new(),
+            ChildSpecKind::Worker(plugin) => plugin.version().to_owned(),
+            ChildSpecKind::Supervisor(_) => String::new(),
         };
+        Ok(Loaded {
+            child,
+            own_supervisor: plugin_manifest.own_supervisor(name),
+            manifest,
+            version,
+        })
+    }
+
+    /// Starts a loaded plugin: in its group's supervisor if its group runs,
+    /// else under a supervisor of its own.
+    async fn start(&mut self, name: &str, loaded: Loaded) -> Result<(), String> {
         let group = self.config.group_of(name).map(|g| g.name.clone());
         let group_supervisor = group.as_ref().and_then(|group| {
             self.host
@@ -265,34 +325,36 @@ impl DirState {
                 .into_iter()
                 .find(|s| s.name() == group)
         });
-        let started = match group_supervisor {
-            Some(supervisor) => supervisor
-                .start_child(child)
-                .await
-                .map(|_| (supervisor, false))
-                .map_err(|e| e.to_string()),
-            None => self
-                .host
-                .start_supervisor(plugin_manifest.own_supervisor(name).child(child))
-                .await
-                .map(|supervisor| (supervisor, true))
-                .map_err(|e| e.to_string()),
-        };
-        match started {
-            Ok((supervisor, own)) => {
-                tracing::info!(actor = name, version, "plugin started");
-                self.running.insert(
-                    name.to_owned(),
-                    Running {
-                        supervisor,
-                        own,
-                        version,
-                        manifest,
-                    },
-                );
+        let wasm = self.wasm_path(name);
+        let failed = |error: String| format!("{}: {error}", wasm.display());
+        let (supervisor, own) = match group_supervisor {
+            Some(supervisor) => {
+                supervisor
+                    .start_child(loaded.child.clone())
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                (supervisor, false)
             }
-            Err(error) => self.reject(name, format!("{}: {error}", wasm.display())),
-        }
+            None => {
+                let spec = loaded.own_supervisor.clone().child(loaded.child.clone());
+                let supervisor = self
+                    .host
+                    .start_supervisor(spec)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                (supervisor, true)
+            }
+        };
+        tracing::info!(actor = name, version = loaded.version, "plugin started");
+        self.running.insert(
+            name.to_owned(),
+            Running {
+                supervisor,
+                own,
+                loaded,
+            },
+        );
+        Ok(())
     }
 
     /// Reports a plugin file that could not be loaded or started.
@@ -303,18 +365,18 @@ impl DirState {
         });
     }
 
-    /// Stops a plugin whose file is gone; its state stays in the store.
-    async fn remove(&mut self, name: &str) {
-        let Some(running) = self.running.remove(name) else {
-            return;
-        };
+    /// Stops a plugin (its file is gone, or it restarts with new settings);
+    /// its state stays in the store. Returns what it ran.
+    async fn remove(&mut self, name: &str) -> Option<Running> {
+        let running = self.running.remove(name)?;
         if running.own {
             self.host.stop_supervisor(running.supervisor.name()).await;
         } else {
             let _ = running.supervisor.terminate_child(name).await;
             let _ = running.supervisor.delete_child(name).await;
         }
-        tracing::info!(actor = name, "plugin removed: stopped, its state kept");
+        tracing::info!(actor = name, "plugin stopped, its state kept");
+        Some(running)
     }
 }
 

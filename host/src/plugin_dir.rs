@@ -30,6 +30,9 @@ pub struct DirReport {
     pub started: Vec<(String, SupervisorRef)>,
     /// One error per file that could not be loaded or started.
     pub failed: Vec<Error>,
+    /// The child spec each started plugin runs from, by name (for the
+    /// directory watcher).
+    pub(crate) specs: BTreeMap<String, ChildSpec>,
 }
 
 /// Loads every `*.wasm` file of `dir` (in name order), with its manifest,
@@ -78,6 +81,7 @@ pub(crate) async fn start_plugin_dir_reporting(
         for name in &group.plugins {
             match children.remove(name) {
                 Some((child, _)) => {
+                    report.specs.insert(name.clone(), child.clone());
                     spec = spec.child(child);
                     members.push(name.clone());
                 }
@@ -103,6 +107,7 @@ pub(crate) async fn start_plugin_dir_reporting(
     }
 
     for (name, (child, manifest)) in children {
+        report.specs.insert(name.clone(), child.clone());
         let spec = manifest.own_supervisor(&name).child(child);
         match host.start_supervisor(spec).await {
             Ok(supervisor) => report.started.push((name, supervisor)),

@@ -383,3 +383,38 @@ async fn metrics_parse_as_openmetrics_and_move_when_a_plugin_crashes() {
     );
     stop_host(host).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_manifest_applies_and_a_broken_one_keeps_the_plugin_running() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("counter"), dir.path().join("counter.wasm")).unwrap();
+    std::fs::write(dir.path().join("counter.toml"), "restart = \"permanent\"\n").unwrap();
+    let host = start_host(dir.path()).await;
+    let mut events = follow_events(&host);
+    assert_eq!(call(&host, "counter", "inc").await.unwrap(), "1");
+
+    // A broken manifest: refused with its line, and the plugin runs on.
+    deploy(
+        dir.path(),
+        "counter.toml",
+        b"restart = \"permanent\"\nrestrat = 1\n",
+    );
+    let rejected = next_event(&mut events, "plugin-rejected").await;
+    let reason = rejected["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("counter.toml") && reason.contains("line 2") && reason.contains("restrat"),
+        "{reason}"
+    );
+    assert_eq!(call(&host, "counter", "inc").await.unwrap(), "2");
+
+    // A valid change: the plugin restarts with it, its state kept.
+    deploy(
+        dir.path(),
+        "counter.toml",
+        b"restart = \"permanent\"\n[limits]\nmailbox_capacity = 8\n",
+    );
+    let started = next_event(&mut events, "actor-started").await;
+    assert_eq!(started["actor"], "counter");
+    assert_eq!(call(&host, "counter", "inc").await.unwrap(), "3");
+    stop_host(host).await;
+}
