@@ -79,6 +79,9 @@ impl Engines {
     ) -> anyhow::Result<Self> {
         let compile_cache = match compile_cache {
             Some(dir) => {
+                // wasmtime wants an absolute path; a relative one is the
+                // caller's working directory's.
+                let dir = std::path::absolute(dir)?;
                 let mut config = wasmtime::CacheConfig::new();
                 config.with_directory(dir);
                 Some(wasmtime::Cache::new(config)?)

@@ -32,9 +32,19 @@ impl RunningHost {
 }
 
 pub(crate) async fn start_host(dir: &Path) -> RunningHost {
-    let mut child = Command::new(wasmvisor_bin())
-        .arg("run")
-        .arg(dir)
+    start_host_from(dir, None).await
+}
+
+/// Starts `wasmvisor run` on `dir`; with `cwd`, from there, naming `dir`
+/// relative to it (as an operator in a shell would).
+pub(crate) async fn start_host_from(dir: &Path, cwd: Option<&Path>) -> RunningHost {
+    let mut command = Command::new(wasmvisor_bin());
+    command.arg("run");
+    match cwd {
+        Some(cwd) => command.current_dir(cwd).arg(dir.strip_prefix(cwd).unwrap()),
+        None => command.arg(dir),
+    };
+    let mut child = command
         .args(["--admin", "127.0.0.1:0"])
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
@@ -171,6 +181,28 @@ async fn run_call_ps_and_a_clean_stop_keep_state_across_host_processes() {
     let (ok, out, err) = wasmvisor(&host.dir, &["call", "counter", "get"]).await;
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "3");
+    stop_host(host).await;
+}
+
+#[tokio::test]
+async fn a_host_started_on_a_relative_directory_keeps_its_files_there() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("plugins");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(guest("counter"), dir.join("counter.wasm")).unwrap();
+    let host = start_host_from(&dir, Some(parent.path())).await;
+    let (ok, out, err) = wasmvisor(&host.dir, &["call", "counter", "inc"]).await;
+    assert!(ok && out.trim() == "1", "{out} {err}");
+    for file in [
+        "wasmvisor-state.redb",
+        "wasmvisor-admin.token",
+        "wasmvisor-cache",
+    ] {
+        assert!(
+            dir.join(file).exists(),
+            "{file} is kept in the plugin directory"
+        );
+    }
     stop_host(host).await;
 }
 

@@ -11,6 +11,16 @@ use wasmvisor::{
 
 use crate::common::{call_ok, plugin, single, supervise, within};
 
+/// The ids of the host's dead letters, oldest first.
+async fn letter_ids(host: &Host) -> Vec<u64> {
+    host.dead_letters()
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.id)
+        .collect()
+}
+
 #[tokio::test]
 async fn a_poison_message_is_tried_then_dead_lettered_and_the_actor_serves_on() {
     let host = Host::new().unwrap();
@@ -118,13 +128,7 @@ async fn replaying_a_dead_letter_sends_it_again() {
         matches!(replayed, Err(CallError::DeadLettered { .. })),
         "{replayed:?}"
     );
-    let ids: Vec<u64> = host
-        .dead_letters()
-        .await
-        .unwrap()
-        .iter()
-        .map(|l| l.id)
-        .collect();
+    let ids = letter_ids(&host).await;
     assert_eq!(ids.len(), 1);
     assert_ne!(ids[0], first);
     host.shutdown().await;
@@ -203,13 +207,7 @@ async fn dead_letters_survive_a_host_restart_and_can_be_replayed_there() {
         panic!("expected a dead letter, got {replayed:?}");
     };
     assert!(second > first);
-    let ids: Vec<u64> = host
-        .dead_letters()
-        .await
-        .unwrap()
-        .iter()
-        .map(|l| l.id)
-        .collect();
+    let ids = letter_ids(&host).await;
     assert_eq!(ids, [second]);
     host.shutdown().await;
 }
