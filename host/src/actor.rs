@@ -9,7 +9,9 @@
 //!                        │        ├─ handle err  -> drop state writes, reply the error
 //!                        │        └─ trap        -> drop writes, reply Crashed,
 //!                        │                          report the exit to the supervisor
-//!                  supervisor ── Start / Stop / Close over the control channel
+//!                  supervisor ── Start / Stop / Park / Upgrade / Close over the
+//!                                control channel; a kill switch cuts off a
+//!                                guest call in progress (brutal kill, timeout)
 //! ```
 //!
 //! The task lives as long as its child spec. Between instances (while the
@@ -854,6 +856,12 @@ impl ActorTask {
                             actor: self.name.to_string(),
                             reason: reason.clone(),
                         },
+                        CrashReason::Killed => CallError::Stopped {
+                            actor: self.name.to_string(),
+                            reason: "killed by its supervisor while handling this message \
+                                     (its writes were discarded)"
+                                .to_owned(),
+                        },
                         other => self.crashed(other),
                     };
                     respond(envelope.reply, Err(error));
@@ -1066,6 +1074,7 @@ impl ActorTask {
                 };
                 match committed {
                     Ok(()) => ExitReason::Shutdown,
+                    Err(CrashReason::Killed) => ExitReason::Killed,
                     Err(crash) => ExitReason::Crash(crash),
                 }
             }

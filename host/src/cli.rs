@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::actor::ActorInfo;
-use crate::admin::credentials::{load_or_create_token, read_credentials, write_addr};
+use crate::admin::credentials::{load_or_create_token, read_credentials, remove_addr, write_addr};
 use crate::admin::{AdminClient, AdminServer, DEFAULT_ADMIN_ADDR};
 use crate::dir_watch::{DEFAULT_SETTLE, watch_plugin_dir};
 use crate::host::Host;
@@ -185,12 +185,15 @@ struct Target {
 impl Target {
     fn client(&self) -> AdminClient {
         let found = read_credentials(&self.dir);
-        let addr = self
-            .admin
-            .clone()
-            .or(found.addr)
-            .unwrap_or_else(|| DEFAULT_ADMIN_ADDR.to_owned());
-        AdminClient::new(&addr, self.token.clone().or(found.token))
+        // DIR's token goes only where DIR's host is (its address file, or an
+        // address given explicitly), never to whatever listens on the
+        // default port after that host stopped.
+        let (addr, dir_token) = match (&self.admin, found.addr) {
+            (Some(addr), _) => (addr.clone(), found.token),
+            (None, Some(addr)) => (addr, found.token),
+            (None, None) => (DEFAULT_ADMIN_ADDR.to_owned(), None),
+        };
+        AdminClient::new(&addr, self.token.clone().or(dir_token))
     }
 }
 
@@ -305,6 +308,13 @@ async fn run(args: RunArgs) -> Result<(), String> {
         builder = builder.compile_cache(cache);
     }
     let host = builder.build().map_err(|e| e.to_string())?;
+    // The endpoint first: a port in use is reported before anything starts.
+    let token = load_or_create_token(&dir)?;
+    let server = AdminServer::start(host.clone(), args.admin, &token)
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = server.addr();
+    write_addr(&dir, addr)?;
     // A progress bar while the plugins compile, on a terminal only.
     let progress = indicatif::ProgressBar::new(0).with_style(
         indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} plugins")
@@ -325,15 +335,17 @@ async fn run(args: RunArgs) -> Result<(), String> {
         None
     } else {
         let settle = Duration::from_millis(args.settle_ms);
-        Some(watch_plugin_dir(&host, &dir, &report, settle).map_err(|e| e.to_string())?)
+        match watch_plugin_dir(&host, &dir, &report, settle) {
+            Ok(watcher) => Some(watcher),
+            Err(error) => {
+                server.stop().await;
+                remove_addr(&dir);
+                host.shutdown().await;
+                return Err(error.to_string());
+            }
+        }
     };
-    let admin = args.admin;
-    let token = load_or_create_token(&dir)?;
-    let server = AdminServer::start(host.clone(), admin, &token)
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = server.addr();
-    write_addr(&dir, addr)?;
+
     println!(
         "wasmvisor: {} plugin(s) running from {}, {} failed to load",
         report.started.len(),
@@ -350,12 +362,19 @@ async fn run(args: RunArgs) -> Result<(), String> {
         println!("try: {program} call --dir {dir} {name} <message>   |   {program} ps --dir {dir}");
     }
     wait_for_stop_signal().await;
+    // A second Ctrl-C (or SIGTERM) means: do not wait any longer.
+    tokio::spawn(async {
+        wait_for_stop_signal().await;
+        eprintln!("wasmvisor: second signal, exiting without waiting");
+        std::process::exit(130);
+    });
     // Stop taking work (file changes, requests), let the queued messages
     // be handled within a bound, then stop the tree in reverse order; every
     // commit is already in the store.
     println!("wasmvisor: stopping");
     drop(watcher);
     server.stop().await;
+    remove_addr(&dir);
     if !host.drain(Duration::from_millis(args.drain_ms)).await {
         tracing::warn!("messages were still queued after the drain; they are answered `stopped`");
     }

@@ -69,15 +69,15 @@ pub(crate) struct DeadLetters {
 struct Kept {
     version: u64,
     letters: BTreeMap<u64, DeadLetter>,
+    /// The id the next letter gets: ids are never reused, so that a replay
+    /// by id from an old listing cannot pick up another message.
+    next_id: u64,
     /// Letters being replayed right now (not offered for another replay).
     replaying: BTreeSet<u64>,
 }
 
-impl Kept {
-    fn next_id(&self) -> u64 {
-        self.letters.keys().next_back().map_or(1, |id| id + 1)
-    }
-}
+/// The entry that keeps [`Kept::next_id`] (letters' keys are digits only).
+const NEXT_ID_KEY: &str = "next-id";
 
 fn key(id: u64) -> String {
     format!("{id:020}")
@@ -104,7 +104,17 @@ impl DeadLetters {
     async fn load(&self) -> Result<Kept, StateError> {
         let committed = self.store.load(NAMESPACE).await?;
         let mut letters = BTreeMap::new();
+        let mut next_id = 1;
         for (key, value) in committed.entries {
+            if key == NEXT_ID_KEY {
+                next_id = next_id.max(
+                    std::str::from_utf8(&value)
+                        .ok()
+                        .and_then(|text| text.parse().ok())
+                        .unwrap_or(1),
+                );
+                continue;
+            }
             match serde_json::from_slice::<DeadLetter>(&value) {
                 Ok(letter) => {
                     letters.insert(letter.id, letter);
@@ -113,9 +123,13 @@ impl DeadLetters {
                 Err(e) => tracing::warn!(key, "ignoring an unreadable dead letter: {e}"),
             }
         }
+        if let Some(newest) = letters.keys().next_back() {
+            next_id = next_id.max(newest + 1);
+        }
         Ok(Kept {
             version: committed.version,
             letters,
+            next_id,
             replaying: BTreeSet::new(),
         })
     }
@@ -145,14 +159,20 @@ impl DeadLetters {
     ) -> Result<u64, StateError> {
         self.with_kept(async |kept| {
             let letter = DeadLetter {
-                id: kept.next_id(),
+                id: kept.next_id,
                 actor: actor.to_owned(),
                 message,
                 crashes,
             };
             let value = serde_json::to_vec(&letter)
                 .map_err(|e| StateError::backend("encoding a dead letter", e))?;
-            let mut writes = BTreeMap::from([(key(letter.id), Some(value))]);
+            let mut writes = BTreeMap::from([
+                (key(letter.id), Some(value)),
+                (
+                    NEXT_ID_KEY.to_owned(),
+                    Some((letter.id + 1).to_string().into_bytes()),
+                ),
+            ]);
             let overflow = (kept.letters.len() + 1).saturating_sub(CAPACITY);
             let oldest: Vec<u64> = kept.letters.keys().take(overflow).copied().collect();
             for id in &oldest {
@@ -163,6 +183,7 @@ impl DeadLetters {
                 kept.letters.remove(&id);
             }
             let id = letter.id;
+            kept.next_id = id + 1;
             kept.letters.insert(id, letter);
             Ok(id)
         })
@@ -232,8 +253,19 @@ mod tests {
         assert!(letters.begin_replay(10).await.unwrap().is_none());
 
         // Another host on the same store sees the same letters.
-        let reloaded = DeadLetters::new(store).list().await.unwrap();
+        let reloaded = DeadLetters::new(store.clone()).list().await.unwrap();
         assert_eq!(reloaded, letters.list().await.unwrap());
         assert_eq!(reloaded.len(), CAPACITY - 1);
+
+        // Ids are never reused, not even the newest one's after its replay,
+        // and not by another host on the same store.
+        let newest = reloaded.last().unwrap().id;
+        letters.begin_replay(newest).await.unwrap().unwrap();
+        letters.end_replay(newest, true).await.unwrap();
+        let next = DeadLetters::new(store)
+            .add("a", vec![], vec![CrashReason::Unreachable])
+            .await
+            .unwrap();
+        assert_eq!(next, newest + 1);
     }
 }

@@ -31,7 +31,7 @@ use crate::error::Error;
 use crate::host::Host;
 use crate::manifest::{HOST_CONFIG_FILE, HostConfig, MANIFEST_EXTENSION};
 use crate::plugin_dir::{DirReport, load_child};
-use crate::supervisor::{ChildSpec, ChildSpecKind, SupervisorRef, SupervisorSpec};
+use crate::supervisor::{ChildError, ChildSpec, ChildSpecKind, SupervisorRef, SupervisorSpec};
 
 /// How long a plugin's files must be quiet before the watcher acts, by
 /// default.
@@ -130,8 +130,34 @@ pub fn watch_plugin_dir(
         );
     }
 
+    // Everything is looked at once: files that changed while the plugins
+    // were loading (before the watch began) are caught up with. Unchanged
+    // ones are left alone, and the ones that failed at start (already
+    // reported) wait for their next change.
+    let failed: Vec<String> = report
+        .failed
+        .iter()
+        .filter_map(|error| match error {
+            Error::Load { path, .. } => plugin_name(path),
+            _ => None,
+        })
+        .collect();
+    let initial: HashMap<String, Instant> = state
+        .running
+        .keys()
+        .cloned()
+        .chain(
+            std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+                .filter_map(|entry| plugin_name(&entry.path())),
+        )
+        .filter(|name| !failed.contains(name))
+        .map(|name| (name, Instant::now()))
+        .collect();
     let task = tokio::spawn(async move {
-        let mut pending: HashMap<String, Instant> = HashMap::new();
+        let mut pending = initial;
         let mut tick = tokio::time::interval(
             settle
                 .min(Duration::from_millis(100))
@@ -294,6 +320,18 @@ impl DirState {
                 running.loaded.version = plugin.version().to_owned();
                 running.loaded.child.kind = ChildSpecKind::Worker(plugin);
             }
+            // Its supervisor gave up on it (or it is gone): nothing runs to
+            // hand over from, so the new version simply starts afresh.
+            Err(ChildError::SupervisorDown(_) | ChildError::NotFound(_)) => {
+                let mut loaded = running.loaded.clone();
+                loaded.version = plugin.version().to_owned();
+                loaded.child.kind = ChildSpecKind::Worker(plugin);
+                self.remove(name).await;
+                if let Err(error) = self.start(name, loaded).await {
+                    self.reject(name, error);
+                }
+            }
+            // The actor published why (`upgrade-failed`).
             Err(error) => tracing::error!(actor = name, "{error}"),
         }
     }
@@ -319,11 +357,12 @@ impl DirState {
     /// else under a supervisor of its own.
     async fn start(&mut self, name: &str, loaded: Loaded) -> Result<(), String> {
         let group = self.config.group_of(name).map(|g| g.name.clone());
+        // The group's supervisor, if it runs (one that gave up cannot take
+        // children; the plugin then runs on its own).
         let group_supervisor = group.as_ref().and_then(|group| {
-            self.host
-                .supervisors()
-                .into_iter()
-                .find(|s| s.name() == group)
+            self.host.supervisors().into_iter().find(|s| {
+                s.name() == group && s.status() == crate::supervisor::SupervisorStatus::Running
+            })
         });
         let wasm = self.wasm_path(name);
         let failed = |error: String| format!("{}: {error}", wasm.display());
@@ -370,7 +409,7 @@ impl DirState {
     async fn remove(&mut self, name: &str) -> Option<Running> {
         let running = self.running.remove(name)?;
         if running.own {
-            self.host.stop_supervisor(running.supervisor.name()).await;
+            self.host.stop_supervisor(&running.supervisor).await;
         } else {
             let _ = running.supervisor.terminate_child(name).await;
             let _ = running.supervisor.delete_child(name).await;

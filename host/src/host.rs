@@ -273,13 +273,13 @@ impl Host {
         })
     }
 
-    /// Stops the top-level supervisor named `name` (its children in reverse
-    /// start order, by their shutdown specs) and forgets it. Their state
-    /// stays in the store. Returns whether there was one.
-    pub async fn stop_supervisor(&self, name: &str) -> bool {
+    /// Stops the top-level `supervisor` (its children in reverse start
+    /// order, by their shutdown specs) and forgets it. Their state stays in
+    /// the store. Returns whether it was one of this host's.
+    pub async fn stop_supervisor(&self, supervisor: &SupervisorRef) -> bool {
         let found = {
             let mut supervisors = self.lock_supervisors();
-            let index = supervisors.iter().position(|s| s.name() == name);
+            let index = supervisors.iter().position(|s| s.same(supervisor));
             index.map(|index| supervisors.remove(index))
         };
         match found {

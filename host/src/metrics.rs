@@ -66,6 +66,8 @@ fn latency_histogram() -> Histogram {
 /// A host's metrics.
 pub(crate) struct Metrics {
     registry: Registry,
+    /// One scrape at a time: a render clears and refills the gauges.
+    rendering: std::sync::Mutex<()>,
     crashes: Family<CrashLabels, Counter>,
     restarts: Family<ActorLabel, Counter>,
     dead_letters: Family<ActorLabel, Counter>,
@@ -93,6 +95,7 @@ impl Metrics {
             memory: Family::default(),
             health: Family::default(),
             registry: Registry::default(),
+            rendering: std::sync::Mutex::new(()),
         };
         registry.register(
             "crashes",
@@ -212,6 +215,11 @@ impl Metrics {
     /// The metrics in the Prometheus (OpenMetrics) text format, with the
     /// gauges read from `actors` now.
     pub(crate) fn render(&self, actors: &[ActorInfo]) -> String {
+        // Held only while this render runs; a poisoned lock still serializes.
+        let _rendering = self
+            .rendering
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.up.clear();
         self.mailbox.clear();
         self.memory.clear();

@@ -37,16 +37,16 @@ async fn running_version(host: &RunningHost, name: &str) -> String {
     version.unwrap()
 }
 
-/// The host's events, as JSON, from now on.
-fn follow_events(host: &RunningHost) -> tokio::sync::mpsc::UnboundedReceiver<serde_json::Value> {
+/// The host's events, as JSON, from now on (subscribed before it returns).
+async fn follow_events(
+    host: &RunningHost,
+) -> tokio::sync::mpsc::UnboundedReceiver<serde_json::Value> {
     let (sender, events) = tokio::sync::mpsc::unbounded_channel();
-    let client = host.client();
+    let mut stream = host.client().events().await.unwrap();
     tokio::spawn(async move {
-        let _ = client
-            .follow_events(|event| {
-                let _ = sender.send(serde_json::from_str(event).unwrap());
-            })
-            .await;
+        while let Ok(Some(event)) = stream.next().await {
+            let _ = sender.send(serde_json::from_str(&event).unwrap());
+        }
     });
     events
 }
@@ -140,7 +140,7 @@ async fn plugins_are_added_upgraded_under_load_and_removed_while_the_host_runs()
     assert_eq!(info.restarts, 0, "an upgrade is not a restart");
 
     // A broken new version is refused, and says so; the running one serves on.
-    let mut events = follow_events(&host);
+    let mut events = follow_events(&host).await;
     deploy(dir.path(), "counter.wasm", b"\0asm\x0d\0\x01\0 not really");
     let rejected = next_event(&mut events, "plugin-rejected").await;
     assert_eq!(rejected["plugin"], "counter");
@@ -183,7 +183,7 @@ async fn plugins_are_added_upgraded_under_load_and_removed_while_the_host_runs()
 async fn a_half_written_plugin_is_never_loaded() {
     let dir = tempfile::tempdir().unwrap();
     let host = start_host(dir.path()).await;
-    let mut events = follow_events(&host);
+    let mut events = follow_events(&host).await;
     let bytes = std::fs::read(guest("counter")).unwrap();
     // A copy that stalls half-way, in place: once it has been quiet for the
     // settle time it is tried, refused as truncated, and not run.
@@ -204,7 +204,7 @@ async fn the_cli_restarts_stops_starts_and_inspects_actors_and_follows_events() 
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(guest("counter"), dir.path().join("counter.wasm")).unwrap();
     let host = start_host(dir.path()).await;
-    let mut events = follow_events(&host);
+    let mut events = follow_events(&host).await;
     let cli = |args: &'static [&'static str]| wasmvisor(&host.dir, args);
 
     let (ok, _, err) = cli(&["cast", "counter", "inc"]).await;
@@ -371,7 +371,23 @@ async fn metrics_parse_as_openmetrics_and_move_when_a_plugin_crashes() {
     );
 
     assert!(call(&host, "crasher", "panic").await.is_err());
-    let after = parse_metrics(&client.metrics().await.unwrap());
+    // The reply comes before the supervisor has counted the crash and
+    // scheduled the restart: scrape until both show.
+    let after = within("the crash to be counted", async {
+        loop {
+            let samples = parse_metrics(&client.metrics().await.unwrap());
+            let restarts = sample(
+                &samples,
+                "wasmvisor_restarts_total",
+                serde_json::json!({"actor": "crasher"}),
+            );
+            if crashes(&samples).is_some() && restarts.is_some() {
+                return samples;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
     assert_eq!(crashes(&after), Some(1.0));
     assert_eq!(
         sample(
@@ -390,7 +406,7 @@ async fn a_changed_manifest_applies_and_a_broken_one_keeps_the_plugin_running() 
     std::fs::copy(guest("counter"), dir.path().join("counter.wasm")).unwrap();
     std::fs::write(dir.path().join("counter.toml"), "restart = \"permanent\"\n").unwrap();
     let host = start_host(dir.path()).await;
-    let mut events = follow_events(&host);
+    let mut events = follow_events(&host).await;
     assert_eq!(call(&host, "counter", "inc").await.unwrap(), "1");
 
     // A broken manifest: refused with its line, and the plugin runs on.
@@ -407,14 +423,69 @@ async fn a_changed_manifest_applies_and_a_broken_one_keeps_the_plugin_running() 
     );
     assert_eq!(call(&host, "counter", "inc").await.unwrap(), "2");
 
-    // A valid change: the plugin restarts with it, its state kept.
+    // Settings that fail to start (a directory that does not exist): the
+    // previous ones come back.
     deploy(
         dir.path(),
         "counter.toml",
-        b"restart = \"permanent\"\n[limits]\nmailbox_capacity = 8\n",
+        b"restart = \"permanent\"\n[capabilities]\ndirs = [{ host = \"missing\", guest = \"/m\" }]\n",
     );
+    let rejected = next_event(&mut events, "plugin-rejected").await;
+    assert!(
+        rejected["reason"]
+            .as_str()
+            .unwrap()
+            .contains("previous settings"),
+        "{rejected}"
+    );
+    let restored = next_event(&mut events, "actor-started").await;
+    assert_eq!(restored["actor"], "counter");
+    assert_eq!(call(&host, "counter", "inc").await.unwrap(), "3");
+
+    // A valid change applies: as a temporary child, a crash is not restarted.
+    deploy(dir.path(), "counter.toml", b"restart = \"temporary\"\n");
     let started = next_event(&mut events, "actor-started").await;
     assert_eq!(started["actor"], "counter");
-    assert_eq!(call(&host, "counter", "inc").await.unwrap(), "3");
+    assert_eq!(
+        call(&host, "counter", "inc").await.unwrap(),
+        "4",
+        "state kept"
+    );
+    assert!(call(&host, "counter", "crash").await.is_err());
+    next_event(&mut events, "actor-stopped").await;
+    assert!(
+        call(&host, "counter", "get").await.is_err(),
+        "not restarted"
+    );
+    stop_host(host).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_version_starts_a_plugin_whose_supervisor_gave_up() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("counter"), dir.path().join("counter.wasm")).unwrap();
+    let host = start_host(dir.path()).await;
+    let mut events = follow_events(&host).await;
+    call(&host, "counter", "inc").await.unwrap();
+    // Four crashes within the default intensity window (3 in 5 s): it gives up.
+    for _ in 0..4 {
+        assert!(call(&host, "counter", "crash").await.is_err());
+    }
+    next_event(&mut events, "supervisor-gave-up").await;
+    assert!(call(&host, "counter", "get").await.is_err());
+
+    // The fixed version is dropped in: it starts afresh, from the kept state.
+    deploy(
+        dir.path(),
+        "counter.wasm",
+        &std::fs::read(guest("counter_v2")).unwrap(),
+    );
+    within("the new version", async {
+        while call(&host, "counter", "version").await.as_deref() != Ok("2") {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(call(&host, "counter", "get").await.unwrap(), "1");
     stop_host(host).await;
 }

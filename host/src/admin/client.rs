@@ -21,7 +21,12 @@ impl AdminClient {
         AdminClient {
             base: format!("http://{addr}"),
             token,
-            http: reqwest::Client::new(),
+            // Never through a proxy: the endpoint is on loopback, and the
+            // token must not go anywhere else.
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .unwrap_or_default(),
         }
     }
 
@@ -133,6 +138,20 @@ impl AdminClient {
             .map_err(|e| format!("the metrics could not be read: {e}"))
     }
 
+    /// Subscribes to the host's lifecycle events: every event from the
+    /// moment this returns is in the stream.
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or what it answered.
+    pub async fn events(&self) -> Result<EventStream, String> {
+        Ok(EventStream {
+            response: self.get("/v1/events").await?,
+            pending: String::new(),
+            ready: std::collections::VecDeque::new(),
+        })
+    }
+
     /// Follows the host's lifecycle events; `on_event` gets each one's
     /// JSON, until the host goes away.
     ///
@@ -140,23 +159,9 @@ impl AdminClient {
     ///
     /// A message saying the host cannot be reached, or what it answered.
     pub async fn follow_events(&self, mut on_event: impl FnMut(&str)) -> Result<(), String> {
-        let mut response = self.get("/v1/events").await?;
-        let mut pending = String::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| format!("the event stream broke: {e}"))?
-        {
-            pending.push_str(&String::from_utf8_lossy(&chunk));
-            // Server-sent events end with a blank line; `data:` lines carry them.
-            while let Some(end) = pending.find("\n\n") {
-                let event: String = pending.drain(..end + 2).collect();
-                for line in event.lines() {
-                    if let Some(data) = line.strip_prefix("data:") {
-                        on_event(data.trim_start());
-                    }
-                }
-            }
+        let mut events = self.events().await?;
+        while let Some(event) = events.next().await? {
+            on_event(&event);
         }
         Ok(())
     }
@@ -190,6 +195,47 @@ impl AdminClient {
              the CLI at its directory with --dir (or WASMVISOR_DIR), or give --admin and --token",
             self.base
         )
+    }
+}
+
+/// A host's lifecycle events, as they happen (see [`AdminClient::events`]).
+#[derive(Debug)]
+pub struct EventStream {
+    response: reqwest::Response,
+    pending: String,
+    ready: std::collections::VecDeque<String>,
+}
+
+impl EventStream {
+    /// The next event's JSON; `None` once the host has closed the stream.
+    ///
+    /// # Errors
+    ///
+    /// A message when the stream breaks.
+    pub async fn next(&mut self) -> Result<Option<String>, String> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Ok(Some(event));
+            }
+            let Some(chunk) = self
+                .response
+                .chunk()
+                .await
+                .map_err(|e| format!("the event stream broke: {e}"))?
+            else {
+                return Ok(None);
+            };
+            self.pending.push_str(&String::from_utf8_lossy(&chunk));
+            // Server-sent events end with a blank line; `data:` lines carry them.
+            while let Some(end) = self.pending.find("\n\n") {
+                let event: String = self.pending.drain(..end + 2).collect();
+                for line in event.lines() {
+                    if let Some(data) = line.strip_prefix("data:") {
+                        self.ready.push_back(data.trim_start().to_owned());
+                    }
+                }
+            }
+        }
     }
 }
 

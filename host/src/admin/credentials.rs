@@ -9,8 +9,11 @@
 //! - `wasmvisor-admin.addr`: the address the endpoint listens on, written
 //!   at every start (the port may be picked by the system).
 //!
-//! Anyone who can read the token file can act on the host: that is the
-//! same as being able to read the plugins' state file next to it.
+//! Anyone who can read the token file can act on the host (call, stop,
+//! replay...): keep the directory's permissions in mind. The address file
+//! is removed when the host stops, and the CLI sends a directory's token
+//! only to the address recorded there (or one given explicitly), never to
+//! the default port.
 
 use std::io::Write;
 use std::path::Path;
@@ -66,6 +69,12 @@ pub fn write_addr(dir: &Path, addr: std::net::SocketAddr) -> Result<(), String> 
     let path = dir.join(ADDR_FILE);
     std::fs::write(&path, format!("{addr}\n"))
         .map_err(|e| format!("{}: cannot write the admin address: {e}", path.display()))
+}
+
+/// Forgets the endpoint's address (the host is stopping).
+pub fn remove_addr(dir: &Path) {
+    // Already gone is fine.
+    let _ = std::fs::remove_file(dir.join(ADDR_FILE));
 }
 
 /// What the CLI found in a host's directory.

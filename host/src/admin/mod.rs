@@ -55,7 +55,7 @@ use crate::error::{CallError, Error};
 use crate::host::Host;
 use crate::supervisor::{ChildError, SupervisorRef};
 
-pub use self::client::AdminClient;
+pub use self::client::{AdminClient, EventStream};
 
 /// The address `wasmvisor run` listens on, and the CLI talks to, by default.
 pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:7475";
@@ -215,8 +215,8 @@ async fn require_token(
         return error_response(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "this request needs the host's admin token as `Authorization: Bearer TOKEN`; the \
-             host keeps it in wasmvisor-admin.token beside its state file"
+            "this request needs the host's admin token as `Authorization: Bearer TOKEN`; \
+             `wasmvisor run DIR` keeps it in DIR/wasmvisor-admin.token"
                 .into(),
         );
     }

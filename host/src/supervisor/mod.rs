@@ -226,6 +226,11 @@ impl std::fmt::Debug for SupervisorRef {
 }
 
 impl SupervisorRef {
+    /// Whether both handles are the same supervisor.
+    pub fn same(&self, other: &SupervisorRef) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// The supervisor's name.
     pub fn name(&self) -> &str {
         &self.shared.name
