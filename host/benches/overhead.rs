@@ -15,7 +15,10 @@
 //! - cold start of a directory of 50 distinct plugins (each a copy of the
 //!   counter with a custom section of its own, so that none shares a cache
 //!   entry): with an empty compile cache, and with the cache a previous
-//!   host left (what a restart of the host costs).
+//!   host left (what a restart of the host costs);
+//! - per language, the counter plugin's size and its cold start (compile,
+//!   start, first message answered; no compile cache), against the Rust
+//!   counter's.
 //!
 //! The guests must be built (`just guests`). The table is printed and
 //! written to `docs/benchmarks.md`.
@@ -404,6 +407,43 @@ async fn main() {
         ratio: format!("{:.2}x", warm.as_secs_f64() / cold.as_secs_f64()),
     });
     let cache_gain = cold.as_secs_f64() / warm.as_secs_f64();
+
+    let cold_start = |guest_name: &'static str| async move {
+        let bytes = std::fs::read(guest(guest_name)).unwrap();
+        let size = bytes.len();
+        let host = Host::new().unwrap();
+        let start = Instant::now();
+        let plugin = host.load_plugin(guest_name, bytes).await.unwrap();
+        host.start_supervisor(SupervisorSpec::new("cold").child(ChildSpec::new("c", plugin)))
+            .await
+            .unwrap();
+        host.actor("c").unwrap().call("inc").await.unwrap();
+        let took = start.elapsed();
+        host.shutdown().await;
+        (size, took)
+    };
+    let (rust_size, rust_start) = cold_start("counter").await;
+    for (language, guest_name) in [
+        ("Rust", "counter"),
+        ("Python", "pycounter"),
+        ("JavaScript", "jscounter"),
+    ] {
+        let (size, took) = cold_start(guest_name).await;
+        rows.push(Row {
+            what: format!("{language} counter: size (floor: the Rust one's)"),
+            wasmvisor: format!("{:.1} MiB", size as f64 / f64::from(1 << 20)),
+            floor: format!("{:.1} MiB", rust_size as f64 / f64::from(1 << 20)),
+            ratio: format!("{:.1}x", size as f64 / rust_size as f64),
+        });
+        rows.push(Row {
+            what: format!(
+                "{language} counter: cold start, compile to first reply (floor: the Rust one's)"
+            ),
+            wasmvisor: format!("{:.0} ms", took.as_secs_f64() * 1000.0),
+            floor: format!("{:.0} ms", rust_start.as_secs_f64() * 1000.0),
+            ratio: format!("{:.1}x", took.as_secs_f64() / rust_start.as_secs_f64()),
+        });
+    }
 
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
