@@ -22,7 +22,9 @@ guests: tools
         -w plugin-with-health componentize app -o ../target/wasm32-wasip2/release/pycounter.wasm
     @command -v npm >/dev/null || { \
         echo "error: npm (Node.js 18 or later) is needed for the JavaScript guest; Debian: apt-get install nodejs npm" >&2; exit 1; }
-    cd guest-examples/js-counter && { test -d node_modules || npm ci --no-audit --no-fund; } && npm run --silent build
+    # `npm install`, not `npm ci`: npm leaves other platforms' optional binaries out of the
+    # lock file, and `npm ci` then refuses it as out of sync.
+    cd guest-examples/js-counter && { test -d node_modules || npm install --no-audit --no-fund; } && npm run --silent build
 
 # Tools the build and tests use that are not crates, in a venv in .tools: the reference Prometheus
 # (OpenMetrics) text parser, and wasm-tools (its PyPI package) for the WIT round trip.
