@@ -837,15 +837,7 @@ impl ActorTask {
             // Stopped by its supervisor, not crashed by the message: no
             // redelivery, no dead letter.
             Err(CrashReason::Killed) => {
-                respond(
-                    envelope.reply,
-                    Err(CallError::Stopped {
-                        actor: self.name.to_string(),
-                        reason: "killed by its supervisor while handling this message \
-                                 (its writes were discarded)"
-                            .to_owned(),
-                    }),
-                );
+                respond(envelope.reply, Err(self.killed_mid_message()));
                 return Some(CrashReason::Killed);
             }
             Ok(Ok(reply)) => match self.commit(instance, false).await {
@@ -856,12 +848,7 @@ impl ActorTask {
                             actor: self.name.to_string(),
                             reason: reason.clone(),
                         },
-                        CrashReason::Killed => CallError::Stopped {
-                            actor: self.name.to_string(),
-                            reason: "killed by its supervisor while handling this message \
-                                     (its writes were discarded)"
-                                .to_owned(),
-                        },
+                        CrashReason::Killed => self.killed_mid_message(),
                         other => self.crashed(other),
                     };
                     respond(envelope.reply, Err(error));
@@ -1083,6 +1070,18 @@ impl ActorTask {
         };
         drop(instance);
         reason
+    }
+
+    /// The answer to a message whose instance its supervisor killed: the
+    /// actor was stopped, the message did not crash it (no redelivery, no
+    /// dead letter).
+    fn killed_mid_message(&self) -> CallError {
+        CallError::Stopped {
+            actor: self.name.to_string(),
+            reason: "killed by its supervisor while handling this message \
+                     (its writes were discarded)"
+                .to_owned(),
+        }
     }
 
     fn crashed(&self, reason: &CrashReason) -> CallError {

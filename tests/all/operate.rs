@@ -67,6 +67,17 @@ async fn next_event(
     .await
 }
 
+/// Waits until `name` answers `message` with `expected` (`what` names the
+/// wait if it times out).
+async fn replies(host: &RunningHost, name: &str, message: &str, expected: &str, what: &str) {
+    within(what, async {
+        while call(host, name, message).await.as_deref() != Ok(expected) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
 async fn call(host: &RunningHost, name: &str, message: &str) -> Result<String, String> {
     host.client()
         .call(name, message.as_bytes().to_vec())
@@ -115,12 +126,7 @@ async fn plugins_are_added_upgraded_under_load_and_removed_while_the_host_runs()
         &std::fs::read(guest("counter_v2")).unwrap(),
     );
     let client = host.client();
-    within("the upgrade", async {
-        while call(&host, "counter", "version").await.as_deref() != Ok("2") {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    replies(&host, "counter", "version", "2", "the upgrade").await;
     let at_upgrade = answered.load(Ordering::SeqCst);
     wait_until("the stream flows on", || {
         answered.load(Ordering::SeqCst) >= at_upgrade + 30
@@ -209,12 +215,7 @@ async fn the_cli_restarts_stops_starts_and_inspects_actors_and_follows_events() 
 
     let (ok, _, err) = cli(&["cast", "counter", "inc"]).await;
     assert!(ok, "{err}");
-    within("the cast", async {
-        while call(&host, "counter", "get").await.as_deref() != Ok("1") {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    replies(&host, "counter", "get", "1", "the cast").await;
 
     let (ok, _, err) = cli(&["restart", "counter"]).await;
     assert!(ok, "{err}");
@@ -480,12 +481,7 @@ async fn a_new_version_starts_a_plugin_whose_supervisor_gave_up() {
         "counter.wasm",
         &std::fs::read(guest("counter_v2")).unwrap(),
     );
-    within("the new version", async {
-        while call(&host, "counter", "version").await.as_deref() != Ok("2") {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    replies(&host, "counter", "version", "2", "the new version").await;
     assert_eq!(call(&host, "counter", "get").await.unwrap(), "1");
     stop_host(host).await;
 }
