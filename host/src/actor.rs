@@ -344,6 +344,10 @@ pub(crate) enum Control {
     /// Start a new instance with this id; answer when it runs (or why not).
     Start {
         instance: u64,
+        /// Whether this start is a restart: counted in the actor's
+        /// `restarts` before the new instance answers anything, so a caller
+        /// served by it never sees the old count.
+        restart: bool,
         reply: oneshot::Sender<Result<(), String>>,
     },
     /// Stop the running instance (if any) following `shutdown`; answer with
@@ -521,9 +525,16 @@ impl ActorTask {
                 break;
             };
             match control {
-                Control::Start { instance, reply } => match self.start(instance).await {
+                Control::Start {
+                    instance,
+                    restart,
+                    reply,
+                } => match self.start(instance).await {
                     Ok(running) => {
                         parked = None;
+                        if restart {
+                            self.shared.lock().restarts += 1;
+                        }
                         let _ = reply.send(Ok(()));
                         match self.serve(running).await {
                             Served::Exited(reason) => self.report_exit(instance, reason),

@@ -620,7 +620,7 @@ pub(crate) async fn start(
     task.publish_children();
 
     for index in 0..task.children.len() {
-        if let Err(reason) = task.start_one(index).await {
+        if let Err(reason) = task.start_one(index, false).await {
             let actor = task.children[index].spec.id.clone();
             task.stop_children(&format!("supervisor `{}` failed to start", task.name))
                 .await;
@@ -785,14 +785,19 @@ impl SupervisorTask {
     }
 
     /// Starts a new instance of the child at `index`.
-    async fn start_one(&mut self, index: usize) -> Result<u64, String> {
+    /// Starts the child's instance; `restart` counts it as a restart.
+    async fn start_one(&mut self, index: usize, restart: bool) -> Result<u64, String> {
         let instance = self.context.new_instance_id();
         let child = &mut self.children[index];
         let (reply, started) = oneshot::channel();
         child
             .handle
             .control
-            .send(Control::Start { instance, reply })
+            .send(Control::Start {
+                instance,
+                restart,
+                reply,
+            })
             .map_err(|_| "the actor task is gone".to_owned())?;
         started
             .await
@@ -1019,19 +1024,14 @@ impl SupervisorTask {
             let Some(i) = self.index_of(&member) else {
                 continue;
             };
-            match self.start_one(i).await {
-                Ok(_) => {
-                    self.children[i].handle.shared.lock().restarts += 1;
-                }
-                Err(reason) => {
-                    self.children[i].last_start_failure = Some(reason.clone());
-                    self.context.actor.events.publish(Event::RestartFailed {
-                        actor: member.clone(),
-                        reason,
-                    });
-                    self.schedule_restart(i);
-                    return None;
-                }
+            if let Err(reason) = self.start_one(i, true).await {
+                self.children[i].last_start_failure = Some(reason.clone());
+                self.context.actor.events.publish(Event::RestartFailed {
+                    actor: member.clone(),
+                    reason,
+                });
+                self.schedule_restart(i);
+                return None;
             }
         }
         None
@@ -1108,7 +1108,7 @@ impl SupervisorTask {
         self.children.push(child);
         self.publish_children();
         let index = self.children.len() - 1;
-        match self.start_one(index).await {
+        match self.start_one(index, false).await {
             Ok(instance) => Ok(instance),
             Err(reason) => {
                 let id = self.children[index].spec.id.clone();
@@ -1189,7 +1189,7 @@ impl SupervisorTask {
 
     async fn restart_child(&mut self, id: &str) -> Result<u64, ChildError> {
         let index = self.undefined_child(id, "restart_child")?;
-        match self.start_one(index).await {
+        match self.start_one(index, false).await {
             Ok(instance) => Ok(instance),
             Err(reason) => {
                 self.park(index, &format!("restart_child failed: {reason}"));

@@ -78,7 +78,11 @@ impl NestedCell {
     async fn run(mut self) {
         while let Some(control) = self.control.recv().await {
             match control {
-                Control::Start { instance, reply } => {
+                Control::Start {
+                    instance,
+                    restart,
+                    reply,
+                } => {
                     self.shared.kill.reset();
                     let supervisor = match start_boxed(self.context.clone(), self.sub.clone()).await
                     {
@@ -88,6 +92,9 @@ impl NestedCell {
                             continue;
                         }
                     };
+                    if restart {
+                        self.shared.lock().restarts += 1;
+                    }
                     self.set_running(instance, &supervisor);
                     let _ = reply.send(Ok(()));
                     if !self.supervise(instance, supervisor).await {
