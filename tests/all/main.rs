@@ -21,6 +21,7 @@ mod operate;
 mod plugin_dir;
 mod poison;
 mod relay;
+mod rust_sdk;
 mod sandbox;
 mod state;
 mod state_store;

@@ -170,12 +170,18 @@ async fn state_limits_are_errors_for_the_guest_never_crashes() {
         other => panic!("expected a refusal, got {other:?}"),
     };
     let too_big = refused(counter.call("fill a 1001").await);
-    assert_eq!(too_big, "refused: StateError::ValueTooLarge(1000)");
+    assert_eq!(
+        too_big,
+        "refused: the value is larger than the limit of 1000 bytes"
+    );
     for key in ["a", "b", "c"] {
         call_ok(&host, "counter", &format!("fill {key} 900")).await;
     }
     let over_quota = refused(counter.call("fill d 900").await);
-    assert_eq!(over_quota, "refused: StateError::QuotaExceeded(3000)");
+    assert_eq!(
+        over_quota,
+        "refused: the actor's state would exceed its quota of 3000 bytes"
+    );
     // Overwriting an entry with one of the same size fits.
     call_ok(&host, "counter", "fill c 900").await;
     assert_eq!(counter.info().restarts, 0);

@@ -1,41 +1,32 @@
-//! A job-style plugin: it exports `job.run`, which the host calls once per
+//! A job-style plugin: it defines `run`, which the host calls once per
 //! instance. `run` does its work (here: counts its runs in `state`) and
 //! returns; a transient child that finishes like this is not restarted.
 //!
 //! Messages (UTF-8 text): `runs` replies with how many runs finished.
 
-wit_bindgen::generate!({ path: "../../wit", world: "job-plugin" });
+use wasmvisor_guest::state::Key;
+use wasmvisor_guest::{Error, Plugin};
 
-use exports::wasmvisor::plugin::{handler, job};
-use wasmvisor::plugin::{log, state};
+const RUNS: Key<u64> = Key::new("runs");
 
-const RUNS: &str = "runs";
-
-fn runs() -> u64 {
-    state::get(RUNS)
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(0)
-}
-
+#[derive(Default)]
 struct Batch;
 
-impl job::Guest for Batch {
-    fn run() -> Result<(), String> {
-        let count = runs() + 1;
-        state::set(RUNS, count.to_string().as_bytes()).map_err(|e| format!("{e:?}"))?;
-        log::log(log::Level::Info, &format!("batch run #{count} done"));
+#[wasmvisor_guest::export]
+impl Plugin for Batch {
+    type Message = String;
+    type Reply = String;
+
+    fn handle(&mut self, message: String) -> Result<String, Error> {
+        match message.as_str() {
+            "runs" => Ok(RUNS.get()?.unwrap_or(0).to_string()),
+            _ => Err(Error::msg("unknown message; try `runs`")),
+        }
+    }
+
+    fn run(&mut self) -> Result<(), Error> {
+        let count = RUNS.update(|runs| *runs += 1)?;
+        wasmvisor_guest::info!("batch run #{count} done");
         Ok(())
     }
 }
-
-impl handler::Guest for Batch {
-    fn handle(message: Vec<u8>) -> Result<Vec<u8>, String> {
-        match message.as_slice() {
-            b"runs" => Ok(runs().to_string().into_bytes()),
-            _ => Err("unknown message; try `runs`".to_string()),
-        }
-    }
-}
-
-export!(Batch);

@@ -15,83 +15,76 @@
 //! - `version`: which version of the counter this is (1; the `counter-v2`
 //!   build of this same source answers 2).
 
-wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
+use wasmvisor_guest::state::{self, Key};
+use wasmvisor_guest::{Error, Plugin};
 
-use exports::wasmvisor::plugin::handler::Guest;
-use wasmvisor::plugin::{log, state};
-
-const KEY: &str = "count";
+/// The count. Stored as JSON, that is as its decimal text.
+const COUNT: Key<u64> = Key::new("count");
+/// Two counts that one message always changes together.
+const LEFT: Key<u64> = Key::new("left");
+const RIGHT: Key<u64> = Key::new("right");
 
 /// The version this build answers `version` with.
 const VERSION: &str = if cfg!(feature = "v2") { "2" } else { "1" };
 
+#[derive(Default)]
 struct Counter;
 
-/// Reads a number kept under `key` (0 when absent).
-fn read(key: &str) -> u64 {
-    state::get(key)
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(0)
+fn number(text: &str) -> Result<u64, Error> {
+    text.parse()
+        .map_err(|_| Error::msg(format!("`{text}` is not a number")))
 }
 
-/// Writes a number under `key`.
-fn write(key: &str, value: u64) -> Result<(), String> {
-    state::set(key, value.to_string().as_bytes()).map_err(|e| format!("cannot save `{key}`: {e:?}"))
+fn add(n: u64) -> Result<String, Error> {
+    let count = COUNT.get()?.unwrap_or(0);
+    let next = count
+        .checked_add(n)
+        .ok_or(Error::msg("the count would overflow"))?;
+    COUNT.set(&next)?;
+    Ok(next.to_string())
 }
 
-fn count() -> u64 {
-    read(KEY)
-}
+#[wasmvisor_guest::export]
+impl Plugin for Counter {
+    type Message = String;
+    type Reply = String;
 
-fn store(count: u64) -> Result<(), String> {
-    write(KEY, count)
-}
-
-fn add(n: u64) -> Result<Vec<u8>, String> {
-    let next = count().checked_add(n).ok_or("the count would overflow")?;
-    store(next)?;
-    Ok(next.to_string().into_bytes())
-}
-
-impl Guest for Counter {
-    fn handle(message: Vec<u8>) -> Result<Vec<u8>, String> {
-        let text = String::from_utf8(message).map_err(|_| "messages are UTF-8 text".to_string())?;
+    fn handle(&mut self, text: String) -> Result<String, Error> {
         let mut words = text.split_whitespace();
         match (words.next(), words.next()) {
             (Some("inc"), None) => add(1),
-            (Some("add"), Some(n)) => {
-                add(n.parse().map_err(|_| format!("`{n}` is not a number"))?)
-            }
-            (Some("get"), None) => Ok(count().to_string().into_bytes()),
-            (Some("version"), None) => Ok(VERSION.as_bytes().to_vec()),
+            (Some("add"), Some(n)) => add(number(n)?),
+            (Some("get"), None) => Ok(COUNT.get()?.unwrap_or(0).to_string()),
+            (Some("version"), None) => Ok(VERSION.to_owned()),
             (Some("inc-then-crash"), None) => {
-                store(count() + 1)?;
-                log::log(log::Level::Warn, "about to crash with an uncommitted write");
+                COUNT.update(|count| *count += 1)?;
+                wasmvisor_guest::warn!("about to crash with an uncommitted write");
                 panic!("asked to crash after writing");
             }
             (Some("crash"), None) => panic!("asked to crash"),
             (Some("pair-add"), Some(n)) => {
-                let n: u64 = n.parse().map_err(|_| format!("`{n}` is not a number"))?;
-                let (left, right) = (read("left") + n, read("right") + n);
-                write("left", left)?;
-                write("right", right)?;
-                Ok(format!("{left} {right}").into_bytes())
+                let n = number(n)?;
+                let left = LEFT.update(|left| *left += n)?;
+                let right = RIGHT.update(|right| *right += n)?;
+                Ok(format!("{left} {right}"))
             }
-            (Some("pair"), None) => Ok(format!("{} {}", read("left"), read("right")).into_bytes()),
+            (Some("pair"), None) => Ok(format!(
+                "{} {}",
+                LEFT.get()?.unwrap_or(0),
+                RIGHT.get()?.unwrap_or(0)
+            )),
             (Some("fill"), Some(key)) => {
                 let size: usize = words
                     .next()
                     .and_then(|n| n.parse().ok())
-                    .ok_or("usage: fill KEY N")?;
-                state::set(key, &vec![0u8; size]).map_err(|e| format!("refused: {e:?}"))?;
-                Ok(format!("stored {size} bytes under {key}").into_bytes())
+                    .ok_or(Error::msg("usage: fill KEY N"))?;
+                state::set_bytes(key, &vec![0u8; size])
+                    .map_err(|e| Error::msg(format!("refused: {e}")))?;
+                Ok(format!("stored {size} bytes under {key}"))
             }
-            _ => Err(format!(
+            _ => Err(Error::msg(format!(
                 "unknown message `{text}`; try `inc`, `add N`, `get`, `version`, `inc-then-crash` or `crash`"
-            )),
+            ))),
         }
     }
 }
-
-export!(Counter);

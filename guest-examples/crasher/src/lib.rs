@@ -10,10 +10,9 @@
 //!   or overflows depending on the stack size the host gives it);
 //! - `exit N`: exits the process with code N.
 
-wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
+use wasmvisor_guest::{Error, Plugin};
 
-use exports::wasmvisor::plugin::handler::Guest;
-
+#[derive(Default)]
 struct Crasher;
 
 /// Recursion the compiler cannot turn into a loop.
@@ -25,35 +24,36 @@ fn recurse(depth: u64) -> u64 {
     recurse(depth - 1).wrapping_add(std::hint::black_box(depth))
 }
 
-impl Guest for Crasher {
-    fn handle(message: Vec<u8>) -> Result<Vec<u8>, String> {
-        let text = String::from_utf8(message).map_err(|_| "messages are UTF-8 text".to_string())?;
+#[wasmvisor_guest::export]
+impl Plugin for Crasher {
+    type Message = String;
+    type Reply = String;
+
+    fn handle(&mut self, text: String) -> Result<String, Error> {
         if let Some(rest) = text.strip_prefix("echo ") {
-            return Ok(rest.as_bytes().to_vec());
+            return Ok(rest.to_owned());
         }
         if let Some(depth) = text.strip_prefix("recurse ") {
             let depth: u64 = depth
                 .trim()
                 .parse()
-                .map_err(|_| format!("`{depth}` is not a depth"))?;
-            return Ok(recurse(depth).to_string().into_bytes());
+                .map_err(|_| Error::msg(format!("`{depth}` is not a depth")))?;
+            return Ok(recurse(depth).to_string());
         }
         if let Some(code) = text.strip_prefix("exit ") {
             std::process::exit(
                 code.trim()
                     .parse()
-                    .map_err(|_| format!("`{code}` is not an exit code"))?,
+                    .map_err(|_| Error::msg(format!("`{code}` is not an exit code")))?,
             );
         }
         match text.trim() {
             "panic" => panic!("boom: asked to panic"),
             "unreachable" => core::arch::wasm32::unreachable(),
-            "overflow" => Ok(recurse(u64::MAX).to_string().into_bytes()),
-            _ => Err(format!(
+            "overflow" => Ok(recurse(u64::MAX).to_string()),
+            _ => Err(Error::msg(format!(
                 "unknown message `{text}`; try `echo TEXT`, `panic`, `unreachable`, `overflow`, `recurse N` or `exit N`"
-            )),
+            ))),
         }
     }
 }
-
-export!(Crasher);

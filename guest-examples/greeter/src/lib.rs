@@ -11,83 +11,58 @@
 //! - `shutdowns`: how many graceful shutdowns it has been through (kept in
 //!   `state` by `shutdown` itself).
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    inline: "
-        package wasmvisor:examples;
-        world greeter {
-            include wasmvisor:plugin/plugin@0.1.0;
-            export wasmvisor:plugin/lifecycle@0.1.0;
+use wasmvisor_guest::state::Key;
+use wasmvisor_guest::{Config, Error, Plugin};
+
+const SHUTDOWNS: Key<u64> = Key::new("shutdowns");
+
+struct Greeter {
+    greeting: String,
+    stall_shutdown: bool,
+}
+
+impl Default for Greeter {
+    fn default() -> Self {
+        Self {
+            greeting: "hello".to_owned(),
+            stall_shutdown: false,
         }
-    ",
-    world: "wasmvisor:examples/greeter",
-    generate_all,
-});
-
-use std::cell::RefCell;
-
-use exports::wasmvisor::plugin::{handler, lifecycle};
-use wasmvisor::plugin::{log, state};
-
-const SHUTDOWNS: &str = "shutdowns";
-
-thread_local! {
-    static GREETING: RefCell<String> = RefCell::new("hello".to_owned());
-    static STALL_SHUTDOWN: RefCell<bool> = const { RefCell::new(false) };
+    }
 }
 
-fn shutdowns() -> u64 {
-    state::get(SHUTDOWNS)
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(0)
-}
+#[wasmvisor_guest::export]
+impl Plugin for Greeter {
+    type Message = String;
+    type Reply = String;
 
-struct Greeter;
+    fn handle(&mut self, name: String) -> Result<String, Error> {
+        if name == "shutdowns" {
+            return Ok(SHUTDOWNS.get()?.unwrap_or(0).to_string());
+        }
+        Ok(format!("{}, {name}", self.greeting))
+    }
 
-impl lifecycle::Guest for Greeter {
-    fn init(config: Vec<(String, String)>) -> Result<(), String> {
-        for (key, value) in config {
-            match key.as_str() {
-                "greeting" => GREETING.set(value),
-                "refuse" => return Err(value),
-                "stall-shutdown" => STALL_SHUTDOWN.set(value == "yes"),
-                _ => log::log(log::Level::Warn, &format!("unknown config key `{key}`")),
+    fn init(&mut self, config: &Config) -> Result<(), Error> {
+        for (key, value) in config.iter() {
+            match key {
+                "greeting" => self.greeting = value.to_owned(),
+                "refuse" => return Err(Error::msg(value)),
+                "stall-shutdown" => self.stall_shutdown = value == "yes",
+                _ => wasmvisor_guest::warn!("unknown config key `{key}`"),
             }
         }
         Ok(())
     }
 
-    fn shutdown() {
-        if STALL_SHUTDOWN.with_borrow(|stall| *stall) {
+    fn shutdown(&mut self) {
+        if self.stall_shutdown {
             loop {
                 std::hint::spin_loop();
             }
         }
-        let count = shutdowns() + 1;
-        if let Err(error) = state::set(SHUTDOWNS, count.to_string().as_bytes()) {
-            log::log(
-                log::Level::Error,
-                &format!("cannot count the shutdown: {error:?}"),
-            );
+        match SHUTDOWNS.update(|count| *count += 1) {
+            Ok(count) => wasmvisor_guest::info!("shutting down (shutdown #{count})"),
+            Err(error) => wasmvisor_guest::error!("cannot count the shutdown: {error}"),
         }
-        log::log(
-            log::Level::Info,
-            &format!("shutting down (shutdown #{count})"),
-        );
     }
 }
-
-impl handler::Guest for Greeter {
-    fn handle(message: Vec<u8>) -> Result<Vec<u8>, String> {
-        let name = String::from_utf8(message).map_err(|_| "messages are UTF-8 text".to_string())?;
-        if name == "shutdowns" {
-            return Ok(shutdowns().to_string().into_bytes());
-        }
-        Ok(GREETING
-            .with_borrow(|greeting| format!("{greeting}, {name}"))
-            .into_bytes())
-    }
-}
-
-export!(Greeter);

@@ -4,14 +4,17 @@
 //! Messages (UTF-8 text): `hog` allocates 1 MiB blocks until the limit;
 //! `ping` replies `pong`.
 
-wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
+use wasmvisor_guest::{Error, Plugin};
 
-use exports::wasmvisor::plugin::handler::Guest;
-
+#[derive(Default)]
 struct Hog;
 
-impl Guest for Hog {
-    fn handle(message: Vec<u8>) -> Result<Vec<u8>, String> {
+#[wasmvisor_guest::export]
+impl Plugin for Hog {
+    type Message = Vec<u8>;
+    type Reply = Vec<u8>;
+
+    fn handle(&mut self, message: Vec<u8>) -> Result<Vec<u8>, Error> {
         match message.as_slice() {
             b"hog" => {
                 let mut blocks: Vec<Vec<u8>> = Vec::new();
@@ -22,9 +25,7 @@ impl Guest for Hog {
                 }
             }
             b"ping" => Ok(b"pong".to_vec()),
-            _ => Err("unknown message; try `hog` or `ping`".to_string()),
+            _ => Err(Error::msg("unknown message; try `hog` or `ping`")),
         }
     }
 }
-
-export!(Hog);

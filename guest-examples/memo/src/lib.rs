@@ -1,61 +1,49 @@
-//! A memo that keeps its notes in linear memory, not in the `state` store.
-//! It exports `snapshot`/`restore`: the host snapshots it after every
-//! successful message and restores the last snapshot after a restart, so
-//! the notes survive crashes all the same.
+//! A memo that keeps its notes in linear memory (a field of the plugin),
+//! not in the `state` store. It defines `snapshot`/`restore`: the host
+//! snapshots it after every successful message and restores the last
+//! snapshot after a restart, so the notes survive crashes all the same.
 //!
 //! Messages (UTF-8 text):
 //! - `remember TEXT`: keeps TEXT and replies with the number of notes;
 //! - `recall`: replies with every note, one per line;
 //! - `crash`: panics.
 
-wit_bindgen::generate!({ path: "../../wit", world: "plugin-with-snapshot" });
+use wasmvisor_guest::{Error, Plugin};
 
-use std::cell::RefCell;
-
-use exports::wasmvisor::plugin::{handler, snapshot};
-
-thread_local! {
-    static NOTES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+#[derive(Default)]
+struct Memo {
+    notes: Vec<String>,
 }
 
-struct Memo;
+#[wasmvisor_guest::export]
+impl Plugin for Memo {
+    type Message = String;
+    type Reply = String;
 
-impl handler::Guest for Memo {
-    fn handle(message: Vec<u8>) -> Result<Vec<u8>, String> {
-        let text = String::from_utf8(message).map_err(|_| "messages are UTF-8 text".to_string())?;
+    fn handle(&mut self, text: String) -> Result<String, Error> {
         if let Some(note) = text.strip_prefix("remember ") {
-            let count = NOTES.with_borrow_mut(|notes| {
-                notes.push(note.to_owned());
-                notes.len()
-            });
-            return Ok(count.to_string().into_bytes());
+            // One note per line in the snapshot: a note is one line.
+            let note = note.lines().next().unwrap_or_default();
+            self.notes.push(note.to_owned());
+            return Ok(self.notes.len().to_string());
         }
         match text.trim() {
-            "recall" => Ok(NOTES.with_borrow(|notes| notes.join("\n")).into_bytes()),
+            "recall" => Ok(self.notes.join("\n")),
             "crash" => panic!("asked to crash"),
-            _ => Err(format!(
+            _ => Err(Error::msg(format!(
                 "unknown message `{text}`; try `remember TEXT`, `recall` or `crash`"
-            )),
+            ))),
         }
     }
-}
 
-impl snapshot::Guest for Memo {
-    fn snapshot() -> Vec<u8> {
-        // One note per line; notes never contain a newline (see `handle`).
-        NOTES.with_borrow(|notes| notes.join("\n")).into_bytes()
+    fn snapshot(&self) -> Vec<u8> {
+        self.notes.join("\n").into_bytes()
     }
 
-    fn restore(data: Vec<u8>) -> Result<(), String> {
-        let text = String::from_utf8(data).map_err(|_| "the snapshot is not UTF-8".to_string())?;
-        let notes = if text.is_empty() {
-            Vec::new()
-        } else {
-            text.lines().map(str::to_owned).collect()
-        };
-        NOTES.set(notes);
+    fn restore(&mut self, data: &[u8]) -> Result<(), Error> {
+        let text =
+            std::str::from_utf8(data).map_err(|_| Error::msg("the snapshot is not UTF-8"))?;
+        self.notes = text.lines().map(str::to_owned).collect();
         Ok(())
     }
 }
-
-export!(Memo);

@@ -7,47 +7,35 @@
 //!   2 s) and replies `NAME said: REPLY`, or fails with why it could not;
 //! - `tell NAME MESSAGE`: casts MESSAGE to NAME without waiting.
 
-wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
+use std::time::Duration;
 
-use exports::wasmvisor::plugin::handler::Guest;
-use wasmvisor::plugin::actors::{self, CallError};
+use wasmvisor_guest::{Error, Plugin, actors};
 
-const TIMEOUT_MS: u32 = 2_000;
+const TIMEOUT: Duration = Duration::from_secs(2);
 
+#[derive(Default)]
 struct Relay;
 
-fn explain(error: CallError) -> String {
-    match error {
-        CallError::NotFound(why) => format!("not found: {why}"),
-        CallError::Crashed(why) => format!("crashed: {why}"),
-        CallError::Rejected(why) => format!("rejected: {why}"),
-        CallError::Stopped(why) => format!("stopped: {why}"),
-        CallError::Timeout(ms) => format!("no answer within {ms} ms"),
-        CallError::MailboxFull(why) => format!("mailbox full: {why}"),
-    }
-}
+#[wasmvisor_guest::export]
+impl Plugin for Relay {
+    type Message = String;
+    type Reply = String;
 
-impl Guest for Relay {
-    fn handle(message: Vec<u8>) -> Result<Vec<u8>, String> {
-        let text = String::from_utf8(message).map_err(|_| "messages are UTF-8 text".to_string())?;
+    fn handle(&mut self, text: String) -> Result<String, Error> {
         let mut words = text.splitn(3, ' ');
         match (words.next(), words.next(), words.next()) {
             (Some("to"), Some(name), Some(message)) => {
-                match actors::call(name, message.as_bytes(), TIMEOUT_MS) {
-                    Ok(reply) => Ok(
-                        format!("{name} said: {}", String::from_utf8_lossy(&reply)).into_bytes()
-                    ),
-                    Err(error) => Err(format!("call to {name} failed: {}", explain(error))),
+                match actors::call(name, message.as_bytes(), TIMEOUT) {
+                    Ok(reply) => Ok(format!("{name} said: {}", String::from_utf8_lossy(&reply))),
+                    Err(error) => Err(Error::msg(format!("call to {name} failed: {error}"))),
                 }
             }
             (Some("tell"), Some(name), Some(message)) => actors::cast(name, message.as_bytes())
-                .map(|()| format!("told {name}").into_bytes())
-                .map_err(|error| format!("cast to {name} failed: {}", explain(error))),
-            _ => Err(format!(
+                .map(|()| format!("told {name}"))
+                .map_err(|error| Error::msg(format!("cast to {name} failed: {error}"))),
+            _ => Err(Error::msg(format!(
                 "unknown message `{text}`; try `to NAME MESSAGE` or `tell NAME MESSAGE`"
-            )),
+            ))),
         }
     }
 }
-
-export!(Relay);

@@ -4,14 +4,17 @@
 //! Messages (UTF-8 text): `spin` loops forever; `sleep` waits an hour in a
 //! WASI sleep (blocked in the host, not running wasm); `ping` replies `pong`.
 
-wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
+use wasmvisor_guest::{Error, Plugin};
 
-use exports::wasmvisor::plugin::handler::Guest;
-
+#[derive(Default)]
 struct Spinner;
 
-impl Guest for Spinner {
-    fn handle(message: Vec<u8>) -> Result<Vec<u8>, String> {
+#[wasmvisor_guest::export]
+impl Plugin for Spinner {
+    type Message = Vec<u8>;
+    type Reply = Vec<u8>;
+
+    fn handle(&mut self, message: Vec<u8>) -> Result<Vec<u8>, Error> {
         match message.as_slice() {
             b"spin" => {
                 let mut n: u64 = 0;
@@ -24,9 +27,7 @@ impl Guest for Spinner {
                 Ok(b"rested".to_vec())
             }
             b"ping" => Ok(b"pong".to_vec()),
-            _ => Err("unknown message; try `spin`, `sleep` or `ping`".to_string()),
+            _ => Err(Error::msg("unknown message; try `spin`, `sleep` or `ping`")),
         }
     }
 }
-
-export!(Spinner);

@@ -1,5 +1,5 @@
 //! A plugin with a health check that can be told how to feel. The host
-//! probes `health.check` on a schedule: `degraded` is only reported, while
+//! probes its `health` on a schedule: `degraded` is only reported, while
 //! `unhealthy` several checks in a row gets the instance restarted (and a
 //! new instance starts healthy).
 //!
@@ -10,51 +10,54 @@
 //!   health check due meanwhile waits, and is late);
 //! - `ping`: replies `pong`.
 
-wit_bindgen::generate!({ path: "../../wit", world: "plugin-with-health" });
+use std::time::{Duration, Instant};
 
-use std::cell::RefCell;
+use wasmvisor_guest::{Error, Health, Plugin};
 
-use exports::wasmvisor::plugin::handler;
-use exports::wasmvisor::plugin::health::{self, HealthStatus};
-
-thread_local! {
-    static MOOD: RefCell<HealthStatus> = const { RefCell::new(HealthStatus::Healthy) };
+struct Vitals {
+    mood: Health,
 }
 
-struct Vitals;
+impl Default for Vitals {
+    fn default() -> Self {
+        Self {
+            mood: Health::Healthy,
+        }
+    }
+}
 
-impl handler::Guest for Vitals {
-    fn handle(message: Vec<u8>) -> Result<Vec<u8>, String> {
-        let text = String::from_utf8(message).map_err(|_| "messages are UTF-8 text".to_string())?;
-        let mood = if text == "healthy" {
-            HealthStatus::Healthy
+#[wasmvisor_guest::export]
+impl Plugin for Vitals {
+    type Message = String;
+    type Reply = &'static str;
+
+    fn handle(&mut self, text: String) -> Result<&'static str, Error> {
+        self.mood = if text == "healthy" {
+            Health::Healthy
         } else if let Some(reason) = text.strip_prefix("degraded ") {
-            HealthStatus::Degraded(reason.to_owned())
+            Health::Degraded(reason.to_owned())
         } else if let Some(reason) = text.strip_prefix("unhealthy ") {
-            HealthStatus::Unhealthy(reason.to_owned())
+            Health::Unhealthy(reason.to_owned())
         } else if text == "ping" {
-            return Ok(b"pong".to_vec());
+            return Ok("pong");
         } else if let Some(ms) = text.strip_prefix("busy ") {
-            let ms: u64 = ms.parse().map_err(|_| format!("`{ms}` is not a number"))?;
-            let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
-            while std::time::Instant::now() < until {
+            let ms: u64 = ms
+                .parse()
+                .map_err(|_| Error::msg(format!("`{ms}` is not a number")))?;
+            let until = Instant::now() + Duration::from_millis(ms);
+            while Instant::now() < until {
                 std::hint::spin_loop();
             }
-            return Ok(b"done".to_vec());
+            return Ok("done");
         } else {
-            return Err(format!(
+            return Err(Error::msg(format!(
                 "unknown message `{text}`; try `healthy`, `degraded REASON`, `unhealthy REASON` or `ping`"
-            ));
+            )));
         };
-        MOOD.set(mood);
-        Ok(b"ok".to_vec())
+        Ok("ok")
+    }
+
+    fn health(&self) -> Health {
+        self.mood.clone()
     }
 }
-
-impl health::Guest for Vitals {
-    fn check() -> HealthStatus {
-        MOOD.with_borrow(Clone::clone)
-    }
-}
-
-export!(Vitals);
