@@ -14,6 +14,7 @@ use crate::admin::{AdminClient, AdminServer, DEFAULT_ADMIN_ADDR};
 use crate::dir_watch::{DEFAULT_SETTLE, watch_plugin_dir};
 use crate::host::Host;
 use crate::plugin_dir::start_plugin_dir_reporting;
+use crate::scaffold::SdkSource;
 use crate::state::RedbStateStore;
 
 /// The default state file inside the plugin directory.
@@ -108,6 +109,20 @@ enum Command {
     State {
         #[command(subcommand)]
         command: StateCommand,
+    },
+    /// Creates a new Rust plugin NAME (a Cargo project on the wasmvisor-guest
+    /// SDK), ready to build with `cargo build --release`.
+    New {
+        /// The plugin's name (lowercase letters, digits, `-` and `_`).
+        name: String,
+        /// The folder to create. Default: ./NAME.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// A checkout of the SDK (its `sdk` folder) to depend on by path.
+        /// Default: the one in the source tree wasmvisor was built from, if it
+        /// is still there, otherwise the crates.io release.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
     },
     /// Lists the running host's actors with status, restarts, health and
     /// version.
@@ -273,6 +288,7 @@ pub fn main() -> ExitCode {
             Command::Inspect { name, target } => inspect(&target.client(), &name).await,
             Command::Events { follow, target } => events(&target.client(), follow).await,
             Command::Ps { json, target } => ps(&target.client(), json).await,
+            Command::New { name, dir, sdk } => new_plugin(&name, dir, sdk),
             Command::State { command } => state(command).await,
             Command::DeadLetters { target } => dead_letters(&target.client()).await,
             Command::Replay { id, target } => {
@@ -446,6 +462,35 @@ async fn dead_letters(client: &AdminClient) -> Result<(), String> {
 }
 
 /// Opens a stopped host's store: a file, or a plugin directory's default one.
+/// `wasmvisor new`: writes the plugin and says how to build and run it.
+fn new_plugin(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> Result<(), String> {
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    let sdk = match sdk {
+        Some(path) => {
+            if !path.join("Cargo.toml").is_file() {
+                return Err(format!(
+                    "--sdk {}: no Cargo.toml there (give the SDK's folder, `sdk` in a wasmvisor checkout)",
+                    path.display()
+                ));
+            }
+            SdkSource::Path(std::path::absolute(&path).map_err(|e| e.to_string())?)
+        }
+        None => SdkSource::default_for_this_build(),
+    };
+    let files = crate::scaffold::new_plugin(name, &dir, &sdk).map_err(|e| format!("{e:#}"))?;
+    for file in files {
+        println!("created {}", file.display());
+    }
+    println!(
+        "\nBuild it (once: rustup target add wasm32-wasip2):\n    cd {} && cargo build --release\n\
+         then copy target/wasm32-wasip2/release/{}.wasm into a plugin directory as {name}.wasm \
+         (see its README.md).",
+        dir.display(),
+        name.replace('-', "_"),
+    );
+    Ok(())
+}
+
 fn open_store(path: &std::path::Path) -> Result<RedbStateStore, String> {
     let file = if path.is_dir() {
         path.join(STATE_FILE)

@@ -55,6 +55,7 @@ mod manifest;
 mod metrics;
 mod plugin_dir;
 mod registry;
+mod scaffold;
 mod state;
 mod supervisor;
 

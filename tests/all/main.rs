@@ -17,6 +17,7 @@ mod languages;
 mod lifecycle;
 mod limits;
 mod management;
+mod new_plugin;
 mod operate;
 mod plugin_dir;
 mod poison;
