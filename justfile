@@ -30,6 +30,11 @@ guests: tools
     # root; otherwise the script prints the command), then build.sh says what is still missing.
     guest-examples/c-counter/install-toolchain.sh
     guest-examples/c-counter/build.sh
+    # A plugin made by `wasmvisor new` and built as its README says, for tests/all/new_plugin.rs.
+    # (Inside the repository, so rustup uses the pinned toolchain; its own workspace and lock.)
+    rm -rf target/new-plugin/tally
+    cargo run --quiet -p wasmvisor -- new tally --dir target/new-plugin/tally >/dev/null
+    cd target/new-plugin/tally && CARGO_TARGET_DIR=../target cargo build --release --quiet
 
 # Tools the build and tests use that are not crates, in a venv in .tools: the reference Prometheus
 # (OpenMetrics) text parser, and wasm-tools (its PyPI package) for the WIT round trip.

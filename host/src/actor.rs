@@ -529,12 +529,9 @@ impl ActorTask {
                     instance,
                     restart,
                     reply,
-                } => match self.start(instance).await {
+                } => match self.start(instance, restart).await {
                     Ok(running) => {
                         parked = None;
-                        if restart {
-                            self.shared.lock().restarts += 1;
-                        }
                         let _ = reply.send(Ok(()));
                         match self.serve(running).await {
                             Served::Exited(reason) => self.report_exit(instance, reason),
@@ -606,7 +603,9 @@ impl ActorTask {
         plugin.compiled_for(&engine).await
     }
 
-    async fn start(&mut self, instance: u64) -> Result<Instance, String> {
+    /// Starts instance `instance`; `restart` counts it in `restarts`, in the
+    /// same step that shows it running, before anything can observe it.
+    async fn start(&mut self, instance: u64, restart: bool) -> Result<Instance, String> {
         self.shared.kill.reset();
         let mut running = self.instantiate(&self.plugin.clone()).await?;
         // What `init` wrote is committed before the first message.
@@ -622,6 +621,9 @@ impl ActorTask {
             status.health = HealthStatus::Unknown;
             status.health_checks = 0;
             status.health_failures = 0;
+            if restart {
+                status.restarts += 1;
+            }
         }
         self.context.events.publish(Event::ActorStarted {
             actor: self.name.to_string(),

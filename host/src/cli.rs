@@ -118,9 +118,9 @@ enum Command {
         /// The folder to create. Default: ./NAME.
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// A checkout of the SDK (its `sdk` folder) to depend on by path.
-        /// Default: the one in the source tree wasmvisor was built from, if it
-        /// is still there, otherwise the crates.io release.
+        /// The SDK to depend on by path: the `sdk` folder of a wasmvisor
+        /// checkout. Default: the one of the source tree wasmvisor was built
+        /// from (the SDK is not on crates.io yet).
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
@@ -461,22 +461,14 @@ async fn dead_letters(client: &AdminClient) -> Result<(), String> {
     Ok(())
 }
 
-/// Opens a stopped host's store: a file, or a plugin directory's default one.
 /// `wasmvisor new`: writes the plugin and says how to build and run it.
 fn new_plugin(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> Result<(), String> {
     let dir = dir.unwrap_or_else(|| PathBuf::from(name));
     let sdk = match sdk {
-        Some(path) => {
-            if !path.join("Cargo.toml").is_file() {
-                return Err(format!(
-                    "--sdk {}: no Cargo.toml there (give the SDK's folder, `sdk` in a wasmvisor checkout)",
-                    path.display()
-                ));
-            }
-            SdkSource::Path(std::path::absolute(&path).map_err(|e| e.to_string())?)
-        }
-        None => SdkSource::default_for_this_build(),
-    };
+        Some(path) => SdkSource::at(&path),
+        None => SdkSource::of_this_build(),
+    }
+    .map_err(|e| format!("{e:#}"))?;
     let files = crate::scaffold::new_plugin(name, &dir, &sdk).map_err(|e| format!("{e:#}"))?;
     for file in files {
         println!("created {}", file.display());
@@ -491,6 +483,7 @@ fn new_plugin(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> Result<
     Ok(())
 }
 
+/// Opens a stopped host's store: a file, or a plugin directory's default one.
 fn open_store(path: &std::path::Path) -> Result<RedbStateStore, String> {
     let file = if path.is_dir() {
         path.join(STATE_FILE)

@@ -11,40 +11,59 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-/// Where the SDK comes from in the new plugin's `Cargo.toml`.
+/// The SDK a new plugin depends on: a `wasmvisor-guest` crate folder.
+///
+/// By path only: the SDK is not published on crates.io (yet), and its
+/// macros read the WIT package from the checkout it lives in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum SdkSource {
-    /// A path dependency on a checkout of the SDK.
-    Path(PathBuf),
-    /// The SDK's release on crates.io.
-    Registry,
-}
+pub(crate) struct SdkSource(PathBuf);
 
 impl SdkSource {
-    /// The SDK in the source tree this binary was built from, when that
-    /// tree is still there; the registry's release otherwise.
-    pub(crate) fn default_for_this_build() -> Self {
-        let in_tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
-        if in_tree.join("Cargo.toml").is_file() {
-            in_tree.canonicalize().map_or(Self::Registry, Self::Path)
-        } else {
-            Self::Registry
+    /// The SDK at `path`, refused with the reason if `path` is not the
+    /// `wasmvisor-guest` crate.
+    pub(crate) fn at(path: &Path) -> anyhow::Result<Self> {
+        let manifest_path = path.join("Cargo.toml");
+        let manifest = fs::read_to_string(&manifest_path).with_context(|| {
+            format!(
+                "{} is not the SDK: no Cargo.toml there (give the `sdk` folder of a wasmvisor checkout)",
+                path.display()
+            )
+        })?;
+        let name = toml::from_str::<toml::Table>(&manifest)
+            .ok()
+            .and_then(|table| {
+                table
+                    .get("package")?
+                    .get("name")?
+                    .as_str()
+                    .map(str::to_owned)
+            });
+        if name.as_deref() != Some("wasmvisor-guest") {
+            bail!(
+                "{} is not the SDK: its package is not `wasmvisor-guest` (give the `sdk` folder of a wasmvisor checkout)",
+                manifest_path.display()
+            );
         }
+        Ok(Self(std::path::absolute(path)?))
+    }
+
+    /// The SDK in the source tree this binary was built from.
+    pub(crate) fn of_this_build() -> anyhow::Result<Self> {
+        let in_tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
+        let in_tree = in_tree.canonicalize().unwrap_or(in_tree);
+        Self::at(&in_tree)
+            .context("the SDK of the source tree wasmvisor was built from is gone; pass --sdk PATH")
     }
 
     fn dependency(&self) -> String {
-        match self {
-            Self::Path(path) => {
-                // A TOML basic string: backslashes and quotes escaped.
-                let path = path
-                    .display()
-                    .to_string()
-                    .replace('\\', "\\\\")
-                    .replace('"', "\\\"");
-                format!("wasmvisor-guest = {{ path = \"{path}\" }}")
-            }
-            Self::Registry => format!("wasmvisor-guest = \"{}\"", env!("CARGO_PKG_VERSION")),
-        }
+        // A TOML basic string: backslashes and quotes escaped.
+        let path = self
+            .0
+            .display()
+            .to_string()
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"");
+        format!("wasmvisor-guest = {{ path = \"{path}\" }}")
     }
 }
 
@@ -115,16 +134,19 @@ fn check_name(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `my-plugin` -> `MyPlugin`.
+/// `my-counter` -> `MyCounterPlugin`: the suffix keeps the type clear of
+/// the template's own names (`Plugin`, `Error`, `Command`, ...).
 fn type_name(name: &str) -> String {
-    name.split(['-', '_'])
+    let words: String = name
+        .split(['-', '_'])
         .map(|word| {
             let mut chars = word.chars();
             chars.next().map_or(String::new(), |first| {
                 first.to_ascii_uppercase().to_string() + chars.as_str()
             })
         })
-        .collect()
+        .collect();
+    format!("{words}Plugin")
 }
 
 #[cfg(test)]
@@ -137,15 +159,18 @@ mod tests {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
         check_name("my-plugin_2").unwrap();
-        assert_eq!(type_name("my-plugin_2"), "MyPlugin2");
-        assert_eq!(type_name("a--b"), "AB");
+        assert_eq!(type_name("my-counter_2"), "MyCounter2Plugin");
+        assert_eq!(type_name("a--b"), "ABPlugin");
+        // The names the template itself uses stay free.
+        assert_eq!(type_name("plugin"), "PluginPlugin");
+        assert_eq!(type_name("command"), "CommandPlugin");
     }
 
     #[test]
     fn a_new_plugin_gets_every_file_rendered_and_nothing_is_overwritten() {
         let scratch = tempfile::tempdir().unwrap();
         let dir = scratch.path().join("hello-world");
-        let sdk = SdkSource::Path(PathBuf::from("/opt/sdk \"x\""));
+        let sdk = SdkSource(PathBuf::from("/opt/sdk \"x\""));
         let files = new_plugin("hello-world", &dir, &sdk).unwrap();
         assert_eq!(files.len(), TEMPLATES.len());
         for file in &files {
@@ -162,7 +187,10 @@ mod tests {
             "{manifest}"
         );
         let source = fs::read_to_string(dir.join("src/lib.rs")).unwrap();
-        assert!(source.contains("impl Plugin for HelloWorld"), "{source}");
+        assert!(
+            source.contains("impl Plugin for HelloWorldPlugin"),
+            "{source}"
+        );
         assert!(dir.join("hello-world.toml").is_file());
         let readme = fs::read_to_string(dir.join("README.md")).unwrap();
         assert!(
@@ -178,11 +206,18 @@ mod tests {
     }
 
     #[test]
-    fn the_registry_release_is_a_version_dependency() {
-        let dependency = SdkSource::Registry.dependency();
-        assert_eq!(
-            dependency,
-            format!("wasmvisor-guest = \"{}\"", env!("CARGO_PKG_VERSION"))
+    fn only_the_sdk_crate_is_accepted_as_the_sdk() {
+        let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
+        SdkSource::at(&sdk).unwrap();
+        SdkSource::of_this_build().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let wrong = SdkSource::at(&root).unwrap_err().to_string();
+        assert!(
+            wrong.contains("its package is not `wasmvisor-guest`"),
+            "{wrong}"
         );
+        let empty = tempfile::tempdir().unwrap();
+        let none = SdkSource::at(empty.path()).unwrap_err().to_string();
+        assert!(none.contains("no Cargo.toml there"), "{none}");
     }
 }

@@ -8,7 +8,8 @@ use std::fmt;
 /// Returning it is an ordinary failure: the caller gets the reason, the
 /// message's state writes are dropped and the instance keeps running. Any
 /// [`std::error::Error`] converts into it with `?`, keeping the chain of
-/// causes in the text; [`Error::msg`] makes one from any text.
+/// causes in the text; [`Error::msg`] makes one from any text, and
+/// [`bail!`](crate::bail) returns one.
 pub struct Error {
     reason: String,
 }
@@ -58,6 +59,15 @@ impl fmt::Debug for Error {
     }
 }
 
+/// Returns an [`Error`] from the enclosing function, with `format!`
+/// arguments: `bail!("there is no item {id}")`.
+#[macro_export]
+macro_rules! bail {
+    ($($arg:tt)+) => {
+        return ::std::result::Result::Err($crate::Error::msg(::std::format!($($arg)+)))
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +85,18 @@ mod tests {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             Some(&self.0)
         }
+    }
+
+    fn refuse(id: u64) -> Result<(), Error> {
+        crate::bail!("there is no item {id}");
+    }
+
+    #[test]
+    fn bail_returns_the_formatted_error() {
+        assert_eq!(
+            refuse(9).map_err(String::from),
+            Err("there is no item 9".to_owned())
+        );
     }
 
     #[test]

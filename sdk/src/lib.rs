@@ -51,13 +51,13 @@
 //! # What the host does with it
 //!
 //! - **One instance, one message at a time.** The plugin value is created
-//!   with [`Default`] when its instance starts, and lives as long as the
-//!   instance. Fields of `self` are linear memory: they are lost in a crash
+//!   with [`Default`] on the first call into a new instance, and lives as
+//!   long as the instance. Fields of `self` are linear memory: they are lost in a crash
 //!   unless the plugin keeps them in [`state`] or defines
 //!   [`snapshot`](Plugin::snapshot) and [`restore`](Plugin::restore).
 //! - **Errors and crashes.** Returning `Err` from `handle` is an ordinary
 //!   error reply: the message's state writes are dropped and the instance
-//!   keeps running. A panic is a crash: the host discards the instance and
+//!   keeps running ([`bail!`] returns one). A panic is a crash: the host discards the instance and
 //!   restarts the plugin from its committed state. Panic for bugs, return
 //!   errors for bad input.
 //! - **State** ([`state`]): typed values under string keys. A message's

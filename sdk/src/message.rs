@@ -32,9 +32,9 @@ pub trait IntoReply {
 /// As a message, a bare word that is not JSON (letters, digits, `-`, `_`
 /// or `.`, starting with a letter, such as `inc`) is read as the JSON
 /// string holding it, so unit variants of an enum can be sent as plain
-/// words from the command line: `wasmvisor call counter inc` is the same as
-/// `wasmvisor call counter '"inc"'`. Anything else must be JSON:
-/// `wasmvisor call counter '{"add": 5}'`.
+/// words from the command line: `wasmvisor call NAME inc` is the same as
+/// `wasmvisor call NAME '"inc"'`. Anything else must be JSON:
+/// `wasmvisor call NAME '{"add": 5}'`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Json<T>(pub T);
 

@@ -11,9 +11,11 @@ use crate::{Error, FromMessage, IntoReply};
 /// that does not define `health` has no health check, one that does not
 /// define `run` is not a job, and so on.
 ///
-/// The value is made with [`Default`] when an instance starts (before
-/// `init`), so it is new after every crash: state that must survive lives in
-/// [`state`](crate::state) or in a [`snapshot`](Plugin::snapshot).
+/// The value is made with [`Default`] on the first call into a new instance
+/// (`init` when the plugin defines it, otherwise the first message or health
+/// check, within that call's deadline), so it is new after every crash:
+/// state that must survive lives in [`state`](crate::state) or in a
+/// [`snapshot`](Plugin::snapshot).
 pub trait Plugin: Default + 'static {
     /// What `handle` receives: `Vec<u8>`, `String` or [`Json<T>`](crate::Json).
     type Message: FromMessage;

@@ -40,7 +40,9 @@ fn add(n: u64) -> Result<String, Error> {
     let next = count
         .checked_add(n)
         .ok_or(Error::msg("the count would overflow"))?;
-    COUNT.set(&next)?;
+    COUNT
+        .set(&next)
+        .map_err(|e| Error::msg(format!("cannot save `{}`: {e}", COUNT.name())))?;
     Ok(next.to_string())
 }
 

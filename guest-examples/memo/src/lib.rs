@@ -4,7 +4,8 @@
 //! snapshot after a restart, so the notes survive crashes all the same.
 //!
 //! Messages (UTF-8 text):
-//! - `remember TEXT`: keeps TEXT and replies with the number of notes;
+//! - `remember TEXT`: keeps TEXT (its first line: the snapshot keeps one
+//!   note per line) and replies with the number of notes;
 //! - `recall`: replies with every note, one per line;
 //! - `crash`: panics.
 

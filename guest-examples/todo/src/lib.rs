@@ -18,7 +18,8 @@ use wasmvisor_guest::{Error, Health, Json, Plugin};
 
 /// The id the next item gets.
 const NEXT_ID: Key<u64> = Key::new("next-id");
-/// Where items live: `item/` and the id, zero-padded so keys sort by id.
+/// Where items live: `item/` and the id, zero-padded to the 20 digits of any
+/// u64, so that keys sort by id.
 const ITEM_PREFIX: &str = "item/";
 /// More open items than this, and the list reports itself degraded.
 const OPEN_ITEMS_LIMIT: usize = 100;
@@ -50,7 +51,7 @@ struct Item {
 }
 
 fn key(id: u64) -> String {
-    format!("{ITEM_PREFIX}{id:010}")
+    format!("{ITEM_PREFIX}{id:020}")
 }
 
 fn items() -> Result<Vec<Item>, Error> {
@@ -84,8 +85,9 @@ impl Plugin for Todo {
                 Reply::Added(id)
             }
             Command::Done(id) => {
-                let mut item: Item = state::get(&key(id))?
-                    .ok_or_else(|| Error::msg(format!("there is no item {id}")))?;
+                let Some(mut item) = state::get::<Item>(&key(id))? else {
+                    wasmvisor_guest::bail!("there is no item {id}");
+                };
                 item.done = true;
                 state::set(&key(id), &item)?;
                 Reply::Item(item)
