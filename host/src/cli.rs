@@ -478,7 +478,7 @@ fn new_plugin(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> Result<
          then copy target/wasm32-wasip2/release/{}.wasm into a plugin directory as {name}.wasm \
          (see its README.md).",
         dir.display(),
-        name.replace('-', "_"),
+        crate::scaffold::wasm_file_stem(name),
     );
     Ok(())
 }

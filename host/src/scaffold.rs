@@ -93,7 +93,7 @@ pub(crate) fn new_plugin(name: &str, dir: &Path, sdk: &SdkSource) -> anyhow::Res
     }
     let values = [
         ("{{name}}", name.to_owned()),
-        ("{{wasm_name}}", name.replace('-', "_")),
+        ("{{wasm_name}}", wasm_file_stem(name)),
         ("{{type_name}}", type_name(name)),
         ("{{sdk_dependency}}", sdk.dependency()),
     ];
@@ -116,6 +116,12 @@ pub(crate) fn new_plugin(name: &str, dir: &Path, sdk: &SdkSource) -> anyhow::Res
         written.push(path);
     }
     Ok(written)
+}
+
+/// The name cargo gives the plugin's component: the crate name with `-`
+/// turned into `_` (`my-plugin` builds `my_plugin.wasm`).
+pub(crate) fn wasm_file_stem(name: &str) -> String {
+    name.replace('-', "_")
 }
 
 /// A plugin name is a crate name and an actor name at once: lowercase ASCII

@@ -784,8 +784,8 @@ impl SupervisorTask {
         *self.shared.children() = self.children.iter().map(|c| c.handle.clone()).collect();
     }
 
-    /// Starts a new instance of the child at `index`.
-    /// Starts the child's instance; `restart` counts it as a restart.
+    /// Starts a new instance of the child at `index`; `restart` counts it as
+    /// a restart.
     async fn start_one(&mut self, index: usize, restart: bool) -> Result<u64, String> {
         let instance = self.context.new_instance_id();
         let child = &mut self.children[index];

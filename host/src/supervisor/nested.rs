@@ -92,10 +92,7 @@ impl NestedCell {
                             continue;
                         }
                     };
-                    if restart {
-                        self.shared.lock().restarts += 1;
-                    }
-                    self.set_running(instance, &supervisor);
+                    self.set_running(instance, &supervisor, restart);
                     let _ = reply.send(Ok(()));
                     if !self.supervise(instance, supervisor).await {
                         return;
@@ -178,9 +175,14 @@ impl NestedCell {
         }
     }
 
-    fn set_running(&self, instance: u64, supervisor: &SupervisorRef) {
+    /// Shows the nested supervisor running (`restart` counts it as a
+    /// restart, in the same step), then announces it.
+    fn set_running(&self, instance: u64, supervisor: &SupervisorRef, restart: bool) {
         *self.lock_current() = Some(supervisor.clone());
         let mut status = self.shared.lock();
+        if restart {
+            status.restarts += 1;
+        }
         status.state = ActorStatus::Running;
         status.instance = Some(instance);
         status.running_since = Some(Instant::now());
