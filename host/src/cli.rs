@@ -135,6 +135,10 @@ enum Command {
     },
 }
 
+/// The instance pool of `wasmvisor run`: room for a directory of a
+/// thousand plugins, about 4 TiB of address space reserved (not used).
+const DEFAULT_INSTANCE_POOL: u32 = 1_000;
+
 /// How `wasmvisor run` runs a plugin directory.
 #[derive(clap::Args)]
 struct RunArgs {
@@ -165,6 +169,12 @@ struct RunArgs {
     /// Compile every plugin at every start.
     #[arg(long)]
     no_compile_cache: bool,
+    /// How many plugin instances may run at once, from a pool reserved at
+    /// start (faster restarts, fewer memory mappings; see
+    /// `HostBuilder::instance_pool`). 0 maps memory for each instance
+    /// instead, with no cap.
+    #[arg(long, default_value_t = DEFAULT_INSTANCE_POOL)]
+    instance_pool: u32,
     /// How long a shutdown waits for the messages already queued, in
     /// milliseconds, before it stops the actors.
     #[arg(long, default_value_t = 5000)]
@@ -322,6 +332,9 @@ async fn run(args: RunArgs) -> Result<(), String> {
             .compile_cache
             .unwrap_or_else(|| dir.join(COMPILE_CACHE_DIR));
         builder = builder.compile_cache(cache);
+    }
+    if args.instance_pool > 0 {
+        builder = builder.instance_pool(args.instance_pool);
     }
     let host = builder.build().map_err(|e| e.to_string())?;
     // The endpoint first: a port in use is reported before anything starts.

@@ -56,6 +56,9 @@ pub(crate) struct Engines {
 /// What every engine of a family shares.
 struct Shared {
     fuel_metering: bool,
+    /// Room for this many instances at once in each engine's pool; `None`
+    /// allocates every instance on demand.
+    instance_pool: Option<u32>,
     /// Where compiled code is cached on disk, if anywhere.
     compile_cache: Option<wasmtime::Cache>,
     deadlines: Arc<Deadlines>,
@@ -73,9 +76,13 @@ impl Engines {
     /// keyed by their bytes and the engine's settings (wasmtime's cache: an
     /// entry that does not match, or does not decode, is compiled again and
     /// replaced).
+    ///
+    /// With `instance_pool`, each engine allocates instances from a pool of
+    /// that many slots (see [`instance_pool`]).
     pub(crate) fn new(
         fuel_metering: bool,
         compile_cache: Option<&std::path::Path>,
+        instance_pool: Option<u32>,
     ) -> anyhow::Result<Self> {
         let compile_cache = match compile_cache {
             Some(dir) => {
@@ -93,6 +100,7 @@ impl Engines {
         let ticker = EpochTicker::start(ticked.clone(), deadlines.clone())?;
         let shared = Arc::new(Shared {
             fuel_metering,
+            instance_pool,
             compile_cache,
             deadlines,
             ticked,
@@ -152,6 +160,13 @@ impl Engine {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        // Plugins target WASI 0.2, which has no component-model async: without
+        // the structures for concurrent guests, every call takes wasmtime's
+        // direct path (see docs/benchmarks.md for what it bought).
+        config.concurrency_support(false);
+        if let Some(slots) = shared.instance_pool {
+            config.allocation_strategy(instance_pool(slots));
+        }
         config.consume_fuel(shared.fuel_metering);
         config.max_wasm_stack(stack_bytes);
         config.async_stack_size(stack_bytes + HOST_STACK_MARGIN);
@@ -209,6 +224,41 @@ impl Engine {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 }
+
+/// wasmtime's pooling allocator with room for `slots` plugin instances at
+/// once: memories, tables, instance data and fiber stacks are reserved
+/// once, when the engine is made, and a slot is reused (reset, its memory
+/// image kept mapped) rather than mapped and unmapped again for every
+/// instance. That makes a restart faster and keeps the process's count of
+/// memory mappings low (Linux caps it at `vm.max_map_count`, 65,530 by
+/// default), at the cost of reserving about 4 GiB of address space per
+/// slot up front (not memory: nothing is committed until used).
+///
+/// A slot is taken by each running instance, and for a moment by each
+/// plugin load check and hot-upgrade candidate; an instance that finds the
+/// pool full fails to start, saying so.
+fn instance_pool(slots: u32) -> wasmtime::PoolingAllocationConfig {
+    let mut pool = wasmtime::PoolingAllocationConfig::new();
+    // A component is several core instances (the plugin's module and the
+    // small adapter modules the component model adds), each with a table
+    // or two; a component with one memory is the usual case.
+    pool.total_component_instances(slots)
+        .total_core_instances(slots.saturating_mul(16))
+        .total_memories(slots)
+        .total_tables(slots.saturating_mul(16))
+        .total_stacks(slots)
+        .max_tables_per_module(8)
+        .max_memories_per_module(1)
+        // The actor's own limits (`Limits`) bound memories and tables; the
+        // pool only has to be as large as WebAssembly allows.
+        .max_memory_size(1 << 32)
+        .table_elements(MAX_POOLED_TABLE_ELEMENTS);
+    pool
+}
+
+/// The largest table a pooled instance may have: the room the pool
+/// reserves for each table (8 bytes an element, reserved, not committed).
+const MAX_POOLED_TABLE_ELEMENTS: usize = 1 << 20;
 
 /// Deadlines being waited for, checked by the ticker thread every tick.
 #[derive(Default)]

@@ -734,6 +734,12 @@ fn classify(error: wasmtime::Error, data: &ActorData, call_timeout: Duration) ->
             limit_elements: limit.limit_elements,
         };
     }
+    if let Some(full) = error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+        return CrashReason::Trap(format!(
+            "the instance pool is full ({full}): give the host more slots \
+             (`HostBuilder::instance_pool`, `wasmvisor run --instance-pool`)"
+        ));
+    }
     if let Some(exit) = error.downcast_ref::<I32Exit>() {
         return CrashReason::Exit(exit.0);
     }

@@ -13,6 +13,7 @@ mod compile_cache;
 mod durability;
 mod dynamic;
 mod health;
+mod instance_pool;
 mod languages;
 mod lifecycle;
 mod limits;
