@@ -1,93 +1,238 @@
-//! `just bench`: what wasmvisor costs over raw wasmtime, measured in one run.
+//! `just bench`: what wasmvisor costs over raw wasmtime and raw redb,
+//! measured in one run.
 //!
 //! Each row is a wasmvisor figure, the floor measured in the same run on the
-//! same component, and their ratio:
+//! same component, and their ratio. The floor is raw wasmtime on an engine
+//! with the same settings as the host's (see [`floor_config`]), so a ratio is
+//! what the actor machinery costs, not what an engine setting buys.
 //!
 //! - round trip: `ActorRef::call` (mailbox -> actor task -> guest -> reply)
-//!   against a raw async typed call of the same export on a raw store;
-//! - restart: a crashing message then the next message answered (with state
-//!   restored from the store), against a raw `InstancePre` instantiation
-//!   plus one call;
-//! - idle actors: resident memory per idle counter actor;
+//!   from a task on the runtime, against a raw async typed call of the same
+//!   export on a raw store;
+//! - throughput: messages per second through 1, 100 and 10,000 actors with
+//!   callers on every core, against raw calls on as many raw stores as can
+//!   run at once (one per core, or one for one actor, which handles one
+//!   message at a time);
+//! - restart: a crashing message then the next message answered (state
+//!   restored from the store), p50 and p99, against reading the state from
+//!   the same kind of store, a raw `InstancePre` instantiation and one call;
+//! - idle actors: resident memory per idle actor, at 1,000 and 10,000;
+//! - health: the CPU one sweep of health checks over 10,000 actors costs,
+//!   against 10,000 raw calls of the same `check` export;
 //! - durable commits per second through actors (each `inc` commits to the
 //!   redb store before it is answered), with 1 actor and with 100 actors
 //!   calling at once, against raw redb commits of one row each, fsync'd;
-//! - cold start of a directory of 50 distinct plugins (each a copy of the
+//! - cold start of a directory of 100 distinct plugins (each a copy of the
 //!   counter with a custom section of its own, so that none shares a cache
-//!   entry): with an empty compile cache, and with the cache a previous
-//!   host left (what a restart of the host costs);
+//!   entry), with the cache a previous host left, against an empty cache;
 //! - per language, the counter plugin's size and its cold start (compile,
 //!   start, first message answered; no compile cache), against the Rust
 //!   counter's.
 //!
 //! The guests must be built (`just guests`). The table is printed and
-//! written to `docs/benchmarks.md`.
+//! written to `docs/benchmarks.md`, with the machine it ran on.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ::wasmvisor::{ChildSpec, Host, Limits, RedbStateStore, SupervisorSpec};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
+use ::wasmvisor::{
+    ChildSpec, HealthSpec, Host, Limits, MemoryStateStore, Plugin, RedbStateStore, StateStore,
+    SupervisorSpec,
+};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 wasmtime::component::bindgen!({
     path: "../wit",
-    world: "plugin",
+    world: "full-plugin",
     imports: { "wasmvisor:plugin/actors": async },
     exports: { default: async },
 });
 
+use self::exports::wasmvisor::plugin::{handler, health};
 use self::wasmvisor::plugin::{actors, log, state};
 
 const ROUND_TRIPS: u32 = 20_000;
+const THROUGHPUT_MESSAGES: usize = 200_000;
 const RESTARTS: usize = 300;
-const IDLE_ACTORS: usize = 1_000;
 const SERIAL_COMMITS: u32 = 300;
 const CONCURRENT_ACTORS: usize = 100;
 const COMMITS_PER_ACTOR: u32 = 30;
-const DIR_PLUGINS: usize = 50;
+const MANY_ACTORS: usize = 10_000;
+const DIR_PLUGINS: usize = 100;
+/// How long the health-check CPU is measured for, and the interval then.
+const HEALTH_WINDOW: Duration = Duration::from_secs(3);
+const HEALTH_INTERVAL: Duration = Duration::from_millis(250);
 
-/// `component` with a custom section named `name` appended: the same
-/// plugin, with other bytes (so another cache entry).
-fn with_custom_section(component: &[u8], name: &str) -> Vec<u8> {
-    fn leb128(mut n: usize, out: &mut Vec<u8>) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    // Callers run as tasks on the runtime's workers, as an embedding
+    // program's request handlers do, not on the thread that blocks on main.
+    tokio::spawn(run()).await.unwrap();
+}
+
+async fn run() {
+    // `cargo bench -- NAME...` runs only the sections whose names contain
+    // one of the NAMEs, and leaves docs/benchmarks.md alone.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    let wanted = |section: &str| only.is_empty() || only.iter().any(|o| section.contains(o));
+    let counter = std::fs::read(guest("counter")).unwrap();
+    let floor = Floor::new(None);
+    let raw_counter = RawCounter::new(&floor, &counter);
+    let mut rows = Rows::default();
+    let (mut group_commit_gain, mut cache_gain) = (0.0, 0.0);
+
+    // First, while the allocator holds no memory freed by other sections
+    // (that would hide part of what the actors take).
+    if wanted("memory") {
+        idle_memory(&counter, 1_000, None, &mut rows).await;
+        idle_memory(&counter, MANY_ACTORS, Some(MANY_ACTORS_POOL), &mut rows).await;
+    }
+    if wanted("round-trip") {
+        round_trip(&raw_counter, &counter, &mut rows).await;
+    }
+    if wanted("restart") {
+        restart(&raw_counter, &counter, None, &mut rows).await;
+        let pooled = RawCounter::new(&Floor::new(Some(RESTART_POOL)), &counter);
+        restart(&pooled, &counter, Some(RESTART_POOL), &mut rows).await;
+    }
+    if wanted("throughput") {
+        throughput(raw_counter.clone(), &counter, 1, None, &mut rows).await;
+        throughput(raw_counter.clone(), &counter, 100, None, &mut rows).await;
+        let pooled = RawCounter::new(&Floor::new(Some(MANY_ACTORS_POOL)), &counter);
+        throughput(
+            pooled,
+            &counter,
+            MANY_ACTORS,
+            Some(MANY_ACTORS_POOL),
+            &mut rows,
+        )
+        .await;
+    }
+    if wanted("health") {
+        health_sweep(&floor, &mut rows).await;
+    }
+    if wanted("durable") {
+        group_commit_gain = durable_commits(&counter, &mut rows).await;
+    }
+    if wanted("directory") {
+        cache_gain = directory_start(&counter, &mut rows).await;
+    }
+    if wanted("languages") {
+        languages(&mut rows).await;
+    }
+    if !only.is_empty() {
+        return;
+    }
+    let table = render(&rows.0, group_commit_gain, cache_gain);
+    print!("{table}");
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
+    let page = std::fs::read_to_string(&out).unwrap_or_default();
+    std::fs::write(&out, with_measurements(&page, &table)).unwrap();
+    println!("\nwritten to {}", out.display());
+}
+
+/// The wasmtime engine settings the host uses, for the floor: component
+/// model, async calls, epoch interruption, no concurrent (component-model
+/// async) guests; with `pool`, the pooling allocator the host's
+/// `instance_pool` sets up (the same sizes).
+fn floor_config(pool: Option<u32>) -> wasmtime::Config {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.concurrency_support(false);
+    if let Some(slots) = pool {
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        pool.total_component_instances(slots)
+            .total_core_instances(slots * 16)
+            .total_memories(slots)
+            .total_tables(slots * 16)
+            .total_stacks(slots)
+            .max_tables_per_module(8)
+            .max_memory_size(1 << 32)
+            .table_elements(1 << 20);
+        config.allocation_strategy(pool);
+    }
+    config
+}
+
+/// The instance pool of the restart rows that use one.
+const RESTART_POOL: u32 = 16;
+/// The instance pool of the hosts of [`MANY_ACTORS`] actors.
+const MANY_ACTORS_POOL: u32 = MANY_ACTORS as u32 + 16;
+
+/// Raw wasmtime: one engine and one linker with just the imports a plugin
+/// needs; stores are nothing but a WASI context and a map.
+#[derive(Clone)]
+struct Floor {
+    engine: Engine,
+    linker: Linker<Raw>,
+}
+
+impl Floor {
+    fn new(pool: Option<u32>) -> Self {
+        let engine = Engine::new(&floor_config(pool)).unwrap();
+        let mut linker: Linker<Raw> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+        FullPlugin::add_to_linker::<Raw, HasSelf<Raw>>(&mut linker, |raw| raw).unwrap();
+        Floor { engine, linker }
+    }
+
+    fn pre(&self, component: &[u8]) -> InstancePre<Raw> {
+        self.linker
+            .instantiate_pre(&Component::new(&self.engine, component).unwrap())
+            .unwrap()
+    }
+
+    fn store(&self, entries: BTreeMap<String, Vec<u8>>) -> Store<Raw> {
+        let mut store = Store::new(
+            &self.engine,
+            Raw {
+                wasi: WasiCtx::builder().build(),
+                table: ResourceTable::new(),
+                entries,
+            },
+        );
+        store.set_epoch_deadline(u64::MAX / 2);
+        store
+    }
+}
+
+/// The counter on the floor: its pre-instance and its `handler` export.
+#[derive(Clone)]
+struct RawCounter {
+    floor: Floor,
+    pre: InstancePre<Raw>,
+    handler: handler::GuestIndices,
+}
+
+impl RawCounter {
+    fn new(floor: &Floor, counter: &[u8]) -> Self {
+        let pre = floor.pre(counter);
+        RawCounter {
+            floor: floor.clone(),
+            handler: handler::GuestIndices::new(&pre).unwrap(),
+            pre,
         }
     }
-    let mut payload = Vec::new();
-    leb128(name.len(), &mut payload);
-    payload.extend_from_slice(name.as_bytes());
-    let mut bytes = component.to_vec();
-    bytes.push(0);
-    leb128(payload.len(), &mut bytes);
-    bytes.extend_from_slice(&payload);
-    bytes
+
+    /// A new instance whose state is `entries`.
+    async fn instance(&self, entries: BTreeMap<String, Vec<u8>>) -> (Store<Raw>, handler::Guest) {
+        let mut store = self.floor.store(entries);
+        let instance = self.pre.instantiate_async(&mut store).await.unwrap();
+        let handler = self.handler.load(&mut store, &instance).unwrap();
+        (store, handler)
+    }
 }
 
-/// Starts a fresh host on `dir` with the compile cache in `cache`; returns
-/// how long loading and starting every plugin took.
-async fn start_dir(dir: &std::path::Path, cache: &std::path::Path) -> Duration {
-    let host = Host::builder().compile_cache(cache).build().unwrap();
-    let start = Instant::now();
-    let report = ::wasmvisor::start_plugin_dir(&host, dir).await.unwrap();
-    let took = start.elapsed();
-    assert_eq!(report.started.len(), DIR_PLUGINS, "{:?}", report.failed);
-    host.shutdown().await;
-    took
-}
-
-/// The floor's host: just enough for the counter's imports.
+/// The floor's store data: just enough for the plugins' imports.
 struct Raw {
     wasi: WasiCtx,
     table: ResourceTable,
@@ -142,41 +287,21 @@ impl log::Host for Raw {
     fn log(&mut self, _level: log::Level, _message: String) {}
 }
 
-fn guest(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../guest-examples/target/wasm32-wasip2/release")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{} is missing: run `just guests`",
-        path.display()
-    );
-    path
+/// The table's rows; each is printed as soon as it is measured.
+#[derive(Default)]
+struct Rows(Vec<Row>);
+
+impl Rows {
+    fn push(&mut self, row: Row) {
+        println!(
+            "{}: {} (floor {}, {})",
+            row.what, row.wasmvisor, row.floor, row.ratio
+        );
+        self.0.push(row);
+    }
 }
 
-fn raw_store(engine: &Engine) -> Store<Raw> {
-    let mut store = Store::new(
-        engine,
-        Raw {
-            wasi: WasiCtx::builder().build(),
-            table: ResourceTable::new(),
-            entries: BTreeMap::new(),
-        },
-    );
-    store.set_epoch_deadline(u64::MAX / 2);
-    store
-}
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort_unstable();
-    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples[index]
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
-
+/// One line of the table.
 struct Row {
     what: String,
     wasmvisor: String,
@@ -184,148 +309,343 @@ struct Row {
     ratio: String,
 }
 
-fn row(what: &str, ours: Duration, floor: Duration) -> Row {
-    Row {
-        what: what.to_owned(),
-        wasmvisor: format!("{:.2} µs", micros(ours)),
-        floor: format!("{:.2} µs", micros(floor)),
-        ratio: format!("{:.2}x", ours.as_secs_f64() / floor.as_secs_f64()),
+impl Row {
+    /// A row of two durations (lower is better).
+    fn times(what: impl Into<String>, ours: Duration, floor: Duration) -> Row {
+        Row {
+            what: what.into(),
+            wasmvisor: human_duration(ours),
+            floor: human_duration(floor),
+            ratio: format!("{:.2}x", ours.as_secs_f64() / floor.as_secs_f64()),
+        }
+    }
+
+    /// A row of two rates (higher is better).
+    fn rates(what: impl Into<String>, ours: f64, floor: f64) -> Row {
+        Row {
+            what: what.into(),
+            wasmvisor: human_rate(ours),
+            floor: human_rate(floor),
+            ratio: format!("{:.2}x", ours / floor),
+        }
     }
 }
 
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
-
-#[tokio::main(flavor = "multi_thread")]
-async fn main() {
-    let counter = std::fs::read(guest("counter")).unwrap();
-    let mut rows = Vec::new();
-
-    // The floor: the same component on a raw store, same engine settings.
-    let mut config = Config::new();
-    config.wasm_component_model(true);
-    config.epoch_interruption(true);
-    let engine = Engine::new(&config).unwrap();
-    let component = Component::new(&engine, &counter).unwrap();
-    let mut linker: Linker<Raw> = Linker::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
-    Plugin::add_to_linker::<Raw, HasSelf<Raw>>(&mut linker, |raw| raw).unwrap();
-    let pre = PluginPre::new(linker.instantiate_pre(&component).unwrap()).unwrap();
-
-    let mut store = raw_store(&engine);
-    let plugin = pre.instantiate_async(&mut store).await.unwrap();
-    let handler = plugin.wasmvisor_plugin_handler();
-    for _ in 0..1_000 {
-        handler
-            .call_handle(&mut store, b"get")
-            .await
-            .unwrap()
-            .unwrap();
-    }
-    let start = Instant::now();
-    for _ in 0..ROUND_TRIPS {
-        handler
-            .call_handle(&mut store, b"get")
-            .await
-            .unwrap()
-            .unwrap();
-    }
-    let raw_call = start.elapsed() / ROUND_TRIPS;
-
-    let mut raw_restarts = Vec::with_capacity(RESTARTS);
-    for _ in 0..RESTARTS {
+/// The time one run of `step` (an expression, awaited inside) takes on
+/// average, after a warm-up of a twentieth as many runs.
+macro_rules! time_per {
+    ($runs:expr, $step:expr) => {{
+        for _ in 0..$runs / 20 {
+            $step;
+        }
         let start = Instant::now();
-        let mut store = raw_store(&engine);
-        let plugin = pre.instantiate_async(&mut store).await.unwrap();
-        plugin
-            .wasmvisor_plugin_handler()
+        for _ in 0..$runs {
+            $step;
+        }
+        start.elapsed() / $runs
+    }};
+}
+
+async fn round_trip(raw_counter: &RawCounter, counter: &[u8], rows: &mut Rows) {
+    let (mut store, handler) = raw_counter.instance(BTreeMap::new()).await;
+    let raw = time_per!(
+        ROUND_TRIPS,
+        handler
             .call_handle(&mut store, b"get")
             .await
             .unwrap()
-            .unwrap();
-        raw_restarts.push(start.elapsed());
-    }
+            .unwrap()
+    );
 
-    // wasmvisor: the same component as a supervised actor.
     let host = Host::new().unwrap();
+    let actor = one_counter(&host, counter).await;
+    let ours = time_per!(ROUND_TRIPS, actor.call("get").await.unwrap());
+    host.shutdown().await;
+    rows.push(Row::times("round trip, read-only message", ours, raw));
+}
+
+/// Starts a supervised counter actor named `counter` that has counted to 1.
+async fn one_counter(host: &Host, counter: &[u8]) -> ::wasmvisor::ActorRef {
     let plugin = host
-        .load_plugin("counter.wasm", counter.clone())
+        .load_plugin("counter.wasm", counter.to_vec())
         .await
         .unwrap();
     host.start_supervisor(
         SupervisorSpec::new("bench")
             .intensity(u32::MAX, Duration::from_secs(1))
-            .child(ChildSpec::new("counter", plugin.clone())),
+            .child(ChildSpec::new("counter", plugin)),
     )
     .await
     .unwrap();
     let actor = host.actor("counter").unwrap();
     actor.call("inc").await.unwrap();
-    for _ in 0..1_000 {
-        actor.call("get").await.unwrap();
-    }
-    let start = Instant::now();
-    for _ in 0..ROUND_TRIPS {
-        actor.call("get").await.unwrap();
-    }
-    let actor_call = start.elapsed() / ROUND_TRIPS;
-    rows.push(row("round trip, read-only message", actor_call, raw_call));
+    actor
+}
 
-    let mut restarts = Vec::with_capacity(RESTARTS);
+async fn restart(raw_counter: &RawCounter, counter: &[u8], pool: Option<u32>, rows: &mut Rows) {
+    // The floor: what a restart cannot do without. Read the committed state
+    // from the same kind of store the host uses, instantiate, answer.
+    let store = MemoryStateStore::new();
+    let mut changes = ::wasmvisor::Changes::default();
+    changes.writes.insert("count".into(), Some(b"1".to_vec()));
+    store.commit("counter", changes).await.unwrap();
+    let mut raw = Vec::with_capacity(RESTARTS);
+    for _ in 0..RESTARTS {
+        let start = Instant::now();
+        let committed = store.load("counter").await.unwrap();
+        let (mut store, handler) = raw_counter.instance(committed.entries).await;
+        let reply = handler
+            .call_handle(&mut store, b"get")
+            .await
+            .unwrap()
+            .unwrap();
+        raw.push(start.elapsed());
+        assert_eq!(reply, b"1");
+    }
+
+    let host = host_with(pool);
+    let actor = one_counter(&host, counter).await;
+    let mut ours = Vec::with_capacity(RESTARTS);
     for _ in 0..RESTARTS {
         let start = Instant::now();
         assert!(actor.call("crash").await.is_err());
         assert_eq!(actor.call("get").await.unwrap(), b"1");
-        restarts.push(start.elapsed());
+        ours.push(start.elapsed());
     }
-    let (ours_p50, floor_p50) = (
-        percentile(&mut restarts, 0.5),
-        percentile(&mut raw_restarts, 0.5),
-    );
-    let (ours_p99, floor_p99) = (
-        percentile(&mut restarts, 0.99),
-        percentile(&mut raw_restarts, 0.99),
-    );
-    rows.push(row(
-        "restart p50 (crash, then next message answered)",
-        ours_p50,
-        floor_p50,
-    ));
-    rows.push(row("restart p99", ours_p99, floor_p99));
     host.shutdown().await;
+    let how = pool_label(pool);
+    rows.push(Row::times(
+        format!(
+            "restart p50{how} (crash, then next message answered; floor: state read + \
+             instantiate + call)"
+        ),
+        percentile(&mut ours, 0.5),
+        percentile(&mut raw, 0.5),
+    ));
+    rows.push(Row::times(
+        format!("restart p99{how}"),
+        percentile(&mut ours, 0.99),
+        percentile(&mut raw, 0.99),
+    ));
+}
 
-    // Idle actors: resident memory per actor.
-    let host = Host::new().unwrap();
+/// A host with the default settings, or with an instance pool of `pool`
+/// slots.
+fn host_with(pool: Option<u32>) -> Host {
+    let builder = Host::builder();
+    match pool {
+        Some(slots) => builder.instance_pool(slots),
+        None => builder,
+    }
+    .build()
+    .unwrap()
+}
+
+/// What a row says of its host's instance allocation.
+fn pool_label(pool: Option<u32>) -> &'static str {
+    match pool {
+        Some(_) => ", instance pool",
+        None => "",
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Messages per second through `actors` counter actors, every actor with
+/// callers of its own on every core, against the raw call floor: as many
+/// raw instances, called in turn by one task per core (one task for one
+/// actor, which handles one message at a time).
+///
+/// The floor is dropped before the host starts: two pools of 10,000 slots
+/// would not fit under Linux's default cap on memory mappings.
+async fn throughput(
+    raw_counter: RawCounter,
+    counter: &[u8],
+    actors: usize,
+    pool: Option<u32>,
+    rows: &mut Rows,
+) {
+    let task_count = actors.min(cores());
+    let raw_per_task = THROUGHPUT_MESSAGES / task_count;
+    let stores_per_task = actors / task_count;
+    let mut instances = Vec::with_capacity(task_count);
+    for _ in 0..task_count {
+        let mut mine = Vec::with_capacity(stores_per_task);
+        for _ in 0..stores_per_task {
+            mine.push(raw_counter.instance(BTreeMap::new()).await);
+        }
+        instances.push(mine);
+    }
+    let start = Instant::now();
+    let tasks: Vec<_> = instances
+        .into_iter()
+        .map(|mut mine| {
+            tokio::spawn(async move {
+                for i in 0..raw_per_task {
+                    let (store, handler) = &mut mine[i % stores_per_task];
+                    handler.call_handle(store, b"get").await.unwrap().unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let raw_rate = (raw_per_task * task_count) as f64 / start.elapsed().as_secs_f64();
+    drop(raw_counter);
+
+    let host = host_with(pool);
     let plugin = host
-        .load_plugin("counter.wasm", counter.clone())
+        .load_plugin("counter.wasm", counter.to_vec())
         .await
         .unwrap();
-    let before = resident_bytes();
-    let mut spec = SupervisorSpec::new("idle");
-    for i in 0..IDLE_ACTORS {
+    start_counters(&host, &plugin, "busy", actors).await;
+    // A lone actor needs several callers to never wait for one.
+    let callers_per_actor = (16 / actors).max(1);
+    let per_caller = THROUGHPUT_MESSAGES / (actors * callers_per_actor);
+    let handles: Vec<_> = (0..actors)
+        .map(|i| host.actor(&format!("busy-{i}")).unwrap())
+        .collect();
+    let start = Instant::now();
+    let callers: Vec<_> = handles
+        .iter()
+        .flat_map(|actor| std::iter::repeat_n(actor, callers_per_actor))
+        .map(|actor| {
+            let actor = actor.clone();
+            tokio::spawn(async move {
+                for _ in 0..per_caller {
+                    actor.call("get").await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    let sent = per_caller * actors * callers_per_actor;
+    let rate = sent as f64 / start.elapsed().as_secs_f64();
+    host.shutdown().await;
+    rows.push(Row::rates(
+        format!(
+            "throughput, {actors} actor{}{} on {} cores (floor: raw calls to {actors} \
+             instance{} from {task_count} task{})",
+            if actors == 1 { "" } else { "s" },
+            pool_label(pool),
+            cores(),
+            if actors == 1 { "" } else { "s" },
+            if task_count == 1 { "" } else { "s" },
+        ),
+        rate,
+        raw_rate,
+    ));
+}
+
+/// Starts `count` counter actors named `{prefix}-{i}` under one supervisor,
+/// with small mailboxes.
+async fn start_counters(host: &Host, plugin: &Plugin, prefix: &str, count: usize) {
+    let mut spec = SupervisorSpec::new(prefix);
+    for i in 0..count {
         spec = spec.child(
-            ChildSpec::new(format!("counter-{i}"), plugin.clone())
+            ChildSpec::new(format!("{prefix}-{i}"), plugin.clone())
                 .limits(Limits::default().mailbox_capacity(16)),
         );
     }
     host.start_supervisor(spec).await.unwrap();
-    let per_actor = resident_bytes().saturating_sub(before) / IDLE_ACTORS as u64;
+}
+
+/// Resident memory per idle counter actor, with `actors` of them. Without
+/// a pool, each instance costs six memory mappings, so 10,000 actors would
+/// pass Linux's default cap of 65,530 (`vm.max_map_count`).
+async fn idle_memory(counter: &[u8], actors: usize, pool: Option<u32>, rows: &mut Rows) {
+    let host = host_with(pool);
+    let plugin = host
+        .load_plugin("counter.wasm", counter.to_vec())
+        .await
+        .unwrap();
+    let (before, maps_before) = (resident_bytes(), memory_mappings());
+    start_counters(&host, &plugin, "idle", actors).await;
+    let per_actor = resident_bytes().saturating_sub(before) / actors as u64;
+    let maps_per_actor = memory_mappings().saturating_sub(maps_before) as f64 / actors as f64;
+    let total = resident_bytes();
     host.shutdown().await;
     rows.push(Row {
-        what: format!("resident memory per idle actor ({IDLE_ACTORS} actors)"),
+        what: format!(
+            "resident memory per idle actor ({actors} actors{})",
+            pool_label(pool)
+        ),
         wasmvisor: format!("{:.1} KiB", per_actor as f64 / 1024.0),
         floor: "-".into(),
-        ratio: "-".into(),
+        ratio: format!(
+            "{} in all; {maps_per_actor:.1} memory mappings per actor",
+            human_size(total as usize)
+        ),
     });
+}
 
-    // Durable commits: raw redb, then through actors.
+/// The CPU one sweep of health checks over [`MANY_ACTORS`] actors costs:
+/// the CPU of a host whose actors are checked every [`HEALTH_INTERVAL`]
+/// less that of the same host whose actors are never checked, per check
+/// made, times the actors. The floor: as many raw calls of `check`.
+async fn health_sweep(floor: &Floor, rows: &mut Rows) {
+    let vitals = std::fs::read(guest("vitals")).unwrap();
+    let pre = floor.pre(&vitals);
+    let mut store = floor.store(BTreeMap::new());
+    let instance = pre.instantiate_async(&mut store).await.unwrap();
+    let check = health::GuestIndices::new(&pre)
+        .unwrap()
+        .load(&mut store, &instance)
+        .unwrap();
+    let raw_check = time_per!(20_000u32, check.call_check(&mut store).await.unwrap());
+
+    let checked = |interval: Duration| {
+        let vitals = vitals.clone();
+        async move {
+            let host = host_with(Some(MANY_ACTORS_POOL));
+            let plugin = host.load_plugin("vitals.wasm", vitals).await.unwrap();
+            let mut spec = SupervisorSpec::new("vitals");
+            for i in 0..MANY_ACTORS {
+                spec = spec.child(
+                    ChildSpec::new(format!("vitals-{i}"), plugin.clone())
+                        .limits(Limits::default().mailbox_capacity(16))
+                        .health(
+                            HealthSpec::default()
+                                .interval(interval)
+                                .timeout(Duration::from_secs(60))
+                                .threshold(1_000),
+                        ),
+                );
+            }
+            host.start_supervisor(spec).await.unwrap();
+            // Every first check has been made (or none ever will).
+            tokio::time::sleep(interval.min(HEALTH_WINDOW)).await;
+            let checks_before: u64 = host.actors().iter().map(|a| a.health_checks).sum();
+            let cpu_before = process_cpu();
+            tokio::time::sleep(HEALTH_WINDOW).await;
+            let cpu = process_cpu() - cpu_before;
+            let checks = host.actors().iter().map(|a| a.health_checks).sum::<u64>() - checks_before;
+            host.shutdown().await;
+            (cpu, checks)
+        }
+    };
+    let (idle_cpu, _) = checked(Duration::from_secs(3600)).await;
+    let (busy_cpu, checks) = checked(HEALTH_INTERVAL).await;
+    assert!(checks > 0, "no health check was made");
+    let per_check = busy_cpu.saturating_sub(idle_cpu).as_secs_f64() / checks as f64;
+    rows.push(Row::times(
+        format!(
+            "health-check sweep of {MANY_ACTORS} actors, instance pool, CPU ({checks} checks measured; \
+             floor: {MANY_ACTORS} raw `check` calls)"
+        ),
+        Duration::from_secs_f64(per_check * MANY_ACTORS as f64),
+        raw_check * MANY_ACTORS as u32,
+    ));
+}
+
+/// Durable commits per second, 1 actor and [`CONCURRENT_ACTORS`] at once;
+/// returns how many times the second rate is the first.
+async fn durable_commits(counter: &[u8], rows: &mut Rows) -> f64 {
     let scratch = tempfile::tempdir().unwrap();
     let raw_rate = {
         let table: redb::TableDefinition<u32, &[u8]> = redb::TableDefinition::new("bench");
@@ -343,14 +663,10 @@ async fn main() {
         .build()
         .unwrap();
     let plugin = host
-        .load_plugin("counter.wasm", counter.clone())
+        .load_plugin("counter.wasm", counter.to_vec())
         .await
         .unwrap();
-    let mut spec = SupervisorSpec::new("durable");
-    for i in 0..CONCURRENT_ACTORS {
-        spec = spec.child(ChildSpec::new(format!("durable-{i}"), plugin.clone()));
-    }
-    host.start_supervisor(spec).await.unwrap();
+    start_counters(&host, &plugin, "durable", CONCURRENT_ACTORS).await;
     let one = host.actor("durable-0").unwrap();
     let start = Instant::now();
     for _ in 0..SERIAL_COMMITS {
@@ -374,40 +690,77 @@ async fn main() {
     let total = CONCURRENT_ACTORS as f64 * f64::from(COMMITS_PER_ACTOR);
     let many_actor_rate = total / start.elapsed().as_secs_f64();
     host.shutdown().await;
-    for (what, rate) in [
-        ("durable commits/s, 1 actor".to_owned(), one_actor_rate),
-        (
-            format!("durable commits/s, {CONCURRENT_ACTORS} actors at once (group commit)"),
-            many_actor_rate,
-        ),
-    ] {
-        rows.push(Row {
-            what,
-            wasmvisor: format!("{rate:.0}/s"),
-            floor: format!("{raw_rate:.0}/s"),
-            ratio: format!("{:.2}x", rate / raw_rate),
-        });
-    }
-    let group_commit_gain = many_actor_rate / one_actor_rate;
+    rows.push(Row::rates(
+        "durable commits/s, 1 actor (floor: raw redb commits)",
+        one_actor_rate,
+        raw_rate,
+    ));
+    rows.push(Row::rates(
+        format!("durable commits/s, {CONCURRENT_ACTORS} actors at once (group commit)"),
+        many_actor_rate,
+        raw_rate,
+    ));
+    many_actor_rate / one_actor_rate
+}
 
+/// Starts a directory of [`DIR_PLUGINS`] distinct plugins with an empty
+/// compile cache, then again with the cache that left; returns how many
+/// times faster the second start was.
+async fn directory_start(counter: &[u8], rows: &mut Rows) -> f64 {
     let plugins = tempfile::tempdir().unwrap();
     for i in 0..DIR_PLUGINS {
-        let bytes = with_custom_section(&counter, &format!("wasmvisor-bench-{i}"));
+        let bytes = with_custom_section(counter, &format!("wasmvisor-bench-{i}"));
         std::fs::write(plugins.path().join(format!("counter-{i}.wasm")), bytes).unwrap();
     }
     let cache = tempfile::tempdir().unwrap();
     let cold = start_dir(plugins.path(), cache.path()).await;
     let warm = start_dir(plugins.path(), cache.path()).await;
-    rows.push(Row {
-        what: format!(
-            "start a directory of {DIR_PLUGINS} plugins, warm compile cache (floor: cold)"
-        ),
-        wasmvisor: format!("{:.0} ms", warm.as_secs_f64() * 1000.0),
-        floor: format!("{:.0} ms", cold.as_secs_f64() * 1000.0),
-        ratio: format!("{:.2}x", warm.as_secs_f64() / cold.as_secs_f64()),
-    });
-    let cache_gain = cold.as_secs_f64() / warm.as_secs_f64();
+    rows.push(Row::times(
+        format!("start a directory of {DIR_PLUGINS} plugins, warm compile cache (floor: cold)"),
+        warm,
+        cold,
+    ));
+    cold.as_secs_f64() / warm.as_secs_f64()
+}
 
+/// `component` with a custom section named `name` appended: the same
+/// plugin, with other bytes (so another cache entry).
+fn with_custom_section(component: &[u8], name: &str) -> Vec<u8> {
+    fn leb128(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let mut payload = Vec::new();
+    leb128(name.len(), &mut payload);
+    payload.extend_from_slice(name.as_bytes());
+    let mut bytes = component.to_vec();
+    bytes.push(0);
+    leb128(payload.len(), &mut bytes);
+    bytes.extend_from_slice(&payload);
+    bytes
+}
+
+/// Starts a fresh host on `dir` with the compile cache in `cache`; returns
+/// how long loading and starting every plugin took.
+async fn start_dir(dir: &Path, cache: &Path) -> Duration {
+    let host = Host::builder().compile_cache(cache).build().unwrap();
+    let start = Instant::now();
+    let report = ::wasmvisor::start_plugin_dir(&host, dir).await.unwrap();
+    let took = start.elapsed();
+    assert_eq!(report.started.len(), DIR_PLUGINS, "{:?}", report.failed);
+    host.shutdown().await;
+    took
+}
+
+/// Each language's counter: its size and its cold start, against Rust's.
+async fn languages(rows: &mut Rows) {
     let cold_start = |guest_name: &'static str| async move {
         let bytes = std::fs::read(guest(guest_name)).unwrap();
         let size = bytes.len();
@@ -436,16 +789,36 @@ async fn main() {
             floor: human_size(rust_size),
             ratio: format!("{:.1}x", size as f64 / rust_size as f64),
         });
-        rows.push(Row {
-            what: format!(
+        let mut row = Row::times(
+            format!(
                 "{language} counter: cold start, compile to first reply (floor: the Rust one's)"
             ),
-            wasmvisor: format!("{:.0} ms", took.as_secs_f64() * 1000.0),
-            floor: format!("{:.0} ms", rust_start.as_secs_f64() * 1000.0),
-            ratio: format!("{:.1}x", took.as_secs_f64() / rust_start.as_secs_f64()),
-        });
+            took,
+            rust_start,
+        );
+        row.ratio = format!("{:.1}x", took.as_secs_f64() / rust_start.as_secs_f64());
+        rows.push(row);
     }
+}
 
+/// The markers around the measured part of docs/benchmarks.md; the rest of
+/// the page (what the figures mean, what each tuning bought) is written by
+/// hand and kept.
+const BEGIN: &str = "<!-- measured by `just bench`: begin -->\n";
+const END: &str = "<!-- measured by `just bench`: end -->\n";
+
+/// `page` with the part between the markers replaced by `measured` (the
+/// whole page, if it has no markers).
+fn with_measurements(page: &str, measured: &str) -> String {
+    match (page.find(BEGIN), page.find(END)) {
+        (Some(begin), Some(end)) if begin < end => {
+            format!("{}{BEGIN}{measured}{}", &page[..begin], &page[end..])
+        }
+        _ => format!("# Benchmarks\n\n{BEGIN}{measured}{END}"),
+    }
+}
+
+fn render(rows: &[Row], group_commit_gain: f64, cache_gain: f64) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -455,15 +828,29 @@ async fn main() {
                 .map(|m| m.trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            let kib: u64 = info
+                .lines()
+                .find(|l| l.starts_with("MemTotal:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some(format!("{:.0} GiB", kib as f64 / f64::from(1 << 20)))
+        })
+        .unwrap_or_else(|| "unknown memory".into());
     let mut table = format!(
-        "# Benchmarks\n\nMeasured by `just bench` (`host/benches/overhead.rs`) on {cpu}, {cores} cores.\n\
-         Each floor is measured in the same run: a raw wasmtime typed call and a raw `InstancePre` \
-         instantiation of the same component (`counter`), and raw redb commits of one row each \
-         with `Durability::Immediate`.\n\n\
-         | what | wasmvisor | floor | ratio |\n|---|---|---|---|\n"
+        "Measured by `just bench` (`host/benches/overhead.rs`, release build) on {cpu}, {} cores, \
+         {memory}. Each floor is measured in the same run: raw wasmtime on an engine with the \
+         host's settings (a typed call, an `InstancePre` instantiation of the same component), \
+         and raw redb commits of one row each with `Durability::Immediate`. A ratio is \
+         wasmvisor over the floor: below 1 is better for times, above 1 for rates.\n\n\
+         | what | wasmvisor | floor | ratio |\n|---|---|---|---|\n",
+        cores()
     );
-    for r in &rows {
+    for r in rows {
         table.push_str(&format!(
             "| {} | {} | {} | {} |\n",
             r.what, r.wasmvisor, r.floor, r.ratio
@@ -471,18 +858,76 @@ async fn main() {
     }
     table.push_str(&format!(
         "\nGroup commit: {CONCURRENT_ACTORS} actors commit {group_commit_gain:.1}x as many \
-         durable updates per second as 1 actor (the floor is raw redb, one fsync'd commit of \
-         one row at a time).\n\n\
+         durable updates per second as 1 actor.\n\n\
          Compile cache: a host restarting on {DIR_PLUGINS} plugins starts them {cache_gain:.1}x \
          as fast with the cache a previous run left as with an empty one.\n"
     ));
-    print!("{table}");
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
-    std::fs::write(&out, &table).unwrap();
-    println!("\nwritten to {}", out.display());
+    table
 }
 
-/// A component's size, in KiB below a MiB and in MiB above.
+fn guest(name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../guest-examples/target/wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `just guests`",
+        path.display()
+    );
+    path
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort_unstable();
+    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[index]
+}
+
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// How many memory mappings the process has (Linux caps them, by default
+/// at 65,530: `vm.max_map_count`).
+fn memory_mappings() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+/// The CPU time this process has used (user and system), from
+/// `/proc/self/stat`, whose unit (USER_HZ) is 1/100 s on Linux.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // The command name (field 2) may hold spaces: count from after it.
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of the whole line are the 12th and 13th after the name.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
+fn human_duration(d: Duration) -> String {
+    let micros = d.as_secs_f64() * 1e6;
+    if micros < 1_000.0 {
+        format!("{micros:.2} µs")
+    } else {
+        format!("{:.1} ms", micros / 1_000.0)
+    }
+}
+
+fn human_rate(per_second: f64) -> String {
+    format!("{per_second:.0}/s")
+}
+
+/// A size in KiB below a MiB and in MiB above.
 fn human_size(bytes: usize) -> String {
     if bytes < 1 << 20 {
         format!("{:.0} KiB", bytes as f64 / 1024.0)
