@@ -99,8 +99,9 @@ impl HostBuilder {
     ///
     /// What it buys (measured by `just bench`, see docs/benchmarks.md): a
     /// restart about twice as fast, and four memory mappings per actor
-    /// instead of six, so that 10,000 actors fit under Linux's default
-    /// `vm.max_map_count` (65,530). What it costs: about 4 GiB of address
+    /// instead of six (plus two per slot, for its fiber stack, made when the
+    /// pool is), so that 10,000 actors fit under Linux's default
+    /// `vm.max_map_count` (65,530; raise it for more). What it costs: about 4 GiB of address
     /// space reserved per slot when the host is built (reserved, not
     /// used: nothing is committed until an instance runs there), so a
     /// process holds at most about 25,000 slots in all, and a hard cap: an
