@@ -508,24 +508,10 @@ async fn throughput(
     let handles: Vec<_> = (0..actors)
         .map(|i| host.actor(&format!("busy-{i}")).unwrap())
         .collect();
-    let start = Instant::now();
-    let callers: Vec<_> = handles
+    let callers = handles
         .iter()
-        .flat_map(|actor| std::iter::repeat_n(actor, callers_per_actor))
-        .map(|actor| {
-            let actor = actor.clone();
-            tokio::spawn(async move {
-                for _ in 0..per_caller {
-                    actor.call("get").await.unwrap();
-                }
-            })
-        })
-        .collect();
-    for caller in callers {
-        caller.await.unwrap();
-    }
-    let sent = per_caller * actors * callers_per_actor;
-    let rate = sent as f64 / start.elapsed().as_secs_f64();
+        .flat_map(|actor| std::iter::repeat_n(actor.clone(), callers_per_actor));
+    let rate = calls_per_second(callers, "get", per_caller).await;
     host.shutdown().await;
     rows.push(Row::rates(
         format!(
@@ -540,6 +526,30 @@ async fn throughput(
         rate,
         raw_rate,
     ));
+}
+
+/// Calls per second when each of `callers` (one task each; an actor may
+/// come several times) calls its actor with `message`, `per_caller` times.
+async fn calls_per_second(
+    callers: impl Iterator<Item = ::wasmvisor::ActorRef>,
+    message: &'static str,
+    per_caller: usize,
+) -> f64 {
+    let start = Instant::now();
+    let tasks: Vec<_> = callers
+        .map(|actor| {
+            tokio::spawn(async move {
+                for _ in 0..per_caller {
+                    actor.call(message).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let sent = tasks.len() * per_caller;
+    for task in tasks {
+        task.await.unwrap();
+    }
+    sent as f64 / start.elapsed().as_secs_f64()
 }
 
 /// Starts `count` counter actors named `{prefix}-{i}` under one supervisor,
@@ -673,22 +683,8 @@ async fn durable_commits(counter: &[u8], rows: &mut Rows) -> f64 {
         one.call("inc").await.unwrap();
     }
     let one_actor_rate = f64::from(SERIAL_COMMITS) / start.elapsed().as_secs_f64();
-    let start = Instant::now();
-    let callers: Vec<_> = (0..CONCURRENT_ACTORS)
-        .map(|i| {
-            let actor = host.actor(&format!("durable-{i}")).unwrap();
-            tokio::spawn(async move {
-                for _ in 0..COMMITS_PER_ACTOR {
-                    actor.call("inc").await.unwrap();
-                }
-            })
-        })
-        .collect();
-    for caller in callers {
-        caller.await.unwrap();
-    }
-    let total = CONCURRENT_ACTORS as f64 * f64::from(COMMITS_PER_ACTOR);
-    let many_actor_rate = total / start.elapsed().as_secs_f64();
+    let callers = (0..CONCURRENT_ACTORS).map(|i| host.actor(&format!("durable-{i}")).unwrap());
+    let many_actor_rate = calls_per_second(callers, "inc", COMMITS_PER_ACTOR as usize).await;
     host.shutdown().await;
     rows.push(Row::rates(
         "durable commits/s, 1 actor (floor: raw redb commits)",
