@@ -76,6 +76,10 @@ async fn main() {
 }
 
 async fn run() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|arg| arg == IDLE_MEMORY_CHILD) {
+        return idle_memory_child(&args[at + 1..]).await;
+    }
     // `cargo bench -- NAME...` runs only the sections whose names contain
     // one of the NAMEs, and leaves docs/benchmarks.md alone.
     let only: Vec<String> = std::env::args()
@@ -84,40 +88,27 @@ async fn run() {
         .collect();
     let wanted = |section: &str| only.is_empty() || only.iter().any(|o| section.contains(o));
     let counter = std::fs::read(guest("counter")).unwrap();
-    let floor = Floor::new(None);
-    let raw_counter = RawCounter::new(&floor, &counter);
     let mut rows = Rows::default();
     let (mut group_commit_gain, mut cache_gain) = (0.0, 0.0);
 
-    // First, while the allocator holds no memory freed by other sections
-    // (that would hide part of what the actors take).
     if wanted("memory") {
-        idle_memory(&counter, 1_000, None, &mut rows).await;
-        idle_memory(&counter, MANY_ACTORS, Some(MANY_ACTORS_POOL), &mut rows).await;
+        idle_memory(1_000, None, &mut rows).await;
+        idle_memory(MANY_ACTORS, Some(MANY_ACTORS_POOL), &mut rows).await;
     }
     if wanted("round-trip") {
-        round_trip(&raw_counter, &counter, &mut rows).await;
+        round_trip(&counter, &mut rows).await;
     }
     if wanted("restart") {
-        restart(&raw_counter, &counter, None, &mut rows).await;
-        let pooled = RawCounter::new(&Floor::new(Some(RESTART_POOL)), &counter);
-        restart(&pooled, &counter, Some(RESTART_POOL), &mut rows).await;
+        restart(&counter, None, &mut rows).await;
+        restart(&counter, Some(SMALL_POOL), &mut rows).await;
     }
     if wanted("throughput") {
-        throughput(raw_counter.clone(), &counter, 1, None, &mut rows).await;
-        throughput(raw_counter.clone(), &counter, 100, None, &mut rows).await;
-        let pooled = RawCounter::new(&Floor::new(Some(MANY_ACTORS_POOL)), &counter);
-        throughput(
-            pooled,
-            &counter,
-            MANY_ACTORS,
-            Some(MANY_ACTORS_POOL),
-            &mut rows,
-        )
-        .await;
+        throughput(&counter, 1, None, &mut rows).await;
+        throughput(&counter, 100, None, &mut rows).await;
+        throughput(&counter, MANY_ACTORS, Some(MANY_ACTORS_POOL), &mut rows).await;
     }
     if wanted("health") {
-        health_sweep(&floor, &mut rows).await;
+        health_sweep(&mut rows).await;
     }
     if wanted("durable") {
         group_commit_gain = durable_commits(&counter, &mut rows).await;
@@ -163,14 +154,13 @@ fn floor_config(pool: Option<u32>) -> wasmtime::Config {
     config
 }
 
-/// The instance pool of the restart rows that use one.
-const RESTART_POOL: u32 = 16;
+/// The instance pool of the hosts and floors that run a few instances.
+const SMALL_POOL: u32 = 16;
 /// The instance pool of the hosts of [`MANY_ACTORS`] actors.
 const MANY_ACTORS_POOL: u32 = MANY_ACTORS as u32 + 16;
 
 /// Raw wasmtime: one engine and one linker with just the imports a plugin
 /// needs; stores are nothing but a WASI context and a map.
-#[derive(Clone)]
 struct Floor {
     engine: Engine,
     linker: Linker<Raw>,
@@ -206,7 +196,6 @@ impl Floor {
 }
 
 /// The counter on the floor: its pre-instance and its `handler` export.
-#[derive(Clone)]
 struct RawCounter {
     floor: Floor,
     pre: InstancePre<Raw>,
@@ -214,11 +203,14 @@ struct RawCounter {
 }
 
 impl RawCounter {
-    fn new(floor: &Floor, counter: &[u8]) -> Self {
+    /// The counter on a floor of its own, allocating as a host with
+    /// `pool` does.
+    fn new(counter: &[u8], pool: Option<u32>) -> Self {
+        let floor = Floor::new(pool);
         let pre = floor.pre(counter);
         RawCounter {
-            floor: floor.clone(),
             handler: handler::GuestIndices::new(&pre).unwrap(),
+            floor,
             pre,
         }
     }
@@ -346,8 +338,10 @@ macro_rules! time_per {
     }};
 }
 
-async fn round_trip(raw_counter: &RawCounter, counter: &[u8], rows: &mut Rows) {
-    let (mut store, handler) = raw_counter.instance(BTreeMap::new()).await;
+async fn round_trip(counter: &[u8], rows: &mut Rows) {
+    let (mut store, handler) = RawCounter::new(counter, None)
+        .instance(BTreeMap::new())
+        .await;
     let raw = time_per!(
         ROUND_TRIPS,
         handler
@@ -382,7 +376,8 @@ async fn one_counter(host: &Host, counter: &[u8]) -> ::wasmvisor::ActorRef {
     actor
 }
 
-async fn restart(raw_counter: &RawCounter, counter: &[u8], pool: Option<u32>, rows: &mut Rows) {
+async fn restart(counter: &[u8], pool: Option<u32>, rows: &mut Rows) {
+    let raw_counter = RawCounter::new(counter, pool);
     // The floor: what a restart cannot do without. Read the committed state
     // from the same kind of store the host uses, instantiate, answer.
     let store = MemoryStateStore::new();
@@ -460,13 +455,8 @@ fn cores() -> usize {
 ///
 /// The floor is dropped before the host starts: two pools of 10,000 slots
 /// would not fit under Linux's default cap on memory mappings.
-async fn throughput(
-    raw_counter: RawCounter,
-    counter: &[u8],
-    actors: usize,
-    pool: Option<u32>,
-    rows: &mut Rows,
-) {
+async fn throughput(counter: &[u8], actors: usize, pool: Option<u32>, rows: &mut Rows) {
+    let raw_counter = RawCounter::new(counter, pool);
     let task_count = actors.min(cores());
     let raw_per_task = THROUGHPUT_MESSAGES / task_count;
     let stores_per_task = actors / task_count;
@@ -565,27 +555,44 @@ async fn start_counters(host: &Host, plugin: &Plugin, prefix: &str, count: usize
     host.start_supervisor(spec).await.unwrap();
 }
 
-/// Resident memory per idle counter actor, with `actors` of them. Without
-/// a pool, each instance costs six memory mappings, so 10,000 actors would
-/// pass Linux's default cap of 65,530 (`vm.max_map_count`).
-async fn idle_memory(counter: &[u8], actors: usize, pool: Option<u32>, rows: &mut Rows) {
-    let host = host_with(pool);
-    let plugin = host
-        .load_plugin("counter.wasm", counter.to_vec())
+/// The argument that makes the bench binary measure one idle-memory row
+/// and print it (see [`idle_memory`]).
+const IDLE_MEMORY_CHILD: &str = "--idle-memory-child";
+
+/// Resident memory per idle counter actor, with `actors` of them, measured
+/// in a process of its own: in this one, memory the allocator kept from
+/// earlier sections would be handed out again and hide part of it.
+/// Without a pool each instance costs six memory mappings, so 10,000 actors
+/// would pass Linux's default cap of 65,530 (`vm.max_map_count`).
+async fn idle_memory(actors: usize, pool: Option<u32>, rows: &mut Rows) {
+    let output = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            IDLE_MEMORY_CHILD,
+            &actors.to_string(),
+            &pool.unwrap_or(0).to_string(),
+        ])
+        .output()
         .await
         .unwrap();
-    let (before, maps_before) = (resident_bytes(), memory_mappings());
-    start_counters(&host, &plugin, "idle", actors).await;
-    let per_actor = resident_bytes().saturating_sub(before) / actors as u64;
-    let maps_per_actor = memory_mappings().saturating_sub(maps_before) as f64 / actors as f64;
-    let total = resident_bytes();
-    host.shutdown().await;
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the idle-memory process failed: {printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let figures: Vec<f64> = printed
+        .split_whitespace()
+        .map(|figure| figure.parse().unwrap())
+        .collect();
+    let [per_actor, maps_per_actor, total] = figures[..] else {
+        panic!("the idle-memory process printed {printed:?}");
+    };
     rows.push(Row {
         what: format!(
             "resident memory per idle actor ({actors} actors{})",
             pool_label(pool)
         ),
-        wasmvisor: format!("{:.1} KiB", per_actor as f64 / 1024.0),
+        wasmvisor: format!("{:.1} KiB", per_actor / 1024.0),
         floor: "-".into(),
         ratio: format!(
             "{} in all; {maps_per_actor:.1} memory mappings per actor",
@@ -594,12 +601,30 @@ async fn idle_memory(counter: &[u8], actors: usize, pool: Option<u32>, rows: &mu
     });
 }
 
+/// The child of [`idle_memory`]: `args` are the actors and the pool (0 for
+/// none); prints the resident bytes per actor, the memory mappings per
+/// actor, and the process's resident bytes in all.
+async fn idle_memory_child(args: &[String]) {
+    let actors: usize = args[0].parse().unwrap();
+    let pool = Some(args[1].parse::<u32>().unwrap()).filter(|&slots| slots > 0);
+    let counter = std::fs::read(guest("counter")).unwrap();
+    let host = host_with(pool);
+    let plugin = host.load_plugin("counter.wasm", counter).await.unwrap();
+    let (before, maps_before) = (resident_bytes(), memory_mappings());
+    start_counters(&host, &plugin, "idle", actors).await;
+    let per_actor = resident_bytes().saturating_sub(before) / actors as u64;
+    let maps_per_actor = memory_mappings().saturating_sub(maps_before) as f64 / actors as f64;
+    println!("{per_actor} {maps_per_actor} {}", resident_bytes());
+    host.shutdown().await;
+}
+
 /// The CPU one sweep of health checks over [`MANY_ACTORS`] actors costs:
 /// the CPU of a host whose actors are checked every [`HEALTH_INTERVAL`]
 /// less that of the same host whose actors are never checked, per check
 /// made, times the actors. The floor: as many raw calls of `check`.
-async fn health_sweep(floor: &Floor, rows: &mut Rows) {
+async fn health_sweep(rows: &mut Rows) {
     let vitals = std::fs::read(guest("vitals")).unwrap();
+    let floor = Floor::new(Some(SMALL_POOL));
     let pre = floor.pre(&vitals);
     let mut store = floor.store(BTreeMap::new());
     let instance = pre.instantiate_async(&mut store).await.unwrap();
