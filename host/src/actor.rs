@@ -234,6 +234,10 @@ pub struct ActorInfo {
     /// The linear memory of the running instance, in bytes (0 while none
     /// runs).
     pub memory_bytes: u64,
+    /// The size of its committed state (keys plus values, as counted
+    /// against [`Limits::max_state_bytes`](crate::Limits::max_state_bytes)),
+    /// as its last instance saw it; 0 before its first start.
+    pub state_bytes: u64,
 }
 
 /// The state of an actor.
@@ -269,6 +273,8 @@ pub(crate) struct ActorShared {
     pub(crate) kill: Arc<KillSwitch>,
     /// The linear memory of the running instance, in bytes.
     pub(crate) memory_bytes: Arc<AtomicU64>,
+    /// The size of the committed state, in bytes.
+    pub(crate) state_bytes: Arc<AtomicU64>,
 }
 
 pub(crate) struct Status {
@@ -291,6 +297,7 @@ impl ActorShared {
             name,
             kill: Arc::default(),
             memory_bytes: Arc::default(),
+            state_bytes: Arc::default(),
             status: Mutex::new(Status {
                 state: ActorStatus::Starting,
                 version: None,
@@ -327,6 +334,7 @@ impl ActorShared {
             } else {
                 0
             },
+            state_bytes: self.state_bytes.load(Ordering::Relaxed),
             last_exit: status.last_exit.clone(),
             mailbox_depth,
         }
@@ -650,6 +658,7 @@ impl ActorTask {
             compiled: &compiled,
             kill: &self.shared.kill,
             memory_gauge: &self.shared.memory_bytes,
+            state_gauge: &self.shared.state_bytes,
             actor: &self.name,
             limits: &self.spec.limits,
             config: &self.spec.config,

@@ -286,6 +286,8 @@ pub(crate) struct StartParams<'a> {
     pub(crate) kill: &'a Arc<KillSwitch>,
     /// Where the instance's memory size is reported.
     pub(crate) memory_gauge: &'a Arc<AtomicU64>,
+    /// Where the size of the committed state is reported.
+    pub(crate) state_gauge: &'a Arc<AtomicU64>,
     pub(crate) actor: &'a Arc<str>,
     pub(crate) limits: &'a Limits,
     pub(crate) config: &'a [(String, String)],
@@ -306,7 +308,7 @@ impl Instance {
             params.actor.clone(),
             params.limits,
             params.capabilities,
-            StateView::new(params.committed),
+            StateView::new(params.committed).reporting_size_to(params.state_gauge),
             params.memory_gauge,
         )
         .map_err(StartError::Capabilities)?;

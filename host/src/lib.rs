@@ -81,6 +81,6 @@ pub use self::state::{
     Changes, CommitMode, CommittedState, MemoryStateStore, RedbStateStore, StateError, StateStore,
 };
 pub use self::supervisor::{
-    AutoShutdown, Backoff, ChildCounts, ChildError, ChildSpec, RestartType, Shutdown,
-    SnapshotPolicy, Strategy, SupervisorRef, SupervisorSpec, SupervisorStatus,
+    AutoShutdown, Backoff, ChildCounts, ChildError, ChildSpec, RestartBudget, RestartType,
+    Shutdown, SnapshotPolicy, Strategy, SupervisorRef, SupervisorSpec, SupervisorStatus,
 };

@@ -232,12 +232,20 @@ async fn crashes_spaced_beyond_the_window_survive_and_crashes_inside_it_escalate
             .child(ChildSpec::new("a", counter)),
     )
     .await;
+    assert_eq!(supervisor.restart_budget().left(), 2);
     for restarts in 1..=4 {
         crash_and_wait_for_restart(&host, "a", restarts).await;
         tokio::time::advance(Duration::from_secs(6)).await;
     }
     // Two restarts 6 s apart fit in 10 s; a third within the window does not.
+    // The budget counts the restart of 6 s ago, not the ones before it.
+    let budget = supervisor.restart_budget();
+    assert_eq!(
+        (budget.used, budget.left(), budget.within_ms),
+        (1, 1, 10_000)
+    );
     crash_and_wait_for_restart(&host, "a", 5).await;
+    assert_eq!(supervisor.restart_budget().left(), 0);
     let _ = host.actor("a").unwrap().call("crash").await;
     let status = within("the give-up", supervisor.stopped()).await;
     assert!(matches!(status, SupervisorStatus::GaveUp(_)), "{status:?}");

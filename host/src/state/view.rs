@@ -2,6 +2,8 @@
 //! pending writes of the message being handled.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{Changes, CommittedState, apply_changes};
 
@@ -16,6 +18,8 @@ pub(crate) struct StateView {
     committed_bytes: u64,
     /// The size of the entries as the guest sees them now.
     bytes: u64,
+    /// Where the committed size is reported, for listings.
+    size_gauge: Option<Arc<AtomicU64>>,
 }
 
 /// What an entry costs against the state quota.
@@ -36,6 +40,13 @@ impl StateView {
             bytes: committed_bytes,
             ..StateView::default()
         }
+    }
+
+    /// Reports the committed size to `gauge`, now and after every commit.
+    pub(crate) fn reporting_size_to(mut self, gauge: &Arc<AtomicU64>) -> Self {
+        gauge.store(self.committed_bytes, Ordering::Relaxed);
+        self.size_gauge = Some(gauge.clone());
+        self
     }
 
     /// The size of the entries as the guest sees them now.
@@ -113,6 +124,9 @@ impl StateView {
     pub(crate) fn committed_as(&mut self, changes: Changes, new_version: u64) {
         apply_changes(&mut self.committed, changes, new_version);
         self.committed_bytes = self.bytes;
+        if let Some(gauge) = &self.size_gauge {
+            gauge.store(self.committed_bytes, Ordering::Relaxed);
+        }
     }
 
     /// Drops the pending writes (the message failed).

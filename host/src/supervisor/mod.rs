@@ -206,6 +206,12 @@ struct SupervisorShared {
     /// Set when this supervisor, as a nested child, is killed by its
     /// parent: the children it is stopping are killed at once too.
     kill: Arc<KillSwitch>,
+    strategy: Strategy,
+    max_restarts: u32,
+    within: std::time::Duration,
+    /// When each recent restart attempt was made, oldest first (kept by the
+    /// task; read for [`SupervisorRef::restart_budget`]).
+    restart_history: Mutex<VecDeque<Instant>>,
 }
 
 impl SupervisorShared {
@@ -214,6 +220,34 @@ impl SupervisorShared {
         self.children
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn restart_history(&self) -> std::sync::MutexGuard<'_, VecDeque<Instant>> {
+        // Only pushes and pops happen under this lock.
+        self.restart_history
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// How many restarts a supervisor may still make before it gives up: its
+/// restart intensity (at most `max_restarts` within `within_ms`) less the
+/// restarts made in the window that ends now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct RestartBudget {
+    /// The most restarts allowed within the window.
+    pub max_restarts: u32,
+    /// The window, in milliseconds.
+    pub within_ms: u64,
+    /// Restarts made within the window that ends now.
+    pub used: u32,
+}
+
+impl RestartBudget {
+    /// Restarts left before the next one makes the supervisor give up.
+    pub fn left(&self) -> u32 {
+        self.max_restarts.saturating_sub(self.used)
     }
 }
 
@@ -239,6 +273,28 @@ impl SupervisorRef {
     /// Whether it is still supervising, and if not, why.
     pub fn status(&self) -> SupervisorStatus {
         self.shared.status.borrow().clone()
+    }
+
+    /// Which children restart when one has to.
+    pub fn strategy(&self) -> Strategy {
+        self.shared.strategy
+    }
+
+    /// Its restart intensity and how much of it the recent restarts used.
+    pub fn restart_budget(&self) -> RestartBudget {
+        let now = Instant::now();
+        let within = self.shared.within;
+        let used = self
+            .shared
+            .restart_history()
+            .iter()
+            .filter(|&&attempt| now.duration_since(attempt) <= within)
+            .count();
+        RestartBudget {
+            max_restarts: self.shared.max_restarts,
+            within_ms: millis(within),
+            used: u32::try_from(used).unwrap_or(u32::MAX),
+        }
     }
 
     /// Its children, in start order.
@@ -579,6 +635,10 @@ pub(crate) async fn start(
         kill: Arc::default(),
         children: Mutex::new(Vec::new()),
         status,
+        strategy: spec.strategy,
+        max_restarts: spec.max_restarts,
+        within: spec.within,
+        restart_history: Mutex::new(VecDeque::new()),
     });
     let mut task = SupervisorTask {
         name: spec.name.clone(),
@@ -590,7 +650,6 @@ pub(crate) async fn start(
             ..spec.clone()
         },
         children: Vec::new(),
-        history: VecDeque::new(),
         commands: commands.clone(),
         commands_rx,
         exits_tx,
@@ -673,8 +732,6 @@ struct SupervisorTask {
     /// The supervisor's own options (its spec without the children).
     policy: SupervisorSpec,
     children: Vec<Child>,
-    /// When each recent restart attempt was made, oldest first.
-    history: VecDeque<Instant>,
     commands: mpsc::UnboundedSender<Command>,
     commands_rx: mpsc::UnboundedReceiver<Command>,
     exits_tx: mpsc::UnboundedSender<Exit>,
@@ -995,10 +1052,13 @@ impl SupervisorTask {
 
         let now = Instant::now();
         let within = self.within;
-        self.history
-            .retain(|&attempt| now.duration_since(attempt) <= within);
-        self.history.push_back(now);
-        if self.history.len() > self.max_restarts as usize {
+        let exceeded = {
+            let mut history = self.shared.restart_history();
+            history.retain(|&attempt| now.duration_since(attempt) <= within);
+            history.push_back(now);
+            history.len() > self.max_restarts as usize
+        };
+        if exceeded {
             return Some(self.give_up(index).await);
         }
 

@@ -63,6 +63,17 @@ pub enum Strategy {
     RestForOne,
 }
 
+impl std::fmt::Display for Strategy {
+    /// As in a manifest: `one-for-one`, `one-for-all`, `rest-for-one`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Strategy::OneForOne => "one-for-one",
+            Strategy::OneForAll => "one-for-all",
+            Strategy::RestForOne => "rest-for-one",
+        })
+    }
+}
+
 /// How long a supervisor waits before restarting a child.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Backoff {
