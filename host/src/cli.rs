@@ -98,6 +98,12 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Prints the address of the running host's dashboard, with the token
+    /// that signs in to it (keep it to yourself).
+    Dashboard {
+        #[command(flatten)]
+        target: Target,
+    },
     /// Sends dead letter ID to its actor again and prints the reply.
     Replay {
         /// The dead letter's id (see `dead-letters`).
@@ -208,7 +214,8 @@ struct Target {
 }
 
 impl Target {
-    fn client(&self) -> AdminClient {
+    /// The host's address, and the token to send it.
+    fn address_and_token(&self) -> (String, Option<String>) {
         let found = read_credentials(&self.dir);
         // DIR's token goes only where DIR's host is (its address file, or an
         // address given explicitly), never to whatever listens on the
@@ -218,7 +225,12 @@ impl Target {
             (None, Some(addr)) => (addr, found.token),
             (None, None) => (DEFAULT_ADMIN_ADDR.to_owned(), None),
         };
-        AdminClient::new(&addr, self.token.clone().or(dir_token))
+        (addr, self.token.clone().or(dir_token))
+    }
+
+    fn client(&self) -> AdminClient {
+        let (addr, token) = self.address_and_token();
+        AdminClient::new(&addr, token)
     }
 }
 
@@ -301,6 +313,7 @@ pub fn main() -> ExitCode {
             Command::New { name, dir, sdk } => new_plugin(&name, dir, sdk),
             Command::State { command } => state(command).await,
             Command::DeadLetters { target } => dead_letters(&target.client()).await,
+            Command::Dashboard { target } => dashboard(&target),
             Command::Replay { id, target } => {
                 let reply = target.client().replay(id).await?;
                 println!("{}", String::from_utf8_lossy(&reply));
@@ -382,13 +395,18 @@ async fn run(args: RunArgs) -> Result<(), String> {
         report.failed.len()
     );
     println!("admin endpoint: http://{addr}");
+    // Name the program as it was invoked, so the hints work off PATH too.
+    let program = std::env::args()
+        .next()
+        .unwrap_or_else(|| "wasmvisor".into());
+    let shown_dir = dir.display();
+    println!(
+        "dashboard: http://{addr}/ui/ (`{program} dashboard --dir {shown_dir}` prints its sign-in address)"
+    );
     if let Some((name, _)) = report.started.first() {
-        // Name the program as it was invoked, so the hint works off PATH too.
-        let program = std::env::args()
-            .next()
-            .unwrap_or_else(|| "wasmvisor".into());
-        let dir = dir.display();
-        println!("try: {program} call --dir {dir} {name} <message>   |   {program} ps --dir {dir}");
+        println!(
+            "try: {program} call --dir {shown_dir} {name} <message>   |   {program} ps --dir {shown_dir}"
+        );
     }
     wait_for_stop_signal().await;
     // A second Ctrl-C (or SIGTERM) means: do not wait any longer.
@@ -453,6 +471,20 @@ async fn events(client: &AdminClient, follow: bool) -> Result<(), String> {
         );
     }
     client.follow_events(|event| println!("{event}")).await
+}
+
+/// Prints the dashboard's sign-in address (the token in its query: the
+/// page drops it from the address bar once signed in).
+fn dashboard(target: &Target) -> Result<(), String> {
+    let (addr, token) = target.address_and_token();
+    let Some(token) = token else {
+        return Err(format!(
+            "no admin token: none in {} (is the host running from there?) and none given with --token",
+            target.dir.display()
+        ));
+    };
+    println!("http://{addr}/ui/?token={token}");
+    Ok(())
 }
 
 async fn dead_letters(client: &AdminClient) -> Result<(), String> {

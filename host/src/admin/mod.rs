@@ -16,10 +16,13 @@
 //! | `POST /v1/dead-letters/{id}/replay` | sends it again; the reply bytes             |
 //! | `GET /v1/events`                  | lifecycle events, as server-sent events       |
 //! | `GET /metrics`                    | Prometheus metrics (see `metrics`)            |
+//! | `GET /ui/`                        | the [`dashboard`] (or its sign-in form)       |
 //!
 //! Every request must carry the host's token as `Authorization: Bearer
 //! TOKEN` (401 otherwise; see [`credentials`]); a web page cannot add that
-//! header cross-site without the browser asking first. The endpoint only
+//! header cross-site without the browser asking first. The dashboard's page
+//! signs in once and sends the token as a cookie instead, with the
+//! safeguards its module describes. The endpoint only
 //! listens on loopback addresses. Bodies are limited to [`MAX_BODY_BYTES`]
 //! (413 beyond), and at most [`MAX_CONCURRENT_REQUESTS`] requests are
 //! served at once (503 beyond, at once rather than queued).
@@ -32,6 +35,7 @@
 
 pub mod client;
 pub mod credentials;
+pub mod dashboard;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,7 +57,7 @@ use crate::actor::ActorInfo;
 use crate::dead_letters::DeadLetter;
 use crate::error::{CallError, Error};
 use crate::host::Host;
-use crate::supervisor::{ChildError, SupervisorRef};
+use crate::supervisor::{ChildError, RestartBudget, SupervisorRef};
 
 pub use self::client::{AdminClient, EventStream};
 
@@ -71,8 +75,18 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 struct AppState {
     host: Host,
     token: Arc<str>,
+    /// The port it listens on (names the dashboard's cookie).
+    port: u16,
     /// Becomes true when the endpoint stops: event streams end then.
     stopping: watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// Whether `presented` is the host's token (compared in constant time).
+    fn token_matches(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(presented.as_bytes().ct_eq(self.token.as_bytes()))
+    }
 }
 
 /// A running admin endpoint; stops when dropped or on [`AdminServer::stop`].
@@ -114,8 +128,18 @@ impl AdminServer {
         let state = AppState {
             host,
             token: Arc::from(token.trim()),
+            port: addr.port(),
             stopping: stopping_rx,
         };
+        // The dashboard's page and sign-in check the token themselves; the
+        // page shows nothing of the host until then.
+        let dashboard = Router::new()
+            .route("/ui", get(dashboard::to_index))
+            .route("/ui/", get(dashboard::index))
+            .route("/ui/login", post(dashboard::login))
+            .route("/ui/logout", post(dashboard::logout))
+            .route("/ui/app.js", get(dashboard::app_js))
+            .route("/ui/app.css", get(dashboard::app_css));
         let app = Router::new()
             .route("/v1/tree", get(tree))
             .route("/v1/actors", get(list_actors))
@@ -134,6 +158,8 @@ impl AdminServer {
                 state.clone(),
                 require_token,
             ))
+            .merge(dashboard)
+            .layer(axum::middleware::map_response(dashboard::security_headers))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(
                 tower::ServiceBuilder::new()
@@ -198,20 +224,42 @@ impl Drop for AdminServer {
     }
 }
 
-/// Refuses a request without the host's token (compared in constant time).
+/// Refuses a request without the host's token: in the `Authorization`
+/// header, or in the dashboard's cookie (see [`dashboard`]).
 async fn require_token(
     State(state): State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    use subtle::ConstantTimeEq;
-    let presented = request
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !bool::from(presented.as_bytes().ct_eq(state.token.as_bytes())) {
+    let headers = request.headers();
+    let bearer = headers.get(axum::http::header::AUTHORIZATION).map(|value| {
+        value
+            .to_str()
+            .unwrap_or("")
+            .strip_prefix("Bearer ")
+            .unwrap_or("")
+    });
+    let allowed = match bearer {
+        Some(token) => state.token_matches(token),
+        None => match dashboard::cookie_token(headers, state.port) {
+            Some(token) if state.token_matches(&token) => {
+                if !dashboard::cookie_may(request.method(), headers) {
+                    return error_response(
+                        StatusCode::FORBIDDEN,
+                        "forbidden",
+                        format!(
+                            "a request signed in by the dashboard's cookie must carry the \
+                             `{}` header to change anything",
+                            dashboard::CSRF_HEADER
+                        ),
+                    );
+                }
+                true
+            }
+            _ => false,
+        },
+    };
+    if !allowed {
         return error_response(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -231,6 +279,10 @@ pub struct SupervisorNode {
     pub name: String,
     /// `running`, `stopped`, or `gave-up: REASON`.
     pub status: String,
+    /// `one-for-one`, `one-for-all` or `rest-for-one`.
+    pub strategy: String,
+    /// Its restart intensity, and how much of it recent restarts used.
+    pub restart_budget: RestartBudget,
     /// Its children, in start order.
     pub children: Vec<ChildNode>,
 }
@@ -273,6 +325,8 @@ fn node(supervisor: &SupervisorRef) -> SupervisorNode {
     SupervisorNode {
         name: supervisor.name().to_owned(),
         status: supervisor.status().to_string(),
+        strategy: supervisor.strategy().to_string(),
+        restart_budget: supervisor.restart_budget(),
         children,
     }
 }
