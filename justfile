@@ -77,6 +77,11 @@ ps:
 test: guests tools
     cargo test --workspace
 
+# Remake the README's picture of the dashboard (docs/images/dashboard.png) from its browser test.
+screenshot: guests
+    WASMVISOR_REQUIRE_BROWSER=1 WASMVISOR_SCREENSHOT="{{justfile_directory()}}/docs/images/dashboard.png" \
+        cargo test -p wasmvisor-integration-tests --test all in_a_browser
+
 # Measure wasmvisor against raw wasmtime (release build); writes docs/benchmarks.md.
 bench: guests
     cargo bench -p wasmvisor --bench overhead

@@ -10,6 +10,7 @@ mod common;
 
 mod cli;
 mod compile_cache;
+mod dashboard;
 mod durability;
 mod dynamic;
 mod health;
