@@ -83,10 +83,10 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
-    /// Prints the host's lifecycle events as they happen (one JSON object
-    /// per line).
+    /// Prints the lifecycle events the host kept (its last 1,000), one JSON
+    /// object per line, oldest first.
     Events {
-        /// Keep following (the host keeps no history: events are live).
+        /// Then keep printing events as they happen.
         #[arg(long, short)]
         follow: bool,
         #[command(flatten)]
@@ -463,14 +463,13 @@ async fn inspect(client: &AdminClient, name: &str) -> Result<(), String> {
 }
 
 async fn events(client: &AdminClient, follow: bool) -> Result<(), String> {
-    if !follow {
-        return Err(
-            "the host keeps no event history; `wasmvisor events --follow` prints \
-                    events as they happen"
-                .into(),
-        );
+    if follow {
+        return client.follow_events(|event| println!("{event}")).await;
     }
-    client.follow_events(|event| println!("{event}")).await
+    for event in client.recent_events().await? {
+        println!("{event}");
+    }
+    Ok(())
 }
 
 /// Prints the dashboard's sign-in address (the token in its query: the

@@ -69,7 +69,7 @@ pub use self::capabilities::Capabilities;
 pub use self::dead_letters::DeadLetter;
 pub use self::dir_watch::{DEFAULT_SETTLE, DirWatcher, watch_plugin_dir};
 pub use self::error::{CallError, CrashReason, Error, ExitReason};
-pub use self::events::Event;
+pub use self::events::{Event, RECENT_EVENTS, RecordedEvent};
 pub use self::health::{HealthSpec, HealthStatus};
 pub use self::host::{Host, HostBuilder};
 pub use self::limits::Limits;

@@ -432,6 +432,14 @@ async fn in_a_browser_the_page_shows_the_tree_live_and_acts_on_actors() {
         )
         .await;
     }
+    // The timeline starts with what the host kept from before the page opened.
+    text_until(
+        page,
+        "#timeline li[data-subject=\"memo\"][data-kind=\"actor-started\"]",
+        "memo's start, from before the page opened, in the timeline",
+        |text| text.contains("instance"),
+    )
+    .await;
     text_until(
         page,
         "tr[data-actor=\"vitals\"] [data-field=\"health\"]",

@@ -246,7 +246,26 @@ async fn the_cli_restarts_stops_starts_and_inspects_actors_and_follows_events() 
     assert!(ok, "{err}");
     assert!(out.lines().next().unwrap().contains("VERSION"), "{out}");
 
-    // `events --follow` prints each event as a JSON line.
+    // `events` prints the events the host kept, numbered and timestamped:
+    // the restart above among them.
+    let (ok, out, err) = cli(&["events"]).await;
+    assert!(ok, "{err}");
+    let kept: Vec<serde_json::Value> = out
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(
+        kept.iter()
+            .any(|e| e["event"] == "actor-exited" && e["actor"] == "counter"),
+        "{out}"
+    );
+    assert!(
+        kept.iter().all(|e| e["at_ms"].as_u64().unwrap() > 0),
+        "{out}"
+    );
+    let last_kept = kept.last().unwrap()["seq"].as_u64().unwrap();
+
+    // `events --follow` prints them again, then each new event as a JSON line.
     let mut follower = tokio::process::Command::new(env!("CARGO_BIN_EXE_wasmvisor-under-test"))
         .args(["events", "--follow"])
         .env("WASMVISOR_DIR", &host.dir)
@@ -257,15 +276,26 @@ async fn the_cli_restarts_stops_starts_and_inspects_actors_and_follows_events() 
     let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(
         follower.stdout.take().unwrap(),
     ));
-    // Restart until the follower (which connects on its own time) sees one.
+    let first: serde_json::Value = serde_json::from_str(
+        &within("the kept events", lines.next_line())
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first, kept[0]);
+    // Restart until the follower prints an event newer than the kept ones.
     let seen = within("`events --follow` to print a restart", async {
         loop {
             let (ok, _, err) = cli(&["restart", "counter"]).await;
             assert!(ok, "{err}");
-            let line =
-                tokio::time::timeout(std::time::Duration::from_secs(1), lines.next_line()).await;
-            if let Ok(Ok(Some(line))) = line {
-                return line;
+            while let Ok(Ok(Some(line))) =
+                tokio::time::timeout(std::time::Duration::from_secs(1), lines.next_line()).await
+            {
+                let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+                if event["seq"].as_u64().unwrap() > last_kept {
+                    return line;
+                }
             }
         }
     })
@@ -483,5 +513,84 @@ async fn a_new_version_starts_a_plugin_whose_supervisor_gave_up() {
     );
     replies(&host, "counter", "version", "2", "the new version").await;
     assert_eq!(call(&host, "counter", "get").await.unwrap(), "1");
+    stop_host(host).await;
+}
+
+/// The first `count` events of a server-sent event stream, as JSON.
+async fn first_events(mut response: reqwest::Response, count: usize) -> Vec<serde_json::Value> {
+    let mut text = String::new();
+    within("the replayed events", async {
+        loop {
+            let data: Vec<serde_json::Value> = text
+                .lines()
+                .filter_map(|line| line.strip_prefix("data:"))
+                .map(|data| serde_json::from_str(data.trim()).unwrap())
+                .collect();
+            if data.len() >= count {
+                return data[..count].to_vec();
+            }
+            let chunk = response.chunk().await.unwrap().unwrap();
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_event_stream_replays_kept_events_after_a_number_or_a_browsers_last_event_id() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["counter", "memo"] {
+        std::fs::copy(guest(name), dir.path().join(format!("{name}.wasm"))).unwrap();
+    }
+    let host = start_host(dir.path()).await;
+    let client = host.client();
+    let kept = client.recent_events().await.unwrap();
+    let started: Vec<_> = kept
+        .iter()
+        .filter(|e| e["event"] == "actor-started")
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert!(
+        started.contains(&"counter") && started.contains(&"memo"),
+        "{kept:?}"
+    );
+    let seqs: Vec<u64> = kept.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+
+    // `?since=0`: every kept event, then live ones.
+    let mut stream = client.events_since(0).await.unwrap();
+    for expected in &kept {
+        let event: serde_json::Value = serde_json::from_str(
+            &within("a kept event", stream.next())
+                .await
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(&event, expected);
+    }
+    client.act("counter", "restart").await.unwrap();
+    let live: serde_json::Value = serde_json::from_str(
+        &within("a live event", stream.next())
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(live["seq"].as_u64().unwrap(), seqs.last().unwrap() + 1);
+
+    // A reconnecting browser sends the last id it saw, and gets what followed.
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/v1/events", host.admin);
+    let resumed = http
+        .get(&url)
+        .bearer_auth(&host.token)
+        .header("last-event-id", seqs[0].to_string())
+        .send()
+        .await
+        .unwrap();
+    let replayed = first_events(resumed, 2).await;
+    assert_eq!(replayed[0], kept[1]);
+    assert_eq!(replayed[1], live);
     stop_host(host).await;
 }

@@ -145,21 +145,47 @@ impl AdminClient {
     ///
     /// A message saying the host cannot be reached, or what it answered.
     pub async fn events(&self) -> Result<EventStream, String> {
+        self.event_stream("/v1/events").await
+    }
+
+    /// Subscribes to the host's lifecycle events, starting with the ones
+    /// it kept that are numbered after `since` (0: all it kept).
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or what it answered.
+    pub async fn events_since(&self, since: u64) -> Result<EventStream, String> {
+        self.event_stream(&format!("/v1/events?since={since}"))
+            .await
+    }
+
+    async fn event_stream(&self, path: &str) -> Result<EventStream, String> {
         Ok(EventStream {
-            response: self.get("/v1/events").await?,
+            response: self.get(path).await?,
             pending: String::new(),
             ready: std::collections::VecDeque::new(),
         })
     }
 
-    /// Follows the host's lifecycle events; `on_event` gets each one's
-    /// JSON, until the host goes away.
+    /// The lifecycle events the host kept (see
+    /// [`Host::recent_events`](crate::Host::recent_events)), oldest first,
+    /// as JSON.
+    ///
+    /// # Errors
+    ///
+    /// A message saying the host cannot be reached, or what it answered.
+    pub async fn recent_events(&self) -> Result<Vec<serde_json::Value>, String> {
+        read_json(self.get("/v1/events/recent").await?).await
+    }
+
+    /// Follows the host's lifecycle events, the ones it kept first;
+    /// `on_event` gets each one's JSON, until the host goes away.
     ///
     /// # Errors
     ///
     /// A message saying the host cannot be reached, or what it answered.
     pub async fn follow_events(&self, mut on_event: impl FnMut(&str)) -> Result<(), String> {
-        let mut events = self.events().await?;
+        let mut events = self.events_since(0).await?;
         while let Some(event) = events.next().await? {
             on_event(&event);
         }

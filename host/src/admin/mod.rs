@@ -14,7 +14,8 @@
 //! | `GET /v1/actors/{name}/state`     | its state, exported as JSON                   |
 //! | `GET /v1/dead-letters`            | JSON list of [`DeadLetter`]                   |
 //! | `POST /v1/dead-letters/{id}/replay` | sends it again; the reply bytes             |
-//! | `GET /v1/events`                  | lifecycle events, as server-sent events       |
+//! | `GET /v1/events[?since=N]`        | lifecycle events, as server-sent events       |
+//! | `GET /v1/events/recent`           | the events the host kept, as JSON             |
 //! | `GET /metrics`                    | Prometheus metrics (see `metrics`)            |
 //! | `GET /ui/`                        | the [`dashboard`] (or its sign-in form)       |
 //!
@@ -43,7 +44,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{self, Sse};
 use axum::response::{IntoResponse, Response};
@@ -56,6 +57,7 @@ use tokio_stream::wrappers::{BroadcastStream, WatchStream};
 use crate::actor::ActorInfo;
 use crate::dead_letters::DeadLetter;
 use crate::error::{CallError, Error};
+use crate::events::RecordedEvent;
 use crate::host::Host;
 use crate::supervisor::{ChildError, RestartBudget, SupervisorRef};
 
@@ -153,6 +155,7 @@ impl AdminServer {
             .route("/v1/dead-letters", get(list_dead_letters))
             .route("/v1/dead-letters/{id}/replay", post(replay_dead_letter))
             .route("/v1/events", get(events))
+            .route("/v1/events/recent", get(recent_events))
             .route("/metrics", get(metrics))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
@@ -464,15 +467,47 @@ async fn replay_dead_letter(State(state): State<AppState>, Path(id): Path<u64>) 
     .await
 }
 
-/// Lifecycle events as they happen, one JSON object per server-sent event
-/// (its `event:` is the kind), until the endpoint stops. A client too slow
-/// to keep up is told how many it missed.
-async fn events(State(state): State<AppState>) -> Response {
+/// The query of `GET /v1/events`.
+#[derive(serde::Deserialize)]
+struct EventsQuery {
+    /// Replay the kept events numbered after this one first.
+    since: Option<u64>,
+}
+
+/// Lifecycle events, one JSON [`RecordedEvent`] per server-sent event (its
+/// `event:` is the kind, its `id:` the event's number), until the endpoint
+/// stops. From now on; with `?since=N` (or the `Last-Event-ID` a browser
+/// sends when it reconnects), the kept events after `N` first. A client too
+/// slow to keep up, or asking for events no longer kept, is told how many
+/// it missed.
+async fn events(
+    State(state): State<AppState>,
+    Query(query): Query<EventsQuery>,
+    headers: axum::http::HeaderMap,
+) -> Response {
     enum Item {
-        Event(Result<crate::Event, BroadcastStreamRecvError>),
+        Event(Result<Arc<RecordedEvent>, BroadcastStreamRecvError>),
         Stopping,
     }
-    let events = BroadcastStream::new(state.host.subscribe()).map(Item::Event);
+    let last_seen = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    let since = last_seen.or(query.since);
+    let (kept, live) = state.host.events_since(since);
+    // Kept events start after `since`; any gap was dropped from the history.
+    let dropped = match (since, kept.first()) {
+        (Some(since), Some(first)) if first.seq > since + 1 => first.seq - since - 1,
+        _ => 0,
+    };
+    let dropped =
+        (dropped > 0).then_some(Item::Event(Err(BroadcastStreamRecvError::Lagged(dropped))));
+    let replay = tokio_stream::iter(
+        dropped
+            .into_iter()
+            .chain(kept.into_iter().map(|recorded| Item::Event(Ok(recorded)))),
+    );
+    let events = replay.chain(BroadcastStream::new(live).map(Item::Event));
     let stopping = WatchStream::new(state.stopping.clone())
         .filter(|stopping| *stopping)
         .map(|_| Item::Stopping);
@@ -481,9 +516,12 @@ async fn events(State(state): State<AppState>) -> Response {
         .take_while(|item| !matches!(item, Item::Stopping))
         .map(|item| {
             Ok::<_, std::convert::Infallible>(match item {
-                Item::Event(Ok(event)) => {
-                    let data = serde_json::to_string(&event).unwrap_or_default();
-                    sse::Event::default().event(event.kind()).data(data)
+                Item::Event(Ok(recorded)) => {
+                    let data = serde_json::to_string(&*recorded).unwrap_or_default();
+                    sse::Event::default()
+                        .event(recorded.event.kind())
+                        .id(recorded.seq.to_string())
+                        .data(data)
                 }
                 Item::Event(Err(BroadcastStreamRecvError::Lagged(missed))) => sse::Event::default()
                     .event("lagged")
@@ -494,6 +532,11 @@ async fn events(State(state): State<AppState>) -> Response {
     Sse::new(stream)
         .keep_alive(sse::KeepAlive::default())
         .into_response()
+}
+
+/// The kept lifecycle events, oldest first.
+async fn recent_events(State(state): State<AppState>) -> axum::Json<Vec<RecordedEvent>> {
+    axum::Json(state.host.recent_events())
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

@@ -370,7 +370,7 @@ function addEvent(kind, event) {
     ? (event.status.status === "healthy" ? "ok" : "warn")
     : SEVERITY[kind] ?? "";
   const item = el("li", { "data-subject": subject, "data-kind": kind }, [
-    el("time", { text: clock(new Date()) }),
+    el("time", { text: clock(event.at_ms ? new Date(event.at_ms) : new Date()) }),
     el("span", { class: `pill pill-${severity || "plain"}`, text: words(kind) }),
     el("strong", { text: subject }),
     el("span", { class: "detail", text: detailOf(kind, event) }),
@@ -404,13 +404,16 @@ function updateFilter(names) {
 
 // --------------------------------------------------------------- live stream
 
+// From the events the host kept (so the timeline shows what happened before
+// the page opened); when the browser reconnects, it sends the last event id
+// it saw and the host replays what followed.
 function follow() {
-  const stream = new EventSource("/v1/events");
+  const stream = new EventSource("/v1/events?since=0");
   const connection = $("connection");
   stream.onopen = () => {
     connection.textContent = "live";
     connection.className = "pill pill-ok";
-    refresh(); // whatever happened while it was away
+    refresh(); // the tree as it is now
   };
   stream.onerror = () => {
     connection.textContent = "reconnecting…";
