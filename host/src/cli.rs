@@ -472,8 +472,8 @@ async fn events(client: &AdminClient, follow: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// Prints the dashboard's sign-in address (the token in its query: the
-/// page drops it from the address bar once signed in).
+/// Prints the dashboard's sign-in address (the token after its `#`: never
+/// sent to the host, and dropped from the address bar by the page).
 fn dashboard(target: &Target) -> Result<(), String> {
     let (addr, token) = target.address_and_token();
     let Some(token) = token else {
@@ -482,7 +482,7 @@ fn dashboard(target: &Target) -> Result<(), String> {
             target.dir.display()
         ));
     };
-    println!("http://{addr}/ui/?token={token}");
+    println!("{}", crate::admin::dashboard::sign_in_url(&addr, &token));
     Ok(())
 }
 

@@ -155,7 +155,49 @@ pub(crate) struct EventBus {
     /// The same events, numbered and timestamped, for the admin endpoint.
     recorded: broadcast::Sender<Arc<RecordedEvent>>,
     recent: Arc<Mutex<Recent>>,
+    /// Names this run of the host in the event stream's ids.
+    boot: u64,
     metrics: Arc<Metrics>,
+}
+
+/// A place in a host's event stream: after event `seq` of the run `boot`
+/// (`None`: this run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Position {
+    pub(crate) boot: Option<u64>,
+    pub(crate) seq: u64,
+}
+
+impl Position {
+    /// Reads `SEQ` or `BOOT-SEQ` (the event stream's ids: `BOOT` in hex).
+    pub(crate) fn parse(text: &str) -> Option<Position> {
+        let text = text.trim();
+        match text.split_once('-') {
+            Some((boot, seq)) => Some(Position {
+                boot: Some(u64::from_str_radix(boot, 16).ok()?),
+                seq: seq.parse().ok()?,
+            }),
+            None => Some(Position {
+                boot: None,
+                seq: text.parse().ok()?,
+            }),
+        }
+    }
+
+    /// The id of `seq` in the run `boot`, as the event stream sends it.
+    pub(crate) fn id(boot: u64, seq: u64) -> String {
+        format!("{boot:016x}-{seq}")
+    }
+}
+
+/// What a reader of the event stream gets first, and then.
+pub(crate) struct Replay {
+    /// The kept events after its position, oldest first.
+    pub(crate) kept: Vec<Arc<RecordedEvent>>,
+    /// Events after its position that are no longer kept.
+    pub(crate) missed: u64,
+    /// Every event after the kept ones.
+    pub(crate) live: broadcast::Receiver<Arc<RecordedEvent>>,
 }
 
 /// The last [`RECENT_EVENTS`] events and the next event's number.
@@ -174,6 +216,7 @@ impl EventBus {
                 next_seq: 1,
                 events: VecDeque::new(),
             })),
+            boot: random_boot_id(),
             metrics,
         }
     }
@@ -189,32 +232,41 @@ impl EventBus {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The kept events numbered after `since` (none for `None`), oldest
-    /// first, and a subscription to every event after them: none missed,
-    /// none twice. A `since` this host has not reached yet (a number from
-    /// an earlier run of the host) gets every kept event.
-    pub(crate) fn since(
-        &self,
-        since: Option<u64>,
-    ) -> (
-        Vec<Arc<RecordedEvent>>,
-        broadcast::Receiver<Arc<RecordedEvent>>,
-    ) {
+    /// This run of the host, as the event stream's ids name it: event
+    /// numbers start again at 1 when the host restarts.
+    pub(crate) fn boot(&self) -> u64 {
+        self.boot
+    }
+
+    /// The kept events after `since` (none for `None`), oldest first, how
+    /// many after it are no longer kept, and a subscription to every event
+    /// after the kept ones: none missed, none twice. A position from another
+    /// run of the host (another boot, or a number this run has not reached)
+    /// gets every kept event.
+    pub(crate) fn replay(&self, since: Option<Position>) -> Replay {
         // Under the lock that `publish` numbers and sends under.
         let recent = self.recent();
-        let kept = match since {
-            None => Vec::new(),
-            Some(since) => {
-                let since = if since >= recent.next_seq { 0 } else { since };
-                recent
+        let (kept, missed) = match since {
+            None => (Vec::new(), 0),
+            Some(position) => {
+                let other_run = position.boot.is_some_and(|boot| boot != self.boot)
+                    || position.seq >= recent.next_seq;
+                let after = if other_run { 0 } else { position.seq };
+                let kept: Vec<_> = recent
                     .events
                     .iter()
-                    .filter(|recorded| recorded.seq > since)
+                    .filter(|recorded| recorded.seq > after)
                     .cloned()
-                    .collect()
+                    .collect();
+                let oldest = kept.first().map_or(recent.next_seq, |first| first.seq);
+                (kept, oldest.saturating_sub(after.saturating_add(1)))
             }
         };
-        (kept, self.recorded.subscribe())
+        Replay {
+            kept,
+            missed,
+            live: self.recorded.subscribe(),
+        }
     }
 
     pub(crate) fn publish(&self, event: Event) {
@@ -298,6 +350,18 @@ impl EventBus {
     }
 }
 
+/// A random id for this run; a clock reading if the system has no
+/// randomness to give (it only needs to differ between runs).
+fn random_boot_id() -> u64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_ok() {
+        return u64::from_le_bytes(bytes);
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,6 +377,10 @@ mod tests {
         events.iter().map(|recorded| recorded.seq).collect()
     }
 
+    fn at(seq: u64) -> Option<Position> {
+        Some(Position { boot: None, seq })
+    }
+
     #[test]
     fn the_bus_keeps_the_last_events_numbered_and_hands_over_to_live_ones() {
         let bus = EventBus::new(Arc::new(Metrics::new()));
@@ -320,20 +388,82 @@ mod tests {
         for instance in 1..=total {
             bus.publish(started(instance));
         }
-        let (kept, _) = bus.since(Some(0));
-        assert_eq!(kept.len(), RECENT_EVENTS);
-        assert_eq!(kept[0].seq, 6, "the oldest ones make room");
-        assert_eq!(kept[0].event, started(6));
-        assert!(kept[0].at_ms > 0);
+        let all = bus.replay(at(0));
+        assert_eq!(all.kept.len(), RECENT_EVENTS);
+        assert_eq!(all.kept[0].seq, 6, "the oldest ones make room");
+        assert_eq!(all.kept[0].event, started(6));
+        assert!(all.kept[0].at_ms > 0);
+        assert_eq!(all.missed, 5);
+        assert_eq!(bus.replay(at(3)).missed, 2);
 
-        let (after, mut live) = bus.since(Some(total - 2));
-        assert_eq!(seqs(&after), [total - 1, total]);
+        let mut after = bus.replay(at(total - 2));
+        assert_eq!(seqs(&after.kept), [total - 1, total]);
+        assert_eq!(after.missed, 0);
         bus.publish(started(0));
-        assert_eq!(live.try_recv().unwrap().seq, total + 1);
+        assert_eq!(after.live.try_recv().unwrap().seq, total + 1);
 
-        // Nothing kept from a subscription from now on; everything kept for
-        // a number from an earlier run of the host.
-        assert!(bus.since(None).0.is_empty());
-        assert_eq!(bus.since(Some(total + 100)).0.len(), RECENT_EVENTS);
+        // Nothing kept for a subscription from now on.
+        let now = bus.replay(None);
+        assert!(now.kept.is_empty() && now.missed == 0);
+        // Everything kept for a position from another run of the host.
+        let boot = bus.boot();
+        for other_run in [
+            at(total + 100),
+            at(u64::MAX),
+            Some(Position {
+                boot: Some(boot ^ 1),
+                seq: total,
+            }),
+        ] {
+            let replay = bus.replay(other_run);
+            assert_eq!(replay.kept.len(), RECENT_EVENTS, "{other_run:?}");
+            assert_eq!(replay.missed, 6, "{other_run:?}");
+        }
+        let same_run = Position::parse(&Position::id(boot, total)).unwrap();
+        assert_eq!(seqs(&bus.replay(Some(same_run)).kept), [total + 1]);
+    }
+
+    #[test]
+    fn positions_read_back_as_the_stream_writes_them() {
+        assert_eq!(Position::parse(" 42 "), at(42));
+        assert_eq!(
+            Position::parse(&Position::id(0xabc, 7)),
+            Some(Position {
+                boot: Some(0xabc),
+                seq: 7
+            })
+        );
+        assert_eq!(Position::parse("x-1"), None);
+        assert_eq!(Position::parse(""), None);
+    }
+
+    #[test]
+    fn events_published_while_readers_join_reach_each_reader_once_in_order() {
+        let bus = EventBus::new(Arc::new(Metrics::new()));
+        let publisher = {
+            let bus = bus.clone();
+            std::thread::spawn(move || {
+                for instance in 1..=2_000 {
+                    bus.publish(started(instance));
+                }
+            })
+        };
+        let mut readers = Vec::new();
+        while !publisher.is_finished() && readers.len() < 500 {
+            readers.push(bus.replay(at(0)));
+        }
+        publisher.join().unwrap();
+        for mut reader in readers {
+            // Kept ones, then live ones: 1, 2, 3... with no gap or repeat
+            // (only the oldest may have made room).
+            let mut seen = seqs(&reader.kept);
+            while let Ok(recorded) = reader.live.try_recv() {
+                seen.push(recorded.seq);
+            }
+            let first = seen.first().copied().unwrap_or(2_001);
+            assert_eq!(reader.missed, first - 1);
+            let expected: Vec<u64> = (first..=2_000).collect();
+            assert_eq!(seen, expected);
+        }
     }
 }

@@ -11,7 +11,7 @@ use crate::actor::{ActorContext, ActorInfo, ActorRef, ActorStatus};
 use crate::dead_letters::{DeadLetter, DeadLetters};
 use crate::engine::{Engine, Engines};
 use crate::error::{CallError, Error};
-use crate::events::{Event, EventBus, RecordedEvent};
+use crate::events::{Event, EventBus, Position, RecordedEvent};
 use crate::loader::Plugin;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
@@ -362,20 +362,17 @@ impl Host {
     /// The last [`RECENT_EVENTS`](crate::RECENT_EVENTS) lifecycle events,
     /// oldest first, numbered and timestamped.
     pub fn recent_events(&self) -> Vec<RecordedEvent> {
-        let (kept, _) = self.inner.context.actor.events.since(Some(0));
-        kept.iter().map(|recorded| (**recorded).clone()).collect()
+        let replay = self.events().replay(Some(Position { boot: None, seq: 0 }));
+        replay
+            .kept
+            .iter()
+            .map(|recorded| (**recorded).clone())
+            .collect()
     }
 
-    /// The kept events numbered after `since` (none for `None`) and every
-    /// event after them (for the admin endpoint's event stream).
-    pub(crate) fn events_since(
-        &self,
-        since: Option<u64>,
-    ) -> (
-        Vec<std::sync::Arc<RecordedEvent>>,
-        broadcast::Receiver<std::sync::Arc<RecordedEvent>>,
-    ) {
-        self.inner.context.actor.events.since(since)
+    /// The host's event bus (for the admin endpoint's event stream).
+    pub(crate) fn events(&self) -> &EventBus {
+        &self.inner.context.actor.events
     }
 
     /// Lifecycle events from now on.

@@ -1,6 +1,7 @@
-//! The dashboard at `/ui/`: its sign-in and cookie rules over plain HTTP,
-//! and the page itself in a real headless Chromium (through chromedriver)
-//! against `wasmvisor run` on the example plugins.
+//! The dashboard at `/ui/`: what it serves without the token and the
+//! headers on every answer, over plain HTTP; and the page itself in a real
+//! headless Chromium (through chromedriver) against `wasmvisor run` on the
+//! example plugins.
 //!
 //! The browser test runs where `chromedriver` and Chromium are installed
 //! (`.ci/run` installs Debian's `chromium` and `chromium-driver`); elsewhere
@@ -14,117 +15,104 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 use tokio::io::AsyncBufReadExt;
 
 use crate::cli::{RunningHost, start_host, stop_host, wasmvisor};
 use crate::common::{guest, within};
 
-/// A plugin directory with the examples the page is tried on.
+/// A plugin directory with the examples the page is tried on. The
+/// crasher's supervisor counts restarts over 10 minutes, so that a restart
+/// budget read after a crash cannot have refilled on a slow machine.
 fn plugin_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for name in ["counter", "crasher", "memo", "vitals"] {
         std::fs::copy(guest(name), dir.path().join(format!("{name}.wasm"))).unwrap();
     }
+    std::fs::write(
+        dir.path().join("crasher.toml"),
+        "[supervisor]\nmax_restarts = 3\nwithin = \"10m\"\n",
+    )
+    .unwrap();
     dir
 }
 
-/// An HTTP client that shows redirects instead of following them.
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn port_of(host: &RunningHost) -> u16 {
-    host.admin.rsplit(':').next().unwrap().parse().unwrap()
+/// Checks the headers every answer of the endpoint carries.
+fn assert_security_headers(response: &reqwest::Response) {
+    let headers = response.headers();
+    let what = response.url().path();
+    assert_eq!(headers["x-frame-options"], "DENY", "{what}");
+    assert_eq!(headers["referrer-policy"], "no-referrer", "{what}");
+    assert_eq!(headers["x-content-type-options"], "nosniff", "{what}");
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    for rule in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(policy.contains(rule), "{what}: {policy}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_dashboard_signs_in_with_the_token_and_its_cookie_changes_nothing_without_the_csrf_header()
- {
+async fn the_page_holds_nothing_of_the_host_and_its_data_needs_the_token_in_a_header() {
     let dir = plugin_dir();
     let host = start_host(dir.path()).await;
     let base = format!("http://{}", host.admin);
-    let http = http();
-    let cookie = format!("wasmvisor-admin-{}={}", port_of(&host), host.token);
+    let http = reqwest::Client::new();
 
-    // Not signed in: the sign-in form, and nothing of the host.
-    let page = http.get(format!("{base}/ui/")).send().await.unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    assert_eq!(page.headers()["x-frame-options"], "DENY");
-    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
-    assert!(
-        page.headers()["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .contains("frame-ancestors 'none'")
-    );
-    let html = page.text().await.unwrap();
-    assert!(html.contains("Admin token"), "{html}");
-    assert!(
-        !html.contains("app.js") && !html.contains("crasher"),
-        "{html}"
-    );
+    // The page and its files: served without the token, holding no data,
+    // setting no cookie.
+    for (path, kind) in [
+        ("/ui/", "text/html"),
+        ("/ui/app.js", "text/javascript"),
+        ("/ui/app.css", "text/css"),
+    ] {
+        let file = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(file.status(), StatusCode::OK, "{path}");
+        assert_security_headers(&file);
+        assert!(file.headers().get(SET_COOKIE).is_none(), "{path}");
+        assert!(
+            file.headers()[CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with(kind),
+            "{path}"
+        );
+        let body = file.text().await.unwrap();
+        assert!(
+            !body.contains("crasher") && !body.contains(&host.token),
+            "{path}"
+        );
+    }
 
-    // A wrong token: refused, and no cookie.
-    let wrong = http
-        .get(format!("{base}/ui/?token=not-the-token"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    assert!(wrong.headers().get(SET_COOKIE).is_none());
-    assert!(
-        wrong
-            .text()
-            .await
-            .unwrap()
-            .contains("not this host's admin token")
-    );
-
-    // The right token: a cookie for this port only, out of scripts' reach,
-    // and a redirect that drops the token from the address.
-    for signed_in in [
-        http.get(format!("{base}/ui/?token={}", host.token))
+    // The data: only with the token in the Authorization header; a cookie
+    // carrying it counts for nothing.
+    let tree = format!("{base}/v1/tree");
+    for refused in [
+        http.get(&tree).send().await.unwrap(),
+        http.get(&tree)
+            .header(COOKIE, format!("wasmvisor-admin={}", host.token))
             .send()
             .await
             .unwrap(),
-        http.post(format!("{base}/ui/login"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("token={}", host.token))
+        http.get(&tree)
+            .bearer_auth("not-the-token")
             .send()
             .await
             .unwrap(),
     ] {
-        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
-        assert_eq!(signed_in.headers()[LOCATION], "/ui/");
-        let set = signed_in.headers()[SET_COOKIE].to_str().unwrap();
-        assert!(set.starts_with(&format!("{cookie};")), "{set}");
-        assert!(
-            set.contains("HttpOnly") && set.contains("SameSite=Strict"),
-            "{set}"
-        );
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        assert_security_headers(&refused);
     }
-
-    // With the cookie: the page, and the API to read.
-    let page = http
-        .get(format!("{base}/ui/"))
-        .header(COOKIE, &cookie)
+    let answer = http
+        .get(&tree)
+        .bearer_auth(&host.token)
         .send()
         .await
         .unwrap();
-    assert!(page.text().await.unwrap().contains("/ui/app.js"));
-    let tree: serde_json::Value = http
-        .get(format!("{base}/v1/tree"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_security_headers(&answer);
+    let tree: serde_json::Value = answer.json().await.unwrap();
     let counter = tree
         .as_array()
         .unwrap()
@@ -134,66 +122,10 @@ async fn the_dashboard_signs_in_with_the_token_and_its_cookie_changes_nothing_wi
     assert_eq!(counter["strategy"], "one-for-one");
     assert_eq!(counter["restart_budget"]["used"], 0);
 
-    // Changes need the CSRF header on top of the cookie.
-    let restart = format!("{base}/v1/actors/counter/restart");
-    let forbidden = http
-        .post(&restart)
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
-    let listed = host.client().actors().await.unwrap();
-    let counter = listed.iter().find(|a| a.name == "counter").unwrap();
-    assert_eq!(
-        counter.last_exit, None,
-        "a refused restart must not restart"
-    );
-    let allowed = http
-        .post(&restart)
-        .header(COOKIE, &cookie)
-        .header("x-wasmvisor-csrf", "1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(allowed.status(), StatusCode::NO_CONTENT);
-
-    // Another port's cookie, or a stale token, signs nothing in.
-    for other in [
-        format!("wasmvisor-admin-{}={}", port_of(&host) ^ 1, host.token),
-        format!("wasmvisor-admin-{}=stale", port_of(&host)),
-    ] {
-        let refused = http
-            .get(format!("{base}/v1/tree"))
-            .header(COOKIE, other)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-    }
-
-    // Signing out expires the cookie.
-    let out = http
-        .post(format!("{base}/ui/logout"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        out.headers()[SET_COOKIE]
-            .to_str()
-            .unwrap()
-            .contains("Max-Age=0")
-    );
-
-    // The CLI prints the sign-in address.
+    // The sign-in address carries the token after `#`: never sent to the host.
     let (ok, out, err) = wasmvisor(&host.dir, &["dashboard"]).await;
     assert!(ok, "{err}");
-    assert_eq!(
-        out.trim(),
-        format!("{base}/ui/?token={}", host.token),
-        "{out}"
-    );
+    assert_eq!(out.trim(), format!("{base}/ui/#token={}", host.token));
     stop_host(host).await;
 }
 
@@ -407,22 +339,35 @@ async fn in_a_browser_the_page_shows_the_tree_live_and_acts_on_actors() {
         b"1"
     );
 
-    // A wrong token is turned away at the sign-in form.
-    page.goto(&format!("{base}?token=wrong")).await.unwrap();
+    // Without a token: the sign-in form, which turns a wrong one away.
+    page.goto(&base).await.unwrap();
+    let field = within(
+        "the sign-in form",
+        page.wait().for_element(Locator::Id("token")),
+    )
+    .await
+    .unwrap();
+    field.send_keys("wrong").await.unwrap();
+    click(page, "#sign-in-form button").await;
     text_until(page, "#problem", "the sign-in form to refuse", |text| {
         text.contains("not this host's admin token")
     })
     .await;
+    assert!(
+        page.find(Locator::Css("tr[data-actor]")).await.is_err(),
+        "nothing of the host before signing in"
+    );
 
-    // The token signs in, and leaves the address bar.
-    page.goto(&format!("{base}?token={}", host.token))
+    // The address `wasmvisor dashboard` prints signs in, and the token
+    // leaves the address bar.
+    page.goto(&format!("{base}#token={}", host.token))
         .await
         .unwrap();
-    assert_eq!(page.current_url().await.unwrap().as_str(), base);
     text_until(page, "#connection", "the event stream to connect", |t| {
         t == "live"
     })
     .await;
+    assert_eq!(page.current_url().await.unwrap().as_str(), base);
     for name in ["counter", "crasher", "memo", "vitals"] {
         text_until(
             page,
@@ -480,7 +425,7 @@ async fn in_a_browser_the_page_shows_the_tree_live_and_acts_on_actors() {
         page,
         "section[data-supervisor=\"crasher\"] [data-field=\"sup-budget\"]",
         "the crasher's supervisor to show its budget used",
-        |text| text.starts_with("restarts left: 2 of 3"),
+        |text| text == "restarts left: 2 of 3 per 10 min",
     )
     .await;
     text_until(
@@ -568,6 +513,31 @@ async fn in_a_browser_the_page_shows_the_tree_live_and_acts_on_actors() {
     if let Some(path) = std::env::var_os("WASMVISOR_SCREENSHOT") {
         save_screenshot(page, Path::new(&path)).await;
     }
+
+    // A reload keeps the tab signed in, and the timeline comes back from
+    // the events the host kept.
+    page.refresh().await.unwrap();
+    text_until(
+        page,
+        "#timeline li[data-subject=\"crasher\"][data-kind=\"actor-exited\"]",
+        "the crash in the timeline after a reload",
+        |text| text.contains("panic"),
+    )
+    .await;
+    // Signing out forgets the token: the sign-in form again, and a reload
+    // does not bring the tree back.
+    click(page, "#sign-out").await;
+    page.wait()
+        .for_element(Locator::Css("#sign-in:not([hidden])"))
+        .await
+        .unwrap();
+    page.refresh().await.unwrap();
+    page.wait()
+        .for_element(Locator::Css("#sign-in:not([hidden])"))
+        .await
+        .unwrap();
+    let dashboard = page.find(Locator::Id("dashboard")).await.unwrap();
+    assert!(!dashboard.is_displayed().await.unwrap());
     browser.client.close().await.unwrap();
     stop_host(host).await;
 }

@@ -579,18 +579,29 @@ async fn the_event_stream_replays_kept_events_after_a_number_or_a_browsers_last_
     .unwrap();
     assert_eq!(live["seq"].as_u64().unwrap(), seqs.last().unwrap() + 1);
 
-    // A reconnecting browser sends the last id it saw, and gets what followed.
+    // A reconnecting browser sends the last id it saw, and gets what followed
+    // (the header wins over the query it first connected with).
     let http = reqwest::Client::new();
-    let url = format!("http://{}/v1/events", host.admin);
     let resumed = http
-        .get(&url)
+        .get(format!("http://{}/v1/events?since=0", host.admin))
         .bearer_auth(&host.token)
         .header("last-event-id", seqs[0].to_string())
         .send()
         .await
         .unwrap();
-    let replayed = first_events(resumed, 2).await;
-    assert_eq!(replayed[0], kept[1]);
-    assert_eq!(replayed[1], live);
+    let replayed = first_events(resumed, kept.len()).await;
+    let mut expected = kept[1..].to_vec();
+    expected.push(live);
+    assert_eq!(replayed, expected);
+
+    // A position that is not one is refused, saying what one looks like.
+    let refused = http
+        .get(format!("http://{}/v1/events?since=soon", host.admin))
+        .bearer_auth(&host.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("BOOT-SEQ"));
     stop_host(host).await;
 }

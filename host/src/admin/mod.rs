@@ -17,13 +17,13 @@
 //! | `GET /v1/events[?since=N]`        | lifecycle events, as server-sent events       |
 //! | `GET /v1/events/recent`           | the events the host kept, as JSON             |
 //! | `GET /metrics`                    | Prometheus metrics (see `metrics`)            |
-//! | `GET /ui/`                        | the [`dashboard`] (or its sign-in form)       |
+//! | `GET /ui/`                        | the [`dashboard`]'s page (no token needed)    |
 //!
 //! Every request must carry the host's token as `Authorization: Bearer
 //! TOKEN` (401 otherwise; see [`credentials`]); a web page cannot add that
-//! header cross-site without the browser asking first. The dashboard's page
-//! signs in once and sends the token as a cookie instead, with the
-//! safeguards its module describes. The endpoint only
+//! header cross-site without the browser asking first. Only the dashboard's
+//! files are served without it: they hold nothing of the host, and the page
+//! sends the token with each of its requests. The endpoint only
 //! listens on loopback addresses. Bodies are limited to [`MAX_BODY_BYTES`]
 //! (413 beyond), and at most [`MAX_CONCURRENT_REQUESTS`] requests are
 //! served at once (503 beyond, at once rather than queued).
@@ -57,7 +57,7 @@ use tokio_stream::wrappers::{BroadcastStream, WatchStream};
 use crate::actor::ActorInfo;
 use crate::dead_letters::DeadLetter;
 use crate::error::{CallError, Error};
-use crate::events::RecordedEvent;
+use crate::events::{Position, RecordedEvent};
 use crate::host::Host;
 use crate::supervisor::{ChildError, RestartBudget, SupervisorRef};
 
@@ -77,8 +77,6 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 struct AppState {
     host: Host,
     token: Arc<str>,
-    /// The port it listens on (names the dashboard's cookie).
-    port: u16,
     /// Becomes true when the endpoint stops: event streams end then.
     stopping: watch::Receiver<bool>,
 }
@@ -130,16 +128,13 @@ impl AdminServer {
         let state = AppState {
             host,
             token: Arc::from(token.trim()),
-            port: addr.port(),
             stopping: stopping_rx,
         };
-        // The dashboard's page and sign-in check the token themselves; the
-        // page shows nothing of the host until then.
+        // The dashboard's files hold nothing of the host; its requests for
+        // data carry the token.
         let dashboard = Router::new()
             .route("/ui", get(dashboard::to_index))
             .route("/ui/", get(dashboard::index))
-            .route("/ui/login", post(dashboard::login))
-            .route("/ui/logout", post(dashboard::logout))
             .route("/ui/app.js", get(dashboard::app_js))
             .route("/ui/app.css", get(dashboard::app_css));
         let app = Router::new()
@@ -162,7 +157,6 @@ impl AdminServer {
                 require_token,
             ))
             .merge(dashboard)
-            .layer(axum::middleware::map_response(dashboard::security_headers))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(
                 tower::ServiceBuilder::new()
@@ -181,6 +175,8 @@ impl AdminServer {
                     .load_shed()
                     .concurrency_limit(MAX_CONCURRENT_REQUESTS),
             )
+            // Outermost, so that every answer has them (503 "busy" too).
+            .layer(axum::middleware::map_response(dashboard::security_headers))
             .with_state(state);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -227,42 +223,19 @@ impl Drop for AdminServer {
     }
 }
 
-/// Refuses a request without the host's token: in the `Authorization`
-/// header, or in the dashboard's cookie (see [`dashboard`]).
+/// Refuses a request without the host's token.
 async fn require_token(
     State(state): State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let headers = request.headers();
-    let bearer = headers.get(axum::http::header::AUTHORIZATION).map(|value| {
-        value
-            .to_str()
-            .unwrap_or("")
-            .strip_prefix("Bearer ")
-            .unwrap_or("")
-    });
-    let allowed = match bearer {
-        Some(token) => state.token_matches(token),
-        None => match dashboard::cookie_token(headers, state.port) {
-            Some(token) if state.token_matches(&token) => {
-                if !dashboard::cookie_may(request.method(), headers) {
-                    return error_response(
-                        StatusCode::FORBIDDEN,
-                        "forbidden",
-                        format!(
-                            "a request signed in by the dashboard's cookie must carry the \
-                             `{}` header to change anything",
-                            dashboard::CSRF_HEADER
-                        ),
-                    );
-                }
-                true
-            }
-            _ => false,
-        },
-    };
-    if !allowed {
+    let presented = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !state.token_matches(presented) {
         return error_response(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -470,16 +443,19 @@ async fn replay_dead_letter(State(state): State<AppState>, Path(id): Path<u64>) 
 /// The query of `GET /v1/events`.
 #[derive(serde::Deserialize)]
 struct EventsQuery {
-    /// Replay the kept events numbered after this one first.
-    since: Option<u64>,
+    /// Replay the kept events after this position (`SEQ`, or an event id:
+    /// `BOOT-SEQ`) first.
+    since: Option<String>,
 }
 
 /// Lifecycle events, one JSON [`RecordedEvent`] per server-sent event (its
-/// `event:` is the kind, its `id:` the event's number), until the endpoint
-/// stops. From now on; with `?since=N` (or the `Last-Event-ID` a browser
-/// sends when it reconnects), the kept events after `N` first. A client too
-/// slow to keep up, or asking for events no longer kept, is told how many
-/// it missed.
+/// `event:` is the kind, its `id:` `BOOT-SEQ`: the host's run and the
+/// event's number), until the endpoint stops. From now on; with
+/// `?since=POSITION` or a `Last-Event-ID` header (which wins: a browser
+/// sends it when it reconnects), the kept events after that position first.
+/// A position from another run of the host replays every kept event. A
+/// client too slow to keep up, or asking for events no longer kept, is told
+/// how many it missed.
 async fn events(
     State(state): State<AppState>,
     Query(query): Query<EventsQuery>,
@@ -489,38 +465,44 @@ async fn events(
         Event(Result<Arc<RecordedEvent>, BroadcastStreamRecvError>),
         Stopping,
     }
-    let last_seen = headers
+    let last_event_id = headers
         .get("last-event-id")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse::<u64>().ok());
-    let since = last_seen.or(query.since);
-    let (kept, live) = state.host.events_since(since);
-    // Kept events start after `since`; any gap was dropped from the history.
-    let dropped = match (since, kept.first()) {
-        (Some(since), Some(first)) if first.seq > since + 1 => first.seq - since - 1,
-        _ => 0,
-    };
-    let dropped =
-        (dropped > 0).then_some(Item::Event(Err(BroadcastStreamRecvError::Lagged(dropped))));
-    let replay = tokio_stream::iter(
-        dropped
-            .into_iter()
-            .chain(kept.into_iter().map(|recorded| Item::Event(Ok(recorded)))),
-    );
-    let events = replay.chain(BroadcastStream::new(live).map(Item::Event));
+        .and_then(|value| value.to_str().ok());
+    let given = last_event_id.or(query.since.as_deref());
+    let since = given.map(Position::parse);
+    if let (Some(text), Some(None)) = (given, since) {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            format!("`{text}` is not an event position: give SEQ or BOOT-SEQ (an event id)"),
+        );
+    }
+    let since = since.flatten();
+    let bus = state.host.events();
+    let boot = bus.boot();
+    let replay = bus.replay(since);
+    let missed = (replay.missed > 0).then_some(Item::Event(Err(BroadcastStreamRecvError::Lagged(
+        replay.missed,
+    ))));
+    let kept = replay
+        .kept
+        .into_iter()
+        .map(|recorded| Item::Event(Ok(recorded)));
+    let events = tokio_stream::iter(missed.into_iter().chain(kept))
+        .chain(BroadcastStream::new(replay.live).map(Item::Event));
     let stopping = WatchStream::new(state.stopping.clone())
         .filter(|stopping| *stopping)
         .map(|_| Item::Stopping);
     let stream = events
         .merge(stopping)
         .take_while(|item| !matches!(item, Item::Stopping))
-        .map(|item| {
+        .map(move |item| {
             Ok::<_, std::convert::Infallible>(match item {
                 Item::Event(Ok(recorded)) => {
                     let data = serde_json::to_string(&*recorded).unwrap_or_default();
                     sse::Event::default()
                         .event(recorded.event.kind())
-                        .id(recorded.seq.to_string())
+                        .id(Position::id(boot, recorded.seq))
                         .data(data)
                 }
                 Item::Event(Err(BroadcastStreamRecvError::Lagged(missed))) => sse::Event::default()

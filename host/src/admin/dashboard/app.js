@@ -1,12 +1,13 @@
 // The wasmvisor dashboard: the supervision tree, live from the admin API.
 //
 // Plain JavaScript, no build step and no dependencies. Data comes from the
-// same endpoints the CLI uses; the session cookie signs every request, and
-// requests that change something carry the CSRF header the endpoint asks for.
-// Every value from the host is written with textContent, never as HTML.
+// same endpoints the CLI uses, each request carrying the admin token as
+// `Authorization: Bearer`; the token stays in this tab's sessionStorage
+// (never in a cookie: see host/src/admin/dashboard.rs). Every value from the
+// host is written with textContent, never as HTML.
 "use strict";
 
-const CSRF = { "x-wasmvisor-csrf": "1" };
+const TOKEN_KEY = "wasmvisor-admin-token";
 // Event kinds the host sends (see host/src/events.rs), plus `lagged`.
 const EVENT_KINDS = [
   "actor-started", "actor-exited", "restart-scheduled", "restart-failed",
@@ -22,6 +23,10 @@ let selected = null;     // the actor the side panel is about
 let treeShape = "";      // the tree's structure when it was last built
 let refreshTimer = null;
 let knownNames = [];
+let refreshAsked = 0;    // refreshes asked for, and the newest one drawn:
+let refreshDrawn = 0;    // an older answer arriving late is not drawn
+let stopped = true;      // signed out: no polling, no stream
+let streams = 0;         // the newest event stream; older ones end
 
 // ---------------------------------------------------------------- formatting
 
@@ -36,9 +41,9 @@ function duration(ms) {
   const s = Math.floor(ms / 1000);
   if (s < 60) return `${s} s`;
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${s % 60} s`;
+  if (m < 60) return s % 60 ? `${m} min ${s % 60} s` : `${m} min`;
   const h = Math.floor(m / 60);
-  if (h < 48) return `${h} h ${m % 60} min`;
+  if (h < 48) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
   return `${Math.floor(h / 24)} d ${h % 24} h`;
 }
 
@@ -85,11 +90,12 @@ function el(tag, props = {}, children = []) {
 
 // ------------------------------------------------------------------- the API
 
+const token = () => sessionStorage.getItem(TOKEN_KEY);
+
 async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, cache: "no-store" });
-  if (response.status === 401) {
-    showNotice("The session ended: reload the page to sign in again.", true);
-  }
+  const headers = { ...(options.headers ?? {}), authorization: `Bearer ${token()}` };
+  const response = await fetch(path, { ...options, headers, cache: "no-store" });
+  if (response.status === 401) signOut("The host refused the token (it may have changed): sign in again.");
   return response;
 }
 
@@ -107,6 +113,51 @@ function showNotice(text, bad = false) {
   const notice = $("notice");
   notice.textContent = text;
   notice.className = bad ? "notice bad" : "notice";
+}
+
+// ------------------------------------------------------------------ signing in
+
+// `#token=...` in the address (what `wasmvisor dashboard` prints): taken into
+// this tab's storage and removed from the address bar and history entry.
+function takeTokenFromAddress() {
+  const match = /^#token=(.*)$/.exec(location.hash);
+  if (!match) return;
+  sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+  history.replaceState(null, "", location.pathname);
+}
+
+function signOut(problem = "") {
+  stopped = true;
+  sessionStorage.removeItem(TOKEN_KEY);
+  $("dashboard").hidden = true;
+  $("sign-out").hidden = true;
+  $("sign-in").hidden = false;
+  $("problem").textContent = problem;
+  $("connection").textContent = "signed out";
+  $("connection").className = "pill pill-bad";
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
+  $("token").value = "";
+  const response = await fetch("/v1/tree", { headers: { authorization: `Bearer ${token()}` }, cache: "no-store" })
+    .catch(() => null);
+  if (!response || !response.ok) {
+    signOut(response?.status === 401 ? "That is not this host's admin token." : "The host cannot be reached.");
+    return;
+  }
+  start();
+}
+
+function start() {
+  stopped = false;
+  $("timeline").replaceChildren(); // the stream replays the kept events
+  $("sign-in").hidden = true;
+  $("dashboard").hidden = false;
+  $("sign-out").hidden = false;
+  refresh();
+  follow();
 }
 
 // ------------------------------------------------------------------ the tree
@@ -223,6 +274,8 @@ function allChildren(nodes) {
 }
 
 async function refresh() {
+  if (stopped) return;
+  const asked = ++refreshAsked;
   let nodes;
   try {
     const response = await api("/v1/tree");
@@ -231,6 +284,8 @@ async function refresh() {
   } catch {
     return; // the host is away; the event stream says so
   }
+  if (asked < refreshDrawn) return; // a newer answer is already drawn
+  refreshDrawn = asked;
   const tree = $("tree");
   const shape = shapeOf(nodes);
   if (shape !== treeShape) {
@@ -281,9 +336,13 @@ async function act(action, name) {
   $("confirm-ok").textContent = verb;
   if (!(await confirmAction(`${verb} \`${name}\`? ${consequence}`))) return;
   showNotice(`${verb} ${name}…`);
-  const response = await api(`/v1/actors/${encodeURIComponent(name)}/${action}`, { method: "POST", headers: CSRF });
-  if (response.ok) showNotice(`${name} ${done}`);
-  else showNotice(`${verb} ${name}: ${await errorOf(response)}`, true);
+  try {
+    const response = await api(`/v1/actors/${encodeURIComponent(name)}/${action}`, { method: "POST" });
+    if (response.ok) showNotice(`${name} ${done}`);
+    else showNotice(`${verb} ${name}: ${await errorOf(response)}`, true);
+  } catch {
+    showNotice(`${verb} ${name}: the host cannot be reached`, true);
+  }
   refresh();
 }
 
@@ -304,15 +363,18 @@ async function send(event) {
   reply.hidden = false;
   reply.className = "reply pending";
   reply.textContent = `waiting for ${name}…`;
-  const response = await api(`/v1/actors/${encodeURIComponent(name)}/call`, {
-    method: "POST", headers: CSRF, body: $("message").value,
-  });
-  if (response.ok) {
-    reply.className = "reply ok";
-    reply.replaceChildren(el("span", { class: "label", text: `${name} replied` }), el("pre", { text: await response.text() }));
-  } else {
-    reply.className = "reply bad";
-    reply.replaceChildren(el("span", { class: "label", text: `${name} did not reply` }), el("pre", { text: await errorOf(response) }));
+  const answer = (ok, label, text) => {
+    reply.className = ok ? "reply ok" : "reply bad";
+    reply.replaceChildren(el("span", { class: "label", text: label }), el("pre", { text }));
+  };
+  try {
+    const response = await api(`/v1/actors/${encodeURIComponent(name)}/call`, {
+      method: "POST", body: $("message").value,
+    });
+    if (response.ok) answer(true, `${name} replied`, await response.text());
+    else answer(false, `${name} did not reply`, await errorOf(response));
+  } catch {
+    answer(false, `${name} did not reply`, "the host cannot be reached");
   }
 }
 
@@ -321,12 +383,19 @@ async function showState() {
   const name = selected;
   const box = $("state");
   box.hidden = false;
-  const response = await api(`/v1/actors/${encodeURIComponent(name)}/state`);
-  if (!response.ok) {
+  let response, state;
+  try {
+    response = await api(`/v1/actors/${encodeURIComponent(name)}/state`);
+    state = response.ok ? await response.json() : null;
+  } catch {
+    box.replaceChildren(el("p", { class: "bad", text: "the host cannot be reached" }));
+    return;
+  }
+  if (selected !== name) return; // another actor was chosen meanwhile
+  if (!state) {
     box.replaceChildren(el("p", { class: "bad", text: await errorOf(response) }));
     return;
   }
-  const state = await response.json();
   const keys = Object.keys(state.entries);
   const rows = keys.map((key) => {
     const value = state.entries[key];
@@ -400,32 +469,74 @@ function updateFilter(names) {
   filter.replaceChildren(el("option", { value: "", text: "every actor" }),
     ...sorted.map((name) => el("option", { value: name, text: name })));
   filter.value = sorted.includes(current) ? current : "";
+  applyFilter();
 }
 
 // --------------------------------------------------------------- live stream
 
-// From the events the host kept (so the timeline shows what happened before
-// the page opened); when the browser reconnects, it sends the last event id
-// it saw and the host replays what followed.
-function follow() {
-  const stream = new EventSource("/v1/events?since=0");
-  const connection = $("connection");
-  stream.onopen = () => {
-    connection.textContent = "live";
-    connection.className = "pill pill-ok";
-    refresh(); // the tree as it is now
-  };
-  stream.onerror = () => {
-    connection.textContent = "reconnecting…";
-    connection.className = "pill pill-wait";
-  };
-  for (const kind of EVENT_KINDS) {
-    stream.addEventListener(kind, (message) => {
-      let event = {};
-      try { event = JSON.parse(message.data); } catch { /* shown without details */ }
-      addEvent(kind, event);
-      refreshSoon();
-    });
+function setConnection(text, cls) {
+  $("connection").textContent = text;
+  $("connection").className = `pill ${cls}`;
+}
+
+// One server-sent event (the lines between two blank lines).
+function dispatch(block, position) {
+  let kind = "message", data = "";
+  for (const line of block.split("\n")) {
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    if (field === "event") kind = value;
+    else if (field === "data") data += value;
+    else if (field === "id") position.id = value;
+  }
+  if (!EVENT_KINDS.includes(kind)) return; // keep-alive comments, unknown kinds
+  let event = {};
+  try { event = JSON.parse(data); } catch { /* shown without details */ }
+  addEvent(kind, event);
+  refreshSoon();
+}
+
+// The event stream, read with fetch (an EventSource cannot send the token).
+// It starts from the events the host kept, so the timeline shows what
+// happened before the page opened; after a break it asks for what followed
+// the last event id it saw (the host replays it, or says how many it no
+// longer has; an id from an earlier run of the host replays all it kept).
+async function follow() {
+  const mine = ++streams;
+  const current = () => !stopped && mine === streams;
+  const position = { id: "0" };
+  let wait = 500;
+  while (current()) {
+    try {
+      const response = await api(`/v1/events?since=${encodeURIComponent(position.id)}`);
+      if (response.status === 401) return;
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      setConnection("live", "pill-ok");
+      wait = 500;
+      refresh(); // the tree as it is now
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || !current()) {
+          reader.cancel().catch(() => {});
+          break;
+        }
+        buffer += value.replace(/\r\n?/g, "\n");
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          dispatch(buffer.slice(0, end), position);
+          buffer = buffer.slice(end + 2);
+        }
+      }
+    } catch {
+      // the host went away or the connection broke: try again below
+    }
+    if (!current()) return;
+    setConnection("reconnecting…", "pill-wait");
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    wait = Math.min(wait * 2, 10000);
   }
 }
 
@@ -434,7 +545,15 @@ document.addEventListener("DOMContentLoaded", () => {
   $("load-state").addEventListener("click", showState);
   $("timeline-filter").addEventListener("change", applyFilter);
   $("timeline-clear").addEventListener("click", () => { $("timeline").replaceChildren(); applyFilter(); });
-  refresh();
-  follow();
+  $("sign-in-form").addEventListener("submit", signIn);
+  $("sign-out").addEventListener("click", () => signOut());
   setInterval(refresh, POLL_MS);
+  // A sign-in address opened in a tab already on the page.
+  window.addEventListener("hashchange", () => {
+    takeTokenFromAddress();
+    if (token() && stopped) start();
+  });
+  takeTokenFromAddress();
+  if (token()) start();
+  else signOut();
 });
