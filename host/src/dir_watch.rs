@@ -291,10 +291,10 @@ impl DirState {
 
     /// Compiles the new contents of `wasm` aside and upgrades the actor.
     async fn upgrade(&mut self, name: &str, wasm: &Path) {
-        let bytes = match std::fs::read(wasm) {
+        let bytes = match crate::loader::read_plugin_file(wasm) {
             Ok(bytes) => bytes,
-            Err(error) => {
-                tracing::error!("{}: cannot read the file: {error}", wasm.display());
+            Err(reason) => {
+                tracing::error!("{}: {reason}", wasm.display());
                 return;
             }
         };

@@ -45,6 +45,8 @@ mod dir_watch;
 mod engine;
 mod error;
 mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 mod guest_io;
 mod health;
 mod host;
@@ -73,7 +75,8 @@ pub use self::events::{Event, RECENT_EVENTS, RecordedEvent};
 pub use self::health::{HealthSpec, HealthStatus};
 pub use self::host::{Host, HostBuilder};
 pub use self::limits::Limits;
-pub use self::loader::{Plugin, PluginExports};
+pub use self::loader::{MAX_PLUGIN_BYTES, Plugin, PluginExports};
+pub use self::manifest::MAX_MANIFEST_BYTES;
 pub use self::plugin_dir::{DirReport, start_plugin_dir};
 pub use self::state::backup as state_backup;
 pub use self::state::conformance as state_conformance;

@@ -23,6 +23,35 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::instance::ActorData;
 
+/// The largest plugin file the host reads (256 MiB): a file larger than
+/// that is refused before it is read, rather than held in memory whole.
+/// Components built from Python or JavaScript weigh tens of MiB.
+pub const MAX_PLUGIN_BYTES: u64 = 256 << 20;
+
+/// Reads the plugin file `path`, refusing what is not one: a directory, a
+/// link to nothing, or a file over [`MAX_PLUGIN_BYTES`]. The error says
+/// which (the caller names the file).
+pub(crate) fn read_plugin_file(path: &Path) -> Result<Vec<u8>, String> {
+    let metadata = std::fs::metadata(path).map_err(|error| match std::fs::read_link(path) {
+        Ok(target) => format!(
+            "is a symbolic link to {}, which cannot be read: {error}",
+            target.display()
+        ),
+        Err(_) => format!("cannot read the file: {error}"),
+    })?;
+    if !metadata.is_file() {
+        return Err("is not a regular file (a directory?); a plugin is one `.wasm` file".into());
+    }
+    if metadata.len() > MAX_PLUGIN_BYTES {
+        return Err(format!(
+            "is {} MiB; a plugin file may be at most {} MiB",
+            metadata.len() >> 20,
+            MAX_PLUGIN_BYTES >> 20
+        ));
+    }
+    std::fs::read(path).map_err(|error| format!("cannot read the file: {error}"))
+}
+
 /// The interface every plugin must export.
 pub(crate) const HANDLER_INTERFACE: &str = "wasmvisor:plugin/handler@0.1.0";
 
@@ -117,9 +146,13 @@ impl Plugin {
 
     /// Reads, compiles and checks the component in `path`.
     pub(crate) async fn load_file(engine: &Engine, path: &Path) -> Result<Plugin, Error> {
-        let bytes = tokio::fs::read(path).await.map_err(|e| Error::Load {
+        let owned = path.to_path_buf();
+        let read = tokio::task::spawn_blocking(move || read_plugin_file(&owned))
+            .await
+            .unwrap_or_else(|panic| Err(format!("reading the file failed: {panic}")));
+        let bytes = read.map_err(|reason| Error::Load {
             path: path.to_path_buf(),
-            reason: format!("cannot read the file: {e}"),
+            reason,
         })?;
         Plugin::load(engine, path.to_path_buf(), bytes).await
     }

@@ -306,8 +306,24 @@ fn apply_policy(
     spec
 }
 
+/// The largest manifest the host reads: settings fit in a few KiB, so a
+/// larger file is a mistake (or an attack), refused before it is read.
+pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
 /// Reads and parses a TOML file; a missing file is `None`.
 fn read_toml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, Error> {
+    if let Ok(metadata) = std::fs::metadata(path)
+        && metadata.len() > MAX_MANIFEST_BYTES
+    {
+        return Err(Error::Load {
+            path: path.to_path_buf(),
+            reason: format!(
+                "is {} KiB; a manifest may be at most {} KiB",
+                metadata.len() >> 10,
+                MAX_MANIFEST_BYTES >> 10
+            ),
+        });
+    }
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -329,7 +345,12 @@ fn read_toml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, Err
 impl Manifest {
     /// Reads `NAME.toml` beside `wasm`, if there is one.
     pub(crate) fn for_plugin(wasm: &Path) -> Result<Manifest, Error> {
-        Ok(read_toml(&wasm.with_extension(MANIFEST_EXTENSION))?.unwrap_or_default())
+        Ok(read_toml(&Manifest::path_for(wasm))?.unwrap_or_default())
+    }
+
+    /// Where the manifest of the plugin file `wasm` is.
+    pub(crate) fn path_for(wasm: &Path) -> std::path::PathBuf {
+        wasm.with_extension(MANIFEST_EXTENSION)
     }
 
     /// Applies the manifest to a child spec; relative directory grants are
@@ -438,13 +459,26 @@ impl HostConfig {
     pub(crate) fn for_dir(dir: &Path) -> Result<HostConfig, Error> {
         let path = dir.join(HOST_CONFIG_FILE);
         let config: HostConfig = read_toml(&path)?.unwrap_or_default();
+        config.checked(&path)
+    }
+
+    /// The configuration read from `path`, once checked: no plugin in two
+    /// groups, no group name twice, every group's policy valid.
+    pub(crate) fn checked(self, path: &Path) -> Result<HostConfig, Error> {
+        let config = self;
         let invalid = |reason: String| Error::Load {
-            path: path.clone(),
+            path: path.to_path_buf(),
             reason,
         };
         let mut groups = HashSet::new();
         let mut plugins = HashSet::new();
         for group in &config.groups {
+            if let Err(error) = group.supervisor().validate() {
+                return Err(invalid(match error {
+                    Error::InvalidSpec { what, reason } => format!("group `{what}`: {reason}"),
+                    other => other.to_string(),
+                }));
+            }
             if !groups.insert(group.name.as_str()) {
                 return Err(invalid(format!("group `{}` is defined twice", group.name)));
             }

@@ -143,6 +143,21 @@ pub(crate) async fn load_child(
         ChildSpec::new(name.clone(), plugin).restart(restart),
         plugin_dir,
     );
+    // The defaults are valid: a spec that is not came from the manifest,
+    // so the error names it (and the value), not the plugin.
+    let checked = child
+        .validate()
+        .and_then(|()| manifest.own_supervisor(&name).validate());
+    if let Err(error) = checked {
+        let reason = match error {
+            Error::InvalidSpec { reason, .. } => reason,
+            other => other.to_string(),
+        };
+        return Err(Error::Load {
+            path: Manifest::path_for(path),
+            reason,
+        });
+    }
     Ok((name, child, manifest))
 }
 
@@ -152,7 +167,14 @@ fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "wasm") && path.is_file())
+        // Anything named `*.wasm` but hidden files (temporary copies): a
+        // directory or a broken link by that name is reported, not skipped.
+        .filter(|path| {
+            path.extension().is_some_and(|ext| ext == "wasm")
+                && !path
+                    .file_name()
+                    .is_some_and(|name| name.as_encoded_bytes().starts_with(b"."))
+        })
         .collect();
     files.sort();
     Ok(files)

@@ -125,59 +125,7 @@ impl AdminServer {
             .local_addr()
             .map_err(|e| Error::host("reading the admin endpoint's address", e))?;
         let (stopping, stopping_rx) = watch::channel(false);
-        let state = AppState {
-            host,
-            token: Arc::from(token.trim()),
-            stopping: stopping_rx,
-        };
-        // The dashboard's files hold nothing of the host; its requests for
-        // data carry the token.
-        let dashboard = Router::new()
-            .route("/ui", get(dashboard::to_index))
-            .route("/ui/", get(dashboard::index))
-            .route("/ui/app.js", get(dashboard::app_js))
-            .route("/ui/app.css", get(dashboard::app_css));
-        let app = Router::new()
-            .route("/v1/tree", get(tree))
-            .route("/v1/actors", get(list_actors))
-            .route("/v1/actors/{name}", get(actor_detail))
-            .route("/v1/actors/{name}/call", post(call_actor))
-            .route("/v1/actors/{name}/cast", post(cast_actor))
-            .route("/v1/actors/{name}/restart", post(restart_actor))
-            .route("/v1/actors/{name}/stop", post(stop_actor))
-            .route("/v1/actors/{name}/start", post(start_actor))
-            .route("/v1/actors/{name}/state", get(actor_state))
-            .route("/v1/dead-letters", get(list_dead_letters))
-            .route("/v1/dead-letters/{id}/replay", post(replay_dead_letter))
-            .route("/v1/events", get(events))
-            .route("/v1/events/recent", get(recent_events))
-            .route("/metrics", get(metrics))
-            .layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                require_token,
-            ))
-            .merge(dashboard)
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .layer(
-                tower::ServiceBuilder::new()
-                    .layer(axum::error_handling::HandleErrorLayer::new(
-                        |_: tower::BoxError| async {
-                            error_response(
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                "busy",
-                                format!(
-                                    "the admin endpoint is serving {MAX_CONCURRENT_REQUESTS} \
-                                     requests already; try again"
-                                ),
-                            )
-                        },
-                    ))
-                    .load_shed()
-                    .concurrency_limit(MAX_CONCURRENT_REQUESTS),
-            )
-            // Outermost, so that every answer has them (503 "busy" too).
-            .layer(axum::middleware::map_response(dashboard::security_headers))
-            .with_state(state);
+        let app = router(host, token, stopping_rx);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)
@@ -221,6 +169,64 @@ impl Drop for AdminServer {
             let _ = stop.send(());
         }
     }
+}
+
+/// The endpoint's routes and layers, serving `host` to requests that carry
+/// `token`; event streams end when `stopping` becomes true.
+pub(crate) fn router(host: Host, token: &str, stopping: watch::Receiver<bool>) -> Router {
+    let state = AppState {
+        host,
+        token: Arc::from(token.trim()),
+        stopping,
+    };
+    // The dashboard's files hold nothing of the host; its requests for
+    // data carry the token.
+    let dashboard = Router::new()
+        .route("/ui", get(dashboard::to_index))
+        .route("/ui/", get(dashboard::index))
+        .route("/ui/app.js", get(dashboard::app_js))
+        .route("/ui/app.css", get(dashboard::app_css));
+    Router::new()
+        .route("/v1/tree", get(tree))
+        .route("/v1/actors", get(list_actors))
+        .route("/v1/actors/{name}", get(actor_detail))
+        .route("/v1/actors/{name}/call", post(call_actor))
+        .route("/v1/actors/{name}/cast", post(cast_actor))
+        .route("/v1/actors/{name}/restart", post(restart_actor))
+        .route("/v1/actors/{name}/stop", post(stop_actor))
+        .route("/v1/actors/{name}/start", post(start_actor))
+        .route("/v1/actors/{name}/state", get(actor_state))
+        .route("/v1/dead-letters", get(list_dead_letters))
+        .route("/v1/dead-letters/{id}/replay", post(replay_dead_letter))
+        .route("/v1/events", get(events))
+        .route("/v1/events/recent", get(recent_events))
+        .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ))
+        .merge(dashboard)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(
+                    |_: tower::BoxError| async {
+                        error_response(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "busy",
+                            format!(
+                                "the admin endpoint is serving {MAX_CONCURRENT_REQUESTS} \
+                                 requests already; try again"
+                            ),
+                        )
+                    },
+                ))
+                .load_shed()
+                .concurrency_limit(MAX_CONCURRENT_REQUESTS),
+        )
+        // Outermost, so that every answer has them (503 "busy" too).
+        .layer(axum::middleware::map_response(dashboard::security_headers))
+        .with_state(state)
 }
 
 /// Refuses a request without the host's token.
