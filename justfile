@@ -73,9 +73,16 @@ call NAME MESSAGE:
 ps:
     ./target/debug/wasmvisor ps --dir target/plugins
 
-# Build the guests, then run every test (the CLI tests build their own binary).
+# Build the guests, then run every test (the CLI tests build their own binary). The chaos soak
+# runs last, alone (it measures the process's memory), in its short form, with its summary shown.
 test: guests tools
-    cargo test --workspace
+    cargo test --workspace -- --skip soak::
+    cargo test -p wasmvisor-integration-tests --test all soak:: -- --nocapture
+
+# The chaos soak's long form: 500 plugins for 5 minutes (SECS, PLUGINS; SEED replays a run).
+soak SECS="300" PLUGINS="500" SEED="":
+    WASMVISOR_SOAK_SECS={{SECS}} WASMVISOR_SOAK_PLUGINS={{PLUGINS}} WASMVISOR_SOAK_SEED={{SEED}} \
+        cargo test -p wasmvisor-integration-tests --test all soak:: -- --nocapture
 
 # Remake the README's picture of the dashboard (docs/images/dashboard.png) from its browser test.
 screenshot: guests

@@ -33,7 +33,7 @@ use crate::engine::Engines;
 use crate::error::{CallError, CrashReason, ExitReason, millis};
 use crate::events::{Event, EventBus};
 use crate::health::{FailureCounter, HealthStatus};
-use crate::instance::{Instance, KillSwitch, StartError, StartParams};
+use crate::instance::{Instance, InstanceCount, KillSwitch, StartError, StartParams};
 use crate::loader::{Compiled, Plugin};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
@@ -409,6 +409,8 @@ pub(crate) struct ActorContext {
     pub(crate) registry: Arc<Registry>,
     /// Where poison messages go.
     pub(crate) dead_letters: Arc<DeadLetters>,
+    /// How many instances exist.
+    pub(crate) instances: InstanceCount,
 }
 
 /// Creates the actor's mailbox and control channel and spawns its task. No
@@ -659,6 +661,7 @@ impl ActorTask {
             kill: &self.shared.kill,
             memory_gauge: &self.shared.memory_bytes,
             state_gauge: &self.shared.state_bytes,
+            instances: &self.context.instances,
             actor: &self.name,
             limits: &self.spec.limits,
             config: &self.spec.config,

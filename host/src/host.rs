@@ -12,6 +12,7 @@ use crate::dead_letters::{DeadLetter, DeadLetters};
 use crate::engine::{Engine, Engines};
 use crate::error::{CallError, Error};
 use crate::events::{Event, EventBus, Position, RecordedEvent};
+use crate::instance::InstanceCount;
 use crate::loader::Plugin;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
@@ -151,6 +152,7 @@ impl HostBuilder {
                         metrics,
                         registry: registry.clone(),
                         dead_letters: Arc::new(DeadLetters::new(state_store.clone())),
+                        instances: InstanceCount::default(),
                     },
                     registry,
                     next_instance: Arc::new(AtomicU64::new(1)),
@@ -373,6 +375,13 @@ impl Host {
     /// The host's event bus (for the admin endpoint's event stream).
     pub(crate) fn events(&self) -> &EventBus {
         &self.inner.context.actor.events
+    }
+
+    /// How many guest instances (wasmtime stores) exist right now. With
+    /// every actor settled (none starting, restarting or stopping), one per
+    /// running actor; more would mean a store outlived its actor.
+    pub fn live_instances(&self) -> u64 {
+        self.inner.context.actor.instances.get()
     }
 
     /// Lifecycle events from now on.

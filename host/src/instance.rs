@@ -60,6 +60,33 @@ pub(crate) struct ActorData {
     /// Where other actors are found, for the `actors` import.
     registry: Option<Arc<Registry>>,
     stderr: GuestOutput,
+    /// Counts this store among the host's live instances until it drops.
+    _counted: Option<CountedInstance>,
+}
+
+/// How many instances (stores) of a host exist: with every actor settled,
+/// one per running actor. More would be a store leaked by some path.
+#[derive(Clone, Default)]
+pub(crate) struct InstanceCount(Arc<AtomicU64>);
+
+impl InstanceCount {
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn enter(&self) -> CountedInstance {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        CountedInstance(self.0.clone())
+    }
+}
+
+/// One instance of an [`InstanceCount`], uncounted when dropped.
+struct CountedInstance(Arc<AtomicU64>);
+
+impl Drop for CountedInstance {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl WasiView for ActorData {
@@ -288,6 +315,8 @@ pub(crate) struct StartParams<'a> {
     pub(crate) memory_gauge: &'a Arc<AtomicU64>,
     /// Where the size of the committed state is reported.
     pub(crate) state_gauge: &'a Arc<AtomicU64>,
+    /// The host's count of live instances, which this one joins.
+    pub(crate) instances: &'a InstanceCount,
     pub(crate) actor: &'a Arc<str>,
     pub(crate) limits: &'a Limits,
     pub(crate) config: &'a [(String, String)],
@@ -313,6 +342,7 @@ impl Instance {
         )
         .map_err(StartError::Capabilities)?;
         store.data_mut().registry = Some(params.registry.clone());
+        store.data_mut()._counted = Some(params.instances.enter());
         let call_timeout = params.limits.call_timeout;
         let crash = |store: &Store<ActorData>, error| {
             StartError::Crashed(classify(error, store.data(), call_timeout))
@@ -610,6 +640,7 @@ fn new_store(
         registry: None,
         engine: engine.clone(),
         stderr,
+        _counted: None,
     };
     let mut store = Store::new(engine.wasmtime(), data);
     store.limiter(|data| &mut data.limiter);
