@@ -712,3 +712,38 @@ async fn wait_for_stop_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(dir: &std::path::Path, admin: Option<&str>) -> Target {
+        Target {
+            dir: dir.to_path_buf(),
+            admin: admin.map(str::to_owned),
+            token: None,
+        }
+    }
+
+    #[test]
+    fn a_directorys_token_goes_only_where_its_host_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = load_or_create_token(dir.path()).unwrap();
+        // The host stopped (no address file): the default port gets no token,
+        // whatever listens there now.
+        assert_eq!(
+            target(dir.path(), None).address_and_token(),
+            (DEFAULT_ADMIN_ADDR.to_owned(), None)
+        );
+        // The address it recorded, or one given on purpose, gets it.
+        write_addr(dir.path(), "127.0.0.1:7999".parse().unwrap()).unwrap();
+        assert_eq!(
+            target(dir.path(), None).address_and_token(),
+            ("127.0.0.1:7999".to_owned(), Some(token.clone()))
+        );
+        assert_eq!(
+            target(dir.path(), Some("127.0.0.1:7000")).address_and_token(),
+            ("127.0.0.1:7000".to_owned(), Some(token))
+        );
+    }
+}

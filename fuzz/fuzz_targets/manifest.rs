@@ -1,0 +1,44 @@
+//! Plugin manifests (`NAME.toml`), directory configurations
+//! (`wasmvisor.toml`) and event positions, as text from outside: each is
+//! accepted or refused with a reason, never a panic.
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+
+/// A plugin to apply manifests to: the counter example (`just guests`), or
+/// the component in `WASMVISOR_FUZZ_PLUGIN`.
+static PLUGIN: LazyLock<wasmvisor::Plugin> = LazyLock::new(|| {
+    let path = std::env::var("WASMVISOR_FUZZ_PLUGIN").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../guest-examples/target/wasm32-wasip2/release/counter.wasm"
+        )
+        .into()
+    });
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let host = wasmvisor::Host::new().unwrap();
+        host.load_plugin_file(&path)
+            .await
+            .unwrap_or_else(|error| panic!("{error} (run `just guests` first)"))
+    })
+});
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Err(reason) = wasmvisor::fuzzing::manifest(text, &PLUGIN) {
+        assert!(!reason.is_empty());
+    }
+    if let Err(reason) = wasmvisor::fuzzing::host_config(text) {
+        assert!(!reason.is_empty());
+    }
+    if let Some((boot, seq)) = wasmvisor::fuzzing::event_position(text) {
+        // What parses is a number, or a run and a number.
+        let plain = text.trim().parse::<u64>();
+        assert!(plain == Ok(seq) || boot.is_some(), "{text:?}");
+    }
+});
