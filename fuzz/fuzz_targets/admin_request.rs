@@ -11,25 +11,18 @@ use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt;
 
+#[path = "plugin.rs"]
+mod plugin;
+
 const TOKEN: &str = "fuzz-token";
 
 /// A host with the counter example running as `counter`, its router, and
 /// the runtime they run on.
 static ENDPOINT: LazyLock<(tokio::runtime::Runtime, axum::Router)> = LazyLock::new(|| {
-    let path = std::env::var("WASMVISOR_FUZZ_PLUGIN").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../guest-examples/target/wasm32-wasip2/release/counter.wasm"
-        )
-        .into()
-    });
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let router = runtime.block_on(async {
         let host = wasmvisor::Host::new().unwrap();
-        let plugin = host
-            .load_plugin_file(&path)
-            .await
-            .unwrap_or_else(|error| panic!("{error} (run `just guests` first)"));
+        let plugin = plugin::load(&host).await;
         host.start_supervisor(
             wasmvisor::SupervisorSpec::new("counter")
                 .child(wasmvisor::ChildSpec::new("counter", plugin)),

@@ -7,23 +7,13 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 
-/// A plugin to apply manifests to: the counter example (`just guests`), or
-/// the component in `WASMVISOR_FUZZ_PLUGIN`.
+#[path = "plugin.rs"]
+mod plugin;
+
+/// A plugin to apply manifests to.
 static PLUGIN: LazyLock<wasmvisor::Plugin> = LazyLock::new(|| {
-    let path = std::env::var("WASMVISOR_FUZZ_PLUGIN").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../guest-examples/target/wasm32-wasip2/release/counter.wasm"
-        )
-        .into()
-    });
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let host = wasmvisor::Host::new().unwrap();
-        host.load_plugin_file(&path)
-            .await
-            .unwrap_or_else(|error| panic!("{error} (run `just guests` first)"))
-    })
+    runtime.block_on(async { plugin::load(&wasmvisor::Host::new().unwrap()).await })
 });
 
 fuzz_target!(|data: &[u8]| {
