@@ -143,8 +143,9 @@ pub(crate) async fn load_child(
         ChildSpec::new(name.clone(), plugin).restart(restart),
         plugin_dir,
     );
-    // The defaults are valid: a spec that is not came from the manifest,
-    // so the error names it (and the value), not the plugin.
+    // The defaults are valid: a spec that is not came from the manifest, so
+    // the error names it (and the value), or the plugin when it has none
+    // (its name is refused).
     let checked = child
         .validate()
         .and_then(|()| manifest.own_supervisor(&name).validate());
@@ -153,8 +154,13 @@ pub(crate) async fn load_child(
             Error::InvalidSpec { reason, .. } => reason,
             other => other.to_string(),
         };
+        let manifest_path = Manifest::path_for(path);
         return Err(Error::Load {
-            path: Manifest::path_for(path),
+            path: if manifest_path.exists() {
+                manifest_path
+            } else {
+                path.to_path_buf()
+            },
             reason,
         });
     }

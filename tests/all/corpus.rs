@@ -132,6 +132,14 @@ async fn bad_plugin_files_are_refused_one_by_one_and_the_good_plugin_runs() {
     std::fs::write(dir.path().join(non_utf8), &counter).unwrap();
     expected.push(("caf\u{fffd}.wasm".into(), "not valid UTF-8"));
 
+    // A name in the host's own namespace: refused, naming the plugin (it
+    // has no manifest to blame).
+    std::fs::write(path("wasmvisor:reserved.wasm"), &counter).unwrap();
+    expected.push((
+        "wasmvisor:reserved.wasm".into(),
+        "are reserved for the host",
+    ));
+
     // Names that can: a link to a good plugin, and a very long name.
     std::os::unix::fs::symlink(path("counter.wasm"), path("linked.wasm")).unwrap();
     let long = "l".repeat(200);
