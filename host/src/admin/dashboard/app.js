@@ -122,7 +122,9 @@ function showNotice(text, bad = false) {
 function takeTokenFromAddress() {
   const match = /^#token=(.*)$/.exec(location.hash);
   if (!match) return;
-  sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+  let value = match[1];
+  try { value = decodeURIComponent(value); } catch { /* not encoded: as it is */ }
+  sessionStorage.setItem(TOKEN_KEY, value);
   history.replaceState(null, "", location.pathname);
 }
 
@@ -262,9 +264,9 @@ function fillRow(row, child) {
   } else {
     for (const field of ["health", "version", "memory", "mailbox", "state"]) set(field, "");
   }
-  const stopped = state === "stopped";
-  row.querySelector('[data-action="stop"]').disabled = stopped;
-  row.querySelector('[data-action="start"]').disabled = !stopped;
+  const down = state === "stopped";
+  row.querySelector('[data-action="stop"]').disabled = down;
+  row.querySelector('[data-action="start"]').disabled = !down;
   row.dataset.status = state;
 }
 
