@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use wasmvisor::{Error, Host, start_plugin_dir};
 
 use crate::cli::{start_host, stop_host};
-use crate::common::{call_ok, guest, workspace_root};
+use crate::common::{Random, call_ok, guest, workspace_root};
 
 /// Every failure of a directory's start, as (file name, reason).
 fn failures(errors: &[Error]) -> Vec<(String, String)> {
@@ -46,19 +46,6 @@ fn replace_all(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     }
     assert!(found > 0, "nothing to replace");
     out
-}
-
-/// A small deterministic generator (xorshift), so that a failure names
-/// bytes that can be made again.
-struct Xorshift(u64);
-
-impl Xorshift {
-    fn below(&mut self, bound: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % bound as u64) as usize
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -194,7 +181,7 @@ async fn corrupted_components_are_refused_or_run_but_never_take_the_host_down() 
         wasmvisor::SupervisorSpec::new("good").child(wasmvisor::ChildSpec::new("good", good)),
     )
     .await;
-    let mut random = Xorshift(0x5eed_cafe);
+    let mut random = Random(0x5eed_cafe);
     let (mut refused, mut loaded) = (0, 0);
     for case in 0..40 {
         let mut bytes = counter.clone();

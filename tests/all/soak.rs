@@ -30,7 +30,7 @@ use wasmvisor::{
     watch_plugin_dir,
 };
 
-use crate::common::guest;
+use crate::common::{Random, guest};
 
 /// How long a call may take before it counts as unanswered: far beyond any
 /// deadline, restart or upgrade in the soak.
@@ -132,28 +132,6 @@ impl Population {
             + self.vitals.len()
             + self.poisoned.len()
             + self.doomed.len()
-    }
-}
-
-/// A small deterministic generator (xorshift): a seed replays a run's
-/// choices.
-#[derive(Clone)]
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, from: &'a [String]) -> &'a str {
-        &from[self.below(from.len())]
     }
 }
 

@@ -112,3 +112,28 @@ pub async fn lifecycle(
     })
     .await
 }
+
+/// A small deterministic generator (xorshift): a seed replays a run's
+/// choices, and a failure names inputs that can be made again.
+#[derive(Clone)]
+pub struct Random(pub u64);
+
+impl Random {
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `bound`.
+    pub fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound as u64) as usize
+    }
+
+    /// One of `from`.
+    pub fn pick<'a>(&mut self, from: &'a [String]) -> &'a str {
+        &from[self.below(from.len())]
+    }
+}
