@@ -75,19 +75,20 @@ ps:
 
 # Build the guests, then run every test (the CLI tests build their own binary). The chaos soak
 # runs last, alone (it measures the process's memory), in its short form, with its summary shown.
+# Both commands say `--workspace` so that they resolve features alike and share one build.
 test: guests tools
     cargo test --workspace -- --skip soak::
-    cargo test -p wasmvisor-integration-tests --test all soak:: -- --nocapture
+    cargo test --workspace soak:: -- --nocapture
 
 # The chaos soak's long form: 500 plugins for 5 minutes (SECS, PLUGINS; SEED replays a run).
 soak SECS="300" PLUGINS="500" SEED="":
     WASMVISOR_SOAK_SECS={{SECS}} WASMVISOR_SOAK_PLUGINS={{PLUGINS}} WASMVISOR_SOAK_SEED={{SEED}} \
-        cargo test -p wasmvisor-integration-tests --test all soak:: -- --nocapture
+        cargo test --workspace soak:: -- --nocapture
 
 # Remake the README's picture of the dashboard (docs/images/dashboard.png) from its browser test.
 screenshot: guests
     WASMVISOR_REQUIRE_BROWSER=1 WASMVISOR_SCREENSHOT="{{justfile_directory()}}/docs/images/dashboard.png" \
-        cargo test -p wasmvisor-integration-tests --test all in_a_browser
+        cargo test --workspace in_a_browser
 
 # Measure wasmvisor against raw wasmtime (release build); writes docs/benchmarks.md.
 bench: guests
