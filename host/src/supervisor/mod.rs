@@ -1054,7 +1054,14 @@ impl SupervisorTask {
         let within = self.within;
         let exceeded = {
             let mut history = self.shared.restart_history();
-            history.retain(|&attempt| now.duration_since(attempt) <= within);
+            // Oldest first: drop the attempts that left the window from the
+            // front, rather than scanning every attempt still in the window.
+            while history
+                .front()
+                .is_some_and(|&attempt| now.duration_since(attempt) > within)
+            {
+                history.pop_front();
+            }
             history.push_back(now);
             history.len() > self.max_restarts as usize
         };
