@@ -91,8 +91,10 @@ screenshot: guests
         cargo test --workspace in_a_browser
 
 # Measure wasmvisor against raw wasmtime (release build); writes docs/benchmarks.md.
+# RUST_LIB_BACKTRACE=0: with RUST_BACKTRACE=1 in the environment, wasmtime would capture a host
+# backtrace into every error (each guest trap), and runs would differ by the shell they came from.
 bench: guests
-    cargo bench -p wasmvisor --bench overhead
+    RUST_LIB_BACKTRACE=0 cargo bench -p wasmvisor --bench overhead
 
 # Formatting, lints and docs, host and guests.
 lint:
