@@ -343,11 +343,18 @@ macro_rules! time_per {
 }
 
 async fn round_trip(counter: &[u8], rows: &mut Rows) {
-    let (mut store, handler) = RawCounter::new(counter, None)
-        .instance(BTreeMap::new())
-        .await;
+    // The raw instance holds what the actor holds (it has counted to 1), so
+    // that both read, copy and parse the same state.
+    let counted = BTreeMap::from([("count".to_owned(), b"1".to_vec())]);
+    let (mut store, handler) = RawCounter::new(counter, None).instance(counted).await;
     let host = Host::new().unwrap();
     let actor = one_counter(&host, counter).await;
+    let raw_reply = handler
+        .call_handle(&mut store, b"get")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(raw_reply, actor.call("get").await.unwrap());
     let (mut raw, mut ours) = (Vec::new(), Vec::new());
     for _ in 0..ROUND_TRIP_ROUNDS {
         raw.push(time_per!(
