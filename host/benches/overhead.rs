@@ -62,6 +62,9 @@ const ROUND_TRIPS: u32 = 20_000;
 /// virtual machine one run of either drifts by 20% from the next.
 const ROUND_TRIP_ROUNDS: usize = 7;
 const THROUGHPUT_MESSAGES: usize = 200_000;
+/// Throughput is measured in this many rounds alternating with the floor's
+/// (for the unpooled hosts), and the median round counts.
+const THROUGHPUT_ROUNDS: usize = 5;
 const RESTARTS: usize = 300;
 const SERIAL_COMMITS: u32 = 300;
 const CONCURRENT_ACTORS: usize = 100;
@@ -496,8 +499,8 @@ fn cores() -> usize {
 /// raw instances, called in turn by one task per core (one task for one
 /// actor, which handles one message at a time).
 ///
-/// The floor is dropped before the host starts: two pools of 10,000 slots
-/// would not fit under Linux's default cap on memory mappings.
+/// With a pool, the floor is dropped before the host starts: two pools of
+/// 10,000 slots would not fit under Linux's default cap on memory mappings.
 async fn throughput(counter: &[u8], actors: usize, pool: Option<u32>, rows: &mut Rows) {
     let raw_counter = RawCounter::new(counter, pool);
     let task_count = actors.min(cores());
@@ -511,23 +514,19 @@ async fn throughput(counter: &[u8], actors: usize, pool: Option<u32>, rows: &mut
         }
         instances.push(mine);
     }
-    let start = Instant::now();
-    let tasks: Vec<_> = instances
-        .into_iter()
-        .map(|mut mine| {
-            tokio::spawn(async move {
-                for i in 0..raw_per_task {
-                    let (store, handler) = &mut mine[i % stores_per_task];
-                    handler.call_handle(store, b"get").await.unwrap().unwrap();
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
+    // Rounds alternate with the floor's, and the medians count; a pooled
+    // host of 10,000 and its floor cannot exist at once, so that one is a
+    // single round each, the floor first.
+    let rounds = if pool.is_some() { 1 } else { THROUGHPUT_ROUNDS };
+    let mut raw_rates = Vec::with_capacity(rounds);
+    let mut raw = Some((raw_counter, instances));
+    if pool.is_some()
+        && let Some((raw_counter, mut instances)) = raw.take()
+    {
+        raw_rates.push(raw_calls_per_second(&mut instances, raw_per_task).await);
+        drop(instances);
+        drop(raw_counter);
     }
-    let raw_rate = (raw_per_task * task_count) as f64 / start.elapsed().as_secs_f64();
-    drop(raw_counter);
 
     let host = host_with(pool);
     let plugin = host
@@ -541,24 +540,68 @@ async fn throughput(counter: &[u8], actors: usize, pool: Option<u32>, rows: &mut
     let handles: Vec<_> = (0..actors)
         .map(|i| host.actor(&format!("busy-{i}")).unwrap())
         .collect();
-    let callers = handles
-        .iter()
-        .flat_map(|actor| std::iter::repeat_n(actor.clone(), callers_per_actor));
-    let rate = calls_per_second(callers, "get", per_caller).await;
+    let mut rates = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        if let Some((_, instances)) = &mut raw {
+            raw_rates.push(raw_calls_per_second(instances, raw_per_task).await);
+        }
+        let callers = handles
+            .iter()
+            .flat_map(|actor| std::iter::repeat_n(actor.clone(), callers_per_actor));
+        rates.push(calls_per_second(callers, "get", per_caller).await);
+    }
     host.shutdown().await;
+    let (rate, raw_rate) = (median(&mut rates), median(&mut raw_rates));
     rows.push(Row::rates(
         format!(
             "throughput, {actors} actor{}{} on {} cores (floor: raw calls to {actors} \
-             instance{} from {task_count} task{})",
+             instance{} from {task_count} task{}{})",
             if actors == 1 { "" } else { "s" },
             pool_label(pool),
             cores(),
             if actors == 1 { "" } else { "s" },
             if task_count == 1 { "" } else { "s" },
+            if rounds == 1 {
+                String::new()
+            } else {
+                format!("; median of {rounds} rounds alternating with the floor's")
+            },
         ),
         rate,
         raw_rate,
     ));
+}
+
+/// Raw calls per second when each task of `instances` calls its instances
+/// in turn, `per_task` times; the tasks hand their instances back.
+async fn raw_calls_per_second(
+    instances: &mut Vec<Vec<(Store<Raw>, handler::Guest)>>,
+    per_task: usize,
+) -> f64 {
+    let start = Instant::now();
+    let tasks: Vec<_> = std::mem::take(instances)
+        .into_iter()
+        .map(|mut mine| {
+            tokio::spawn(async move {
+                let count = mine.len();
+                for i in 0..per_task {
+                    let (store, handler) = &mut mine[i % count];
+                    handler.call_handle(store, b"get").await.unwrap().unwrap();
+                }
+                mine
+            })
+        })
+        .collect();
+    for task in tasks {
+        instances.push(task.await.unwrap());
+    }
+    (per_task * instances.len()) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The median of `rates`.
+fn median(rates: &mut [f64]) -> f64 {
+    rates.sort_unstable_by(f64::total_cmp);
+    rates[rates.len() / 2]
 }
 
 /// Calls per second when each of `callers` (one task each; an actor may
