@@ -343,9 +343,14 @@ fn read_toml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, Err
 }
 
 impl Manifest {
-    /// Reads `NAME.toml` beside `wasm`, if there is one.
+    /// Reads `NAME.toml` beside `wasm`, if there is one; the defaults if not.
     pub(crate) fn for_plugin(wasm: &Path) -> Result<Manifest, Error> {
-        Ok(read_toml(&Manifest::path_for(wasm))?.unwrap_or_default())
+        Ok(Manifest::read_for(wasm)?.unwrap_or_default())
+    }
+
+    /// Reads `NAME.toml` beside `wasm`; `None` when there is none.
+    pub(crate) fn read_for(wasm: &Path) -> Result<Option<Manifest>, Error> {
+        read_toml(&Manifest::path_for(wasm))
     }
 
     /// Where the manifest of the plugin file `wasm` is.

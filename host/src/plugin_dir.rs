@@ -131,7 +131,13 @@ pub(crate) async fn load_child(
             reason: "the file name is not valid UTF-8, so it cannot name an actor".into(),
         });
     };
-    let manifest = Manifest::for_plugin(path)?;
+    let found = Manifest::read_for(path)?;
+    // A spec refused below is blamed on the manifest if there is one.
+    let blamed = match found {
+        Some(_) => Manifest::path_for(path),
+        None => path.to_path_buf(),
+    };
+    let manifest = found.unwrap_or_default();
     let plugin = host.load_plugin_file(path).await?;
     let restart = if plugin.exports().job {
         RestartType::Transient
@@ -154,13 +160,8 @@ pub(crate) async fn load_child(
             Error::InvalidSpec { reason, .. } => reason,
             other => other.to_string(),
         };
-        let manifest_path = Manifest::path_for(path);
         return Err(Error::Load {
-            path: if manifest_path.exists() {
-                manifest_path
-            } else {
-                path.to_path_buf()
-            },
+            path: blamed,
             reason,
         });
     }
