@@ -181,6 +181,13 @@ struct RunArgs {
     /// instead, with no cap.
     #[arg(long, default_value_t = DEFAULT_INSTANCE_POOL)]
     instance_pool: u32,
+    /// Address space reserved for each instance's memory, in MiB, instead of
+    /// 4 GiB: guests then check the bounds of memory accesses (slower), and
+    /// each pool slot is this large, so many more fit (see
+    /// `HostBuilder::memory_reservation`). With a pool, also the most memory
+    /// an actor can have.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    memory_reservation_mib: Option<u64>,
     /// How long a shutdown waits for the messages already queued, in
     /// milliseconds, before it stops the actors.
     #[arg(long, default_value_t = 5000)]
@@ -348,6 +355,9 @@ async fn run(args: RunArgs) -> Result<(), String> {
     }
     if args.instance_pool > 0 {
         builder = builder.instance_pool(args.instance_pool);
+    }
+    if let Some(mib) = args.memory_reservation_mib {
+        builder = builder.memory_reservation(mib << 20);
     }
     let host = builder.build().map_err(|e| e.to_string())?;
     // The endpoint first: a port in use is reported before anything starts.

@@ -59,6 +59,9 @@ struct Shared {
     /// Room for this many instances at once in each engine's pool; `None`
     /// allocates every instance on demand.
     instance_pool: Option<u32>,
+    /// The address space reserved for each linear memory; `None` keeps
+    /// wasmtime's 4 GiB (see [`Engines::new`]).
+    memory_reservation: Option<u64>,
     /// Where compiled code is cached on disk, if anywhere.
     compile_cache: Option<wasmtime::Cache>,
     deadlines: Arc<Deadlines>,
@@ -79,10 +82,17 @@ impl Engines {
     ///
     /// With `instance_pool`, each engine allocates instances from a pool of
     /// that many slots (see [`instance_pool`]).
+    ///
+    /// With `memory_reservation`, each linear memory reserves that much
+    /// address space instead of 4 GiB: compiled code then checks the bounds
+    /// of every memory access (the 4 GiB reservation and its guard are what
+    /// let it skip them), and a pool's memory slots are that large, which
+    /// also caps how far a pooled memory can grow.
     pub(crate) fn new(
         fuel_metering: bool,
         compile_cache: Option<&std::path::Path>,
         instance_pool: Option<u32>,
+        memory_reservation: Option<u64>,
     ) -> anyhow::Result<Self> {
         let compile_cache = match compile_cache {
             Some(dir) => {
@@ -101,6 +111,7 @@ impl Engines {
         let shared = Arc::new(Shared {
             fuel_metering,
             instance_pool,
+            memory_reservation,
             compile_cache,
             deadlines,
             ticked,
@@ -136,6 +147,14 @@ impl Engines {
         self.shared.fuel_metering
     }
 
+    /// The most linear memory one instance can have, in bytes, when the
+    /// host's settings cap it: with an instance pool and a memory
+    /// reservation, a memory cannot outgrow its slot.
+    pub(crate) fn memory_ceiling(&self) -> Option<u64> {
+        self.shared.instance_pool?;
+        self.shared.memory_reservation
+    }
+
     /// Whether `engine` is one of this family's.
     pub(crate) fn owns(&self, engine: &Engine) -> bool {
         Arc::ptr_eq(&self.shared, &engine.inner.shared)
@@ -164,8 +183,11 @@ impl Engine {
         // the structures for concurrent guests, every call takes wasmtime's
         // direct path (see docs/benchmarks.md for what it bought).
         config.concurrency_support(false);
+        if let Some(bytes) = shared.memory_reservation {
+            config.memory_reservation(bytes);
+        }
         if let Some(slots) = shared.instance_pool {
-            config.allocation_strategy(instance_pool(slots));
+            config.allocation_strategy(instance_pool(slots, shared.memory_reservation));
         }
         config.consume_fuel(shared.fuel_metering);
         config.max_wasm_stack(stack_bytes);
@@ -237,7 +259,10 @@ impl Engine {
 /// A slot is taken by each running instance, and for a moment by each
 /// plugin load check and hot-upgrade candidate; an instance that finds the
 /// pool full fails to start, saying so.
-fn instance_pool(slots: u32) -> wasmtime::PoolingAllocationConfig {
+///
+/// With a `memory_reservation`, each memory slot is that large instead of
+/// 4 GiB, and no memory grows past it.
+fn instance_pool(slots: u32, memory_reservation: Option<u64>) -> wasmtime::PoolingAllocationConfig {
     let mut pool = wasmtime::PoolingAllocationConfig::new();
     // A component is several core instances (the plugin's module and the
     // small adapter modules the component model adds), each with a table
@@ -250,8 +275,11 @@ fn instance_pool(slots: u32) -> wasmtime::PoolingAllocationConfig {
         .max_tables_per_module(8)
         .max_memories_per_module(1)
         // The actor's own limits (`Limits`) bound memories and tables; the
-        // pool only has to be as large as WebAssembly allows.
-        .max_memory_size(1 << 32)
+        // pool only has to be as large as WebAssembly allows, or as the
+        // reservation, which wasmtime's slots cannot exceed.
+        .max_memory_size(memory_reservation.map_or(1 << 32, |bytes| {
+            usize::try_from(bytes.min(1 << 32)).unwrap_or(1 << 32)
+        }))
         .table_elements(MAX_POOLED_TABLE_ELEMENTS);
     pool
 }

@@ -54,6 +54,7 @@ pub struct HostBuilder {
     max_actors: Option<usize>,
     compile_cache: Option<std::path::PathBuf>,
     instance_pool: Option<u32>,
+    memory_reservation: Option<u64>,
 }
 
 impl HostBuilder {
@@ -118,12 +119,34 @@ impl HostBuilder {
         self
     }
 
+    /// Reserves `bytes` of address space for each instance's linear memory
+    /// instead of wasmtime's 4 GiB. Default: 4 GiB.
+    ///
+    /// The 4 GiB reservation (and the guard region after it) is what lets
+    /// compiled guests skip bounds checks: no 32-bit address can reach past
+    /// it. A smaller one makes every guest memory access check its bounds
+    /// (a slower guest; docs/benchmarks.md measures how much), in exchange
+    /// for address space. That matters with an [`instance_pool`](Self::instance_pool),
+    /// whose slots are each this large: 100,000 slots of 4 GiB do not fit in
+    /// a process's 128 TiB of address space, of 64 MiB they do. In a pool it
+    /// is also the most memory an instance can grow to, so a child whose
+    /// [`Limits::memory_bytes`](crate::Limits::memory_bytes) asks for more is
+    /// refused when it is started ([`Error::InvalidSpec`]). Without a pool, a
+    /// memory that outgrows its reservation is moved to a larger one.
+    ///
+    /// Rounded up to whole 64 KiB WebAssembly pages by wasmtime.
+    pub fn memory_reservation(mut self, bytes: u64) -> Self {
+        self.memory_reservation = Some(bytes);
+        self
+    }
+
     /// Creates the engine (and its epoch ticker thread) and the host.
     ///
     /// # Errors
     ///
     /// [`Error::Host`] when the engine cannot be set up (an instance pool
-    /// of no slots, or one whose address space cannot be reserved).
+    /// of no slots, or one whose address space cannot be reserved, or a
+    /// memory reservation of 0 bytes).
     pub fn build(self) -> Result<Host, Error> {
         if self.instance_pool == Some(0) {
             return Err(Error::host(
@@ -131,10 +154,17 @@ impl HostBuilder {
                 anyhow::anyhow!("the pool needs at least one slot"),
             ));
         }
+        if self.memory_reservation == Some(0) {
+            return Err(Error::host(
+                "setting up the memory reservation",
+                anyhow::anyhow!("each memory needs some address space: the reservation is 0"),
+            ));
+        }
         let engines = Engines::new(
             self.fuel_metering,
             self.compile_cache.as_deref(),
             self.instance_pool,
+            self.memory_reservation,
         )
         .map_err(|e| Error::host("setting up the wasmtime engine", e))?;
         let state_store = self

@@ -38,6 +38,11 @@ pub(crate) async fn start_host(dir: &Path) -> RunningHost {
 /// Starts `wasmvisor run` on `dir`; with `cwd`, from there, naming `dir`
 /// relative to it (as an operator in a shell would).
 pub(crate) async fn start_host_from(dir: &Path, cwd: Option<&Path>) -> RunningHost {
+    start_host_with(dir, cwd, &[]).await
+}
+
+/// Starts `wasmvisor run` on `dir` (from `cwd`, as above) with `options`.
+async fn start_host_with(dir: &Path, cwd: Option<&Path>, options: &[&str]) -> RunningHost {
     let mut command = Command::new(wasmvisor_bin());
     command.arg("run");
     match cwd {
@@ -46,6 +51,7 @@ pub(crate) async fn start_host_from(dir: &Path, cwd: Option<&Path>) -> RunningHo
     };
     let mut child = command
         .args(["--admin", "127.0.0.1:0"])
+        .args(options)
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -203,6 +209,30 @@ async fn a_host_started_on_a_relative_directory_keeps_its_files_there() {
             "{file} is kept in the plugin directory"
         );
     }
+    stop_host(host).await;
+}
+
+/// `--memory-reservation-mib` reaches the host: with 32 MiB per pooled
+/// memory, a plugin whose manifest asks for 64 MiB is refused while the one
+/// within it runs.
+#[tokio::test]
+async fn a_small_memory_reservation_refuses_a_plugin_that_asks_for_more() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("counter"), dir.path().join("counter.wasm")).unwrap();
+    std::fs::copy(guest("counter"), dir.path().join("greedy.wasm")).unwrap();
+    std::fs::write(dir.path().join("greedy.toml"), "[limits]\nmemory_mib = 64\n").unwrap();
+    let host = start_host_with(
+        dir.path(),
+        None,
+        &["--instance-pool", "8", "--memory-reservation-mib", "32"],
+    )
+    .await;
+    let (ok, out, err) = wasmvisor(&host.dir, &["call", "counter", "inc"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "1");
+    let (ok, _, err) = wasmvisor(&host.dir, &["call", "greedy", "inc"]).await;
+    assert!(!ok, "a plugin asking for more memory than a slot holds should not run");
+    assert!(err.contains("greedy"), "{err}");
     stop_host(host).await;
 }
 

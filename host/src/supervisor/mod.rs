@@ -720,7 +720,17 @@ fn check_plugin(context: &SupervisorContext, child: &ChildSpec) -> Result<(), St
                 plugin.source().display()
             ))
         }
-        _ => Ok(()),
+        ChildSpecKind::Worker(_) => match context.actor.engines.memory_ceiling() {
+            Some(ceiling) if child.limits.memory_bytes > ceiling => Err(format!(
+                "its memory limit ({} bytes) is more than a pooled instance of this host can \
+                 have: the host reserves {ceiling} bytes per memory \
+                 (`HostBuilder::memory_reservation`, `wasmvisor run --memory-reservation-mib`); \
+                 lower the limit or raise the reservation",
+                child.limits.memory_bytes
+            )),
+            _ => Ok(()),
+        },
+        ChildSpecKind::Supervisor(_) => Ok(()),
     }
 }
 
