@@ -131,8 +131,10 @@ impl HostBuilder {
     /// a process's 128 TiB of address space, of 64 MiB they do. In a pool it
     /// is also the most memory an instance can grow to, so a child whose
     /// [`Limits::memory_bytes`](crate::Limits::memory_bytes) asks for more is
-    /// refused when it is started ([`Error::InvalidSpec`]). Without a pool, a
-    /// memory that outgrows its reservation is moved to a larger one.
+    /// refused when it is started ([`Error::InvalidSpec`]); the default limit
+    /// is 64 MiB, so a smaller pooled reservation needs lower limits too.
+    /// Without a pool, a memory that outgrows its reservation is moved to a
+    /// larger one.
     ///
     /// Rounded up to whole 64 KiB WebAssembly pages by wasmtime.
     pub fn memory_reservation(mut self, bytes: u64) -> Self {

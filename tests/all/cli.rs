@@ -212,26 +212,33 @@ async fn a_host_started_on_a_relative_directory_keeps_its_files_there() {
     stop_host(host).await;
 }
 
-/// `--memory-reservation-mib` reaches the host: with 32 MiB per pooled
-/// memory, a plugin whose manifest asks for 64 MiB is refused while the one
-/// within it runs.
+/// `--memory-reservation-mib` reaches the host: with 64 MiB per pooled
+/// memory, a plugin whose manifest asks for 128 MiB is refused while the one
+/// within it (the default limit, 64 MiB) runs.
 #[tokio::test]
 async fn a_small_memory_reservation_refuses_a_plugin_that_asks_for_more() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(guest("counter"), dir.path().join("counter.wasm")).unwrap();
     std::fs::copy(guest("counter"), dir.path().join("greedy.wasm")).unwrap();
-    std::fs::write(dir.path().join("greedy.toml"), "[limits]\nmemory_mib = 64\n").unwrap();
+    std::fs::write(
+        dir.path().join("greedy.toml"),
+        "[limits]\nmemory_mib = 128\n",
+    )
+    .unwrap();
     let host = start_host_with(
         dir.path(),
         None,
-        &["--instance-pool", "8", "--memory-reservation-mib", "32"],
+        &["--instance-pool", "8", "--memory-reservation-mib", "64"],
     )
     .await;
     let (ok, out, err) = wasmvisor(&host.dir, &["call", "counter", "inc"]).await;
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "1");
     let (ok, _, err) = wasmvisor(&host.dir, &["call", "greedy", "inc"]).await;
-    assert!(!ok, "a plugin asking for more memory than a slot holds should not run");
+    assert!(
+        !ok,
+        "a plugin asking for more memory than a slot holds should not run"
+    );
     assert!(err.contains("greedy"), "{err}");
     stop_host(host).await;
 }

@@ -104,7 +104,10 @@ async fn a_small_memory_reservation_caps_what_a_pooled_child_may_ask_for() {
     .await;
     assert_eq!(call_ok(&host, "counter", "inc").await, "1");
     let crashed = host.actor("counter").unwrap().call("crash").await;
-    assert!(matches!(crashed, Err(CallError::Crashed { .. })), "{crashed:?}");
+    assert!(
+        matches!(crashed, Err(CallError::Crashed { .. })),
+        "{crashed:?}"
+    );
     assert_eq!(call_ok(&host, "counter", "get").await, "1");
     match host.actor("hog").unwrap().call("hog").await {
         Err(CallError::Crashed { reason, .. }) => assert_eq!(
@@ -142,10 +145,7 @@ async fn a_small_memory_reservation_caps_what_a_pooled_child_may_ask_for() {
 /// it moves, and the actor's own limit is what stops it.
 #[tokio::test]
 async fn without_a_pool_a_memory_outgrows_a_small_reservation_up_to_its_limit() {
-    let host = Host::builder()
-        .memory_reservation(4 << 20)
-        .build()
-        .unwrap();
+    let host = Host::builder().memory_reservation(4 << 20).build().unwrap();
     let hog = plugin(&host, "hog").await;
     let limit = 24 << 20;
     supervise(
