@@ -152,7 +152,10 @@ impl Engines {
     /// reservation, a memory cannot outgrow its slot.
     pub(crate) fn memory_ceiling(&self) -> Option<u64> {
         self.shared.instance_pool?;
-        self.shared.memory_reservation
+        // A slot holds at most a 32-bit memory, whatever the reservation.
+        self.shared
+            .memory_reservation
+            .map(|bytes| bytes.min(1 << 32))
     }
 
     /// Whether `engine` is one of this family's.

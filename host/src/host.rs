@@ -135,8 +135,6 @@ impl HostBuilder {
     /// is 64 MiB, so a smaller pooled reservation needs lower limits too.
     /// Without a pool, a memory that outgrows its reservation is moved to a
     /// larger one.
-    ///
-    /// Rounded up to whole 64 KiB WebAssembly pages by wasmtime.
     pub fn memory_reservation(mut self, bytes: u64) -> Self {
         self.memory_reservation = Some(bytes);
         self
