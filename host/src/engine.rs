@@ -152,10 +152,8 @@ impl Engines {
     /// reservation, a memory cannot outgrow its slot.
     pub(crate) fn memory_ceiling(&self) -> Option<u64> {
         self.shared.instance_pool?;
-        // A slot holds at most a 32-bit memory, whatever the reservation.
-        self.shared
-            .memory_reservation
-            .map(|bytes| bytes.min(1 << 32))
+        self.shared.memory_reservation?;
+        Some(pooled_memory_bytes(self.shared.memory_reservation))
     }
 
     /// Whether `engine` is one of this family's.
@@ -280,11 +278,18 @@ fn instance_pool(slots: u32, memory_reservation: Option<u64>) -> wasmtime::Pooli
         // The actor's own limits (`Limits`) bound memories and tables; the
         // pool only has to be as large as WebAssembly allows, or as the
         // reservation, which wasmtime's slots cannot exceed.
-        .max_memory_size(memory_reservation.map_or(1 << 32, |bytes| {
-            usize::try_from(bytes.min(1 << 32)).unwrap_or(1 << 32)
-        }))
+        .max_memory_size(
+            usize::try_from(pooled_memory_bytes(memory_reservation)).unwrap_or(usize::MAX),
+        )
         .table_elements(MAX_POOLED_TABLE_ELEMENTS);
     pool
+}
+
+/// The largest memory a pool slot holds: a 32-bit memory's 4 GiB, or the
+/// memory reservation if that is smaller (wasmtime's slots cannot exceed it).
+fn pooled_memory_bytes(memory_reservation: Option<u64>) -> u64 {
+    const MAX_32_BIT_MEMORY: u64 = 1 << 32;
+    memory_reservation.map_or(MAX_32_BIT_MEMORY, |bytes| bytes.min(MAX_32_BIT_MEMORY))
 }
 
 /// The largest table a pooled instance may have: the room the pool
