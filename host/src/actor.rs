@@ -14,18 +14,34 @@
 //!                                guest call in progress (brutal kill, timeout)
 //! ```
 //!
+//! **Direct hand-off.** When the actor is idle (its instance is on the
+//! desk, nobody holds it, and no message waits in the mailbox or for
+//! redelivery), [`ActorRef::call`] runs the guest itself, on the caller's
+//! task: no mailbox, no wake-up of the actor task, no reply across threads.
+//! The desk's lock says who runs the guest; the mailbox is kept for when the
+//! actor is busy. Whoever handles a message does the same thing (commit,
+//! reply, redelivery); when a handed-off message ends the instance, the
+//! caller leaves the crash on the desk and the actor task reports it. A
+//! caller that gives up (a timeout drops its call) does not cut the guest
+//! off: what it started finishes on a task of its own, as it would have in
+//! the actor task.
+//!
 //! The task lives as long as its child spec. Between instances (while the
 //! supervisor waits to restart it) it reads no messages, so they wait in the
 //! mailbox and the next instance answers them, in order. When the actor is
 //! closed for good, every waiting and later message is answered with
 //! [`CallError::Stopped`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use prometheus_client::metrics::histogram::Histogram;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, OwnedMutexGuard, mpsc, oneshot};
 use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::dead_letters::DeadLetters;
@@ -46,6 +62,7 @@ use crate::supervisor::{ChildSpec, Shutdown, SnapshotPolicy};
 #[derive(Clone)]
 pub struct ActorRef {
     shared: Arc<ActorShared>,
+    core: Arc<ActorCore>,
     mailbox: mpsc::Sender<Envelope>,
 }
 
@@ -65,6 +82,41 @@ struct Envelope {
     reply: Option<Reply>,
     /// Why each earlier delivery of this message crashed (with redelivery).
     crashes: Vec<CrashReason>,
+    /// Counts it as waiting for the actor task, while it does (`None` for a
+    /// handed-off message, until it is kept for redelivery).
+    waiting: Option<Waiting>,
+}
+
+impl Envelope {
+    /// A message for the mailbox, counted as waiting in `core`.
+    fn queued(core: &ActorCore, message: Vec<u8>, reply: Option<Reply>) -> Self {
+        Envelope {
+            message,
+            reply,
+            crashes: Vec::new(),
+            waiting: Some(Waiting::new(&core.waiting)),
+        }
+    }
+}
+
+/// Counts one message waiting for the actor task (in the mailbox, or kept
+/// for the next instance) for as long as it exists. A caller hands its
+/// message off only when none waits, so that the messages of one caller keep
+/// their order (a `cast` then a `call` from one task: the call waits for the
+/// cast).
+struct Waiting(Arc<AtomicUsize>);
+
+impl Waiting {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Waiting(Arc::clone(count))
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl ActorRef {
@@ -85,14 +137,40 @@ impl ActorRef {
     /// [`CallError::StateCommit`] when the message's state could not be
     /// committed.
     pub async fn call(&self, message: impl Into<Vec<u8>>) -> Result<Vec<u8>, CallError> {
+        let message = message.into();
+        if let Some(desk) = self.core.idle_desk() {
+            return self.hand_off(desk, message).await;
+        }
+        self.call_queued(message).await
+    }
+
+    /// [`ActorRef::call`] through the mailbox, never handed off: for a
+    /// guest calling another actor, whose guest would otherwise run inside
+    /// the caller's guest call.
+    pub(crate) async fn call_queued(&self, message: Vec<u8>) -> Result<Vec<u8>, CallError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Envelope {
-            message: message.into(),
+        self.send(Envelope::queued(&self.core, message, Some(reply)))
+            .await?;
+        // A dropped reply sender means the actor closed with the message unread.
+        answer.await.unwrap_or_else(|_| Err(self.stopped_error()))
+    }
+
+    /// Handles `message` on this task, with the desk of an idle actor.
+    async fn hand_off(
+        &self,
+        desk: OwnedMutexGuard<Desk>,
+        message: Vec<u8>,
+    ) -> Result<Vec<u8>, CallError> {
+        let (reply, answer) = oneshot::channel();
+        let envelope = Envelope {
+            message,
             reply: Some(reply),
             crashes: Vec::new(),
-        })
-        .await?;
-        // A dropped reply sender means the actor closed with the message unread.
+            waiting: None,
+        };
+        HandOff(Some(Box::pin(Arc::clone(&self.core).serve(desk, envelope)))).await;
+        // Dropped unanswered only if the actor closed while the message was
+        // kept for redelivery.
         answer.await.unwrap_or_else(|_| Err(self.stopped_error()))
     }
 
@@ -104,25 +182,19 @@ impl ActorRef {
     ///
     /// [`CallError::MailboxFull`], and those of [`ActorRef::call`].
     pub async fn try_call(&self, message: impl Into<Vec<u8>>) -> Result<Vec<u8>, CallError> {
+        let message = message.into();
+        if let Some(desk) = self.core.idle_desk() {
+            return self.hand_off(desk, message).await;
+        }
         let (reply, answer) = oneshot::channel();
-        let envelope = Envelope {
-            message: message.into(),
-            reply: Some(reply),
-            crashes: Vec::new(),
-        };
-        self.try_send(envelope)?;
+        self.try_send(Envelope::queued(&self.core, message, Some(reply)))?;
         answer.await.unwrap_or_else(|_| Err(self.stopped_error()))
     }
 
     /// Sends `message` without waiting for it to be handled, nor for room in
     /// the mailbox.
     pub(crate) fn try_cast(&self, message: Vec<u8>) -> Result<(), CallError> {
-        let envelope = Envelope {
-            message,
-            reply: None,
-            crashes: Vec::new(),
-        };
-        self.try_send(envelope)
+        self.try_send(Envelope::queued(&self.core, message, None))
     }
 
     /// Puts `envelope` in the mailbox if there is room, without waiting.
@@ -145,20 +217,15 @@ impl ActorRef {
     ///
     /// [`CallError::Stopped`] when the actor is stopped for good.
     pub async fn cast(&self, message: impl Into<Vec<u8>>) -> Result<(), CallError> {
-        self.send(Envelope {
-            message: message.into(),
-            reply: None,
-            crashes: Vec::new(),
-        })
-        .await
+        self.send(Envelope::queued(&self.core, message.into(), None))
+            .await
     }
 
     /// What the actor is doing now.
     pub fn info(&self) -> ActorInfo {
-        self.shared.info(
-            ChildKind::Worker,
-            self.mailbox.max_capacity() - self.mailbox.capacity(),
-        )
+        let in_mailbox = self.mailbox.max_capacity() - self.mailbox.capacity();
+        let taken = usize::from(self.core.taken.load(Ordering::SeqCst));
+        self.shared.info(ChildKind::Worker, in_mailbox + taken)
     }
 
     async fn send(&self, envelope: Envelope) -> Result<(), CallError> {
@@ -425,26 +492,311 @@ pub(crate) fn spawn(
     let (control_tx, control) = mpsc::unbounded_channel();
     let shared = Arc::new(ActorShared::new(spec.id.clone()));
     shared.lock().version = Some(plugin.version().to_owned());
-    let task = ActorTask {
-        call_latency: context.metrics.call_latency(&spec.id),
-        snapshots: SnapshotClock::default(),
-        redeliver: None,
+    let core = Arc::new(ActorCore {
         name: Arc::from(spec.id.as_str()),
-        shared: shared.clone(),
+        call_latency: context.metrics.call_latency(&spec.id),
+        state_store: Arc::clone(&context.state_store),
+        events: context.events.clone(),
+        metrics: Arc::clone(&context.metrics),
+        dead_letters: Arc::clone(&context.dead_letters),
         spec,
+        desk: Arc::new(tokio::sync::Mutex::new(Desk {
+            instance: None,
+            snapshots: SnapshotClock::default(),
+            first: VecDeque::new(),
+            ended: None,
+        })),
+        waiting: Arc::default(),
+        taken: AtomicBool::new(false),
+        ended: Notify::new(),
+    });
+    let task = ActorTask {
+        core: Arc::clone(&core),
+        shared: shared.clone(),
         plugin,
         context,
         mailbox,
         control,
+        deferred: None,
         exits,
     };
     tokio::spawn(task.run());
     ActorChannels {
         actor: ActorRef {
             shared,
+            core,
             mailbox: mailbox_tx,
         },
         control: control_tx,
+    }
+}
+
+/// A handed-off message being handled on its caller's task. Dropped before
+/// it is done (the caller gave up waiting), it finishes on a task of its
+/// own: a guest call cut off halfway would leave the instance unusable, and
+/// the message's writes are committed as the actor task would have.
+struct HandOff(Option<Pin<Box<dyn Future<Output = ()> + Send>>>);
+
+impl Future for HandOff {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(serving) = self.0.as_mut() {
+            std::task::ready!(serving.as_mut().poll(cx));
+            self.0 = None;
+        }
+        Poll::Ready(())
+    }
+}
+
+impl Drop for HandOff {
+    fn drop(&mut self) {
+        // Without a runtime (it is shutting down) nothing can run it: the
+        // instance is dropped with the runtime's tasks anyway.
+        if let Some(serving) = self.0.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(serving);
+        }
+    }
+}
+
+/// What handling a message takes: shared by the actor task and the callers
+/// it hands the instance to (see the module docs).
+struct ActorCore {
+    name: Arc<str>,
+    spec: Arc<ChildSpec>,
+    state_store: Arc<dyn StateStore>,
+    events: EventBus,
+    metrics: Arc<Metrics>,
+    dead_letters: Arc<DeadLetters>,
+    /// Where each message's handling time is recorded (see `metrics`).
+    call_latency: Histogram,
+    /// The instance and its bookkeeping: whoever holds the lock runs the
+    /// guest.
+    desk: Arc<tokio::sync::Mutex<Desk>>,
+    /// How many messages wait for the actor task (see [`Waiting`]).
+    waiting: Arc<AtomicUsize>,
+    /// Whether the actor task took a message from the mailbox and waits for
+    /// the desk (a caller has it) to handle it: counted in the mailbox's
+    /// depth, as it was not started.
+    taken: AtomicBool,
+    /// Signalled when a handed-off message ended the instance.
+    ended: Notify,
+}
+
+/// The running instance, and what goes with it from one message to the next.
+struct Desk {
+    /// The running instance: on the desk only while it serves.
+    instance: Option<Instance>,
+    snapshots: SnapshotClock,
+    /// Messages for the next instance, before the mailbox's: one kept for
+    /// redelivery, and any the actor task took from the mailbox just as a
+    /// handed-off message ended the instance.
+    first: VecDeque<Envelope>,
+    /// How the instance ended in a caller's hands, for the actor task to
+    /// report.
+    ended: Option<CrashReason>,
+}
+
+impl Desk {
+    /// The serving instance and its snapshot clock. The actor task puts the
+    /// instance on the desk before serving and takes it off after, and a
+    /// caller gets the desk only with one on.
+    fn serving(&mut self) -> Option<(&mut Instance, &mut SnapshotClock)> {
+        let instance = self.instance.as_mut()?;
+        Some((instance, &mut self.snapshots))
+    }
+}
+
+impl ActorCore {
+    /// The desk, if the actor is idle: an instance serves, nobody holds it,
+    /// and no message waits for the actor task.
+    fn idle_desk(&self) -> Option<OwnedMutexGuard<Desk>> {
+        if self.waiting.load(Ordering::SeqCst) != 0 {
+            return None;
+        }
+        let desk = Arc::clone(&self.desk).try_lock_owned().ok()?;
+        let idle = desk.instance.is_some()
+            && desk.ended.is_none()
+            && self.waiting.load(Ordering::SeqCst) == 0;
+        idle.then_some(desk)
+    }
+
+    /// Handles a handed-off message; when it ends the instance, leaves the
+    /// crash on the desk for the actor task to report.
+    async fn serve(self: Arc<Self>, mut desk: OwnedMutexGuard<Desk>, envelope: Envelope) {
+        if let Some(crash) = self.handle(&mut desk, envelope).await {
+            desk.ended = Some(crash);
+            drop(desk);
+            self.ended.notify_one();
+        }
+    }
+
+    /// Handles one message; returns the crash if the instance crashed.
+    async fn handle(&self, desk: &mut Desk, envelope: Envelope) -> Option<CrashReason> {
+        let started = Instant::now();
+        let Some((instance, snapshots)) = desk.serving() else {
+            // No instance (never so while one serves): it waits for the next.
+            desk.first.push_back(envelope);
+            return None;
+        };
+        let handled = instance.handle(&envelope.message).await;
+        let answer = match handled {
+            // Stopped by its supervisor, not crashed by the message: no
+            // redelivery, no dead letter.
+            Err(CrashReason::Killed) => {
+                respond(envelope.reply, Err(self.killed_mid_message()));
+                return Some(CrashReason::Killed);
+            }
+            Ok(Ok(reply)) => match self.commit(instance, snapshots, false).await {
+                Ok(()) => Ok(reply),
+                Err(crash) => {
+                    let error = match &crash {
+                        CrashReason::StateCommit(reason) => CallError::StateCommit {
+                            actor: self.name.to_string(),
+                            reason: reason.clone(),
+                        },
+                        CrashReason::Killed => self.killed_mid_message(),
+                        other => self.crashed(other),
+                    };
+                    respond(envelope.reply, Err(error));
+                    return Some(crash);
+                }
+            },
+            Ok(Err(reason)) => {
+                instance.discard_changes();
+                Err(CallError::Rejected {
+                    actor: self.name.to_string(),
+                    reason,
+                })
+            }
+            Err(crash) => {
+                self.after_crash(&mut desk.first, envelope, &crash).await;
+                return Some(crash);
+            }
+        };
+        self.call_latency.observe(started.elapsed().as_secs_f64());
+        respond(envelope.reply, answer);
+        None
+    }
+
+    /// Decides what becomes of a message that crashed the instance: answered
+    /// with the crash (the default), kept for the next instance (with
+    /// redelivery), or, on its last attempt, moved to the dead letters.
+    async fn after_crash(
+        &self,
+        first: &mut VecDeque<Envelope>,
+        mut envelope: Envelope,
+        crash: &CrashReason,
+    ) {
+        let Some(max_attempts) = self.spec.redelivery else {
+            respond(envelope.reply, Err(self.crashed(crash)));
+            return;
+        };
+        envelope.crashes.push(crash.clone());
+        let attempts = u32::try_from(envelope.crashes.len()).unwrap_or(u32::MAX);
+        if attempts < max_attempts {
+            // It waits for the next instance now, and goes before the others.
+            envelope
+                .waiting
+                .get_or_insert_with(|| Waiting::new(&self.waiting));
+            first.push_front(envelope);
+            return;
+        }
+        let added = self
+            .dead_letters
+            .add(&self.name, envelope.message, envelope.crashes)
+            .await;
+        let id = match added {
+            Ok(id) => id,
+            Err(e) => {
+                // The letter could not be kept: its caller must not be told
+                // it was. It gets the crash, as without redelivery.
+                tracing::error!(actor = &*self.name, "cannot keep a dead letter: {e}");
+                respond(envelope.reply, Err(self.crashed(crash)));
+                return;
+            }
+        };
+        self.events.publish(Event::DeadLettered {
+            actor: self.name.to_string(),
+            id,
+            attempts,
+        });
+        respond(
+            envelope.reply,
+            Err(CallError::DeadLettered {
+                actor: self.name.to_string(),
+                attempts,
+                id,
+                last: crash.clone(),
+            }),
+        );
+    }
+
+    /// Snapshots the guest (if it exports `snapshot`, and the snapshot
+    /// policy says it is time, or `force`) and commits the changes. A
+    /// failure here is a crash: the instance's view of its state can no
+    /// longer be trusted.
+    async fn commit(
+        &self,
+        instance: &mut Instance,
+        snapshots: &mut SnapshotClock,
+        force: bool,
+    ) -> Result<(), CrashReason> {
+        if instance.has_snapshot() {
+            snapshots.messages_since += 1;
+            if force || snapshots.due(self.spec.snapshot) {
+                instance.take_snapshot().await?;
+                *snapshots = SnapshotClock::default();
+            }
+        }
+        self.commit_changes(instance).await
+    }
+
+    /// Commits the pending state changes, without a new snapshot.
+    async fn commit_changes(&self, instance: &mut Instance) -> Result<(), CrashReason> {
+        let changes = instance.take_changes();
+        self.commit_these(instance, changes).await
+    }
+
+    /// Commits `changes`, taken from `instance`'s pending ones.
+    async fn commit_these(
+        &self,
+        instance: &mut Instance,
+        changes: crate::state::Changes,
+    ) -> Result<(), CrashReason> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        match self.state_store.commit(&self.name, changes.clone()).await {
+            Ok(version) => {
+                self.metrics.observe_commit(&self.name, started.elapsed());
+                instance.committed_as(changes, version);
+                Ok(())
+            }
+            Err(error) => Err(CrashReason::StateCommit(error.to_string())),
+        }
+    }
+
+    /// The answer to a message whose instance its supervisor killed: the
+    /// actor was stopped, the message did not crash it (no redelivery, no
+    /// dead letter).
+    fn killed_mid_message(&self) -> CallError {
+        CallError::Stopped {
+            actor: self.name.to_string(),
+            reason: "killed by its supervisor while handling this message \
+                     (its writes were discarded)"
+                .to_owned(),
+        }
+    }
+
+    fn crashed(&self, reason: &CrashReason) -> CallError {
+        CallError::Crashed {
+            actor: self.name.to_string(),
+            reason: reason.clone(),
+        }
     }
 }
 
@@ -474,18 +826,15 @@ impl SnapshotClock {
 }
 
 struct ActorTask {
-    /// Where each message's handling time is recorded (see `metrics`).
-    call_latency: Histogram,
-    snapshots: SnapshotClock,
-    /// A message to hand to the next instance first (with redelivery).
-    redeliver: Option<Envelope>,
-    name: Arc<str>,
+    core: Arc<ActorCore>,
     shared: Arc<ActorShared>,
-    spec: Arc<ChildSpec>,
     plugin: Plugin,
     context: ActorContext,
     mailbox: mpsc::Receiver<Envelope>,
     control: mpsc::UnboundedReceiver<Control>,
+    /// A control request taken just as a handed-off message ended the
+    /// instance: handled first, once that exit is reported.
+    deferred: Option<Control>,
     exits: mpsc::UnboundedSender<Exit>,
 }
 
@@ -499,8 +848,8 @@ enum Probe {
 
 /// How a hot upgrade went.
 enum Upgraded {
-    /// The new version runs: this is its instance.
-    To(Instance),
+    /// The new version runs (it is on the desk now).
+    Done,
     /// The new version was refused (why); the old instance goes on.
     Refused(String),
     /// The old instance failed while handing over its state.
@@ -522,13 +871,14 @@ impl ActorTask {
         // Set while the actor is undefined: messages get this answer.
         let mut parked: Option<String> = None;
         loop {
-            let control = match &parked {
-                None => self.control.recv().await,
-                Some(reason) => tokio::select! {
+            let control = match (self.deferred.take(), &parked) {
+                (Some(control), _) => Some(control),
+                (None, None) => self.control.recv().await,
+                (None, Some(reason)) => tokio::select! {
                     control = self.control.recv() => control,
                     Some(envelope) = self.mailbox.recv() => {
                         respond(envelope.reply, Err(CallError::Stopped {
-                            actor: self.name.to_string(),
+                            actor: self.core.name.to_string(),
                             reason: reason.clone(),
                         }));
                         continue;
@@ -552,14 +902,14 @@ impl ActorTask {
                             Served::Stopped(reason, reply) => {
                                 self.mark_down(instance, reason.clone());
                                 self.context.events.publish(Event::ActorExited {
-                                    actor: self.name.to_string(),
+                                    actor: self.core.name.to_string(),
                                     instance,
                                     reason: reason.clone(),
                                 });
                                 let _ = reply.send(Some(reason));
                             }
                             Served::Closed(reason, done) => {
-                                self.close(reason);
+                                self.close(reason).await;
                                 drop(done);
                                 return;
                             }
@@ -578,12 +928,13 @@ impl ActorTask {
                     let _ = reply.send(Ok(()));
                 }
                 Control::Park { reason } => {
-                    // A message kept for redelivery will not get its next instance.
-                    if let Some(envelope) = self.redeliver.take() {
+                    // Messages kept for the next instance will not get one.
+                    let first = std::mem::take(&mut self.core.desk.lock().await.first);
+                    for envelope in first {
                         respond(
                             envelope.reply,
                             Err(CallError::Stopped {
-                                actor: self.name.to_string(),
+                                actor: self.core.name.to_string(),
                                 reason: reason.clone(),
                             }),
                         );
@@ -591,7 +942,7 @@ impl ActorTask {
                     parked = Some(reason);
                 }
                 Control::Close { reason, done } => {
-                    self.close(reason);
+                    self.close(reason).await;
                     drop(done);
                     return;
                 }
@@ -599,21 +950,25 @@ impl ActorTask {
         }
         // The supervisor is gone without closing us (it panicked): do not
         // leave callers waiting forever.
-        self.close("its supervisor is gone".to_owned());
+        self.close("its supervisor is gone".to_owned()).await;
+    }
+
+    /// The next control request: the deferred one first.
+    async fn next_control(&mut self) -> Option<Control> {
+        match self.deferred.take() {
+            Some(control) => Some(control),
+            None => self.control.recv().await,
+        }
     }
 
     /// `plugin` compiled for the engine with this actor's stack size.
     async fn compiled(&self, plugin: &Plugin) -> Result<Arc<Compiled>, String> {
+        let stack = self.core.spec.limits.wasm_stack_bytes;
         let engine = self
             .context
             .engines
-            .for_stack(self.spec.limits.wasm_stack_bytes)
-            .map_err(|e| {
-                format!(
-                    "cannot set up an engine with a {} byte stack: {e:#}",
-                    self.spec.limits.wasm_stack_bytes
-                )
-            })?;
+            .for_stack(stack)
+            .map_err(|e| format!("cannot set up an engine with a {stack} byte stack: {e:#}"))?;
         plugin.compiled_for(&engine).await
     }
 
@@ -623,10 +978,11 @@ impl ActorTask {
         self.shared.kill.reset();
         let mut running = self.instantiate(&self.plugin.clone()).await?;
         // What `init` wrote is committed before the first message.
-        self.commit_changes(&mut running)
+        self.core
+            .commit_changes(&mut running)
             .await
             .map_err(|crash| crash.to_string())?;
-        self.snapshots = SnapshotClock::default();
+        self.core.desk.lock().await.snapshots = SnapshotClock::default();
         {
             let mut status = self.shared.lock();
             status.state = ActorStatus::Running;
@@ -640,7 +996,7 @@ impl ActorTask {
             }
         }
         self.context.events.publish(Event::ActorStarted {
-            actor: self.name.to_string(),
+            actor: self.core.name.to_string(),
             instance,
         });
         Ok(running)
@@ -652,20 +1008,21 @@ impl ActorTask {
         let committed = self
             .context
             .state_store
-            .load(&self.name)
+            .load(&self.core.name)
             .await
             .map_err(|e| format!("cannot load its state: {e}"))?;
         let compiled = self.compiled(plugin).await?;
+        let spec = &self.core.spec;
         let started = Instance::start(StartParams {
             compiled: &compiled,
             kill: &self.shared.kill,
             memory_gauge: &self.shared.memory_bytes,
             state_gauge: &self.shared.state_bytes,
             instances: &self.context.instances,
-            actor: &self.name,
-            limits: &self.spec.limits,
-            config: &self.spec.config,
-            capabilities: &self.spec.capabilities,
+            actor: &self.core.name,
+            limits: &spec.limits,
+            config: &spec.config,
+            capabilities: &spec.capabilities,
             registry: &self.context.registry,
             committed,
         })
@@ -679,7 +1036,7 @@ impl ActorTask {
         }
     }
 
-    /// A hot upgrade of the running instance to `plugin`, between two
+    /// A hot upgrade of the instance on `desk` to `plugin`, between two
     /// messages (the mailbox is not touched: the messages waiting in it go
     /// to whichever version runs after this).
     ///
@@ -690,8 +1047,11 @@ impl ActorTask {
     ///    instance is dropped without `shutdown` (the new one carries on its
     ///    work). Otherwise the new instance is dropped, nothing it did is
     ///    kept, and the old one goes on serving.
-    async fn upgrade(&mut self, old: &mut Instance, plugin: Plugin) -> Upgraded {
-        if let Err(crash) = self.commit(old, true).await {
+    async fn upgrade(&mut self, desk: &mut Desk, plugin: Plugin) -> Upgraded {
+        let Some((old, snapshots)) = desk.serving() else {
+            return Upgraded::Refused("no instance is running".to_owned());
+        };
+        if let Err(crash) = self.core.commit(old, snapshots, true).await {
             return Upgraded::OldCrashed(crash);
         }
         let refused =
@@ -708,19 +1068,20 @@ impl ActorTask {
             Some(Err(crash)) => return refused(format!("its first health check crashed: {crash}")),
         }
         new.discard_changes();
-        if let Err(crash) = self.commit_these(&mut new, init_writes).await {
+        if let Err(crash) = self.core.commit_these(&mut new, init_writes).await {
             return refused(format!("its `init` writes could not be committed: {crash}"));
         }
         self.adopt(plugin);
-        self.snapshots = SnapshotClock::default();
-        Upgraded::To(new)
+        desk.snapshots = SnapshotClock::default();
+        desk.instance = Some(new);
+        Upgraded::Done
     }
 
     /// Makes `plugin` the version this actor runs from now on.
     fn adopt(&mut self, plugin: Plugin) {
         self.shared.lock().version = Some(plugin.version().to_owned());
         self.context.events.publish(Event::ActorUpgraded {
-            actor: self.name.to_string(),
+            actor: self.core.name.to_string(),
             version: plugin.version().to_owned(),
         });
         self.plugin = plugin;
@@ -729,7 +1090,12 @@ impl ActorTask {
     /// Serves messages, health checks and control requests until the
     /// instance ends.
     async fn serve(&mut self, instance: Instance) -> Served {
-        match self.serve_instance(instance).await {
+        let served = self.serve_on_desk(instance).await;
+        // Off the desk (a crashed instance is dropped here): nobody can be
+        // handed it any more.
+        let ended = self.core.desk.lock().await.instance.take();
+        drop(ended);
+        match served {
             // The supervisor killed it mid-call, and its stop request is
             // waiting: answer that instead of reporting a crash.
             Served::Exited(ExitReason::Crash(CrashReason::Killed)) => self.after_kill().await,
@@ -737,11 +1103,12 @@ impl ActorTask {
         }
     }
 
-    /// The health-check schedule of a fresh instance (none without a
-    /// `health` export).
-    fn health_timer(&self, instance: &Instance) -> Option<Interval> {
+    /// The health-check schedule of the fresh instance on `desk` (none
+    /// without a `health` export).
+    fn health_timer(&self, desk: &Desk) -> Option<Interval> {
+        let instance = desk.instance.as_ref()?;
         instance.has_health_check().then(|| {
-            let health = &self.spec.health;
+            let health = &self.core.spec.health;
             let first =
                 tokio::time::Instant::now() + health.initial_delay.unwrap_or(health.interval);
             let mut timer = tokio::time::interval_at(first, health.interval);
@@ -753,7 +1120,7 @@ impl ActorTask {
     /// Waits for the stop (or close) that came with a kill.
     async fn after_kill(&mut self) -> Served {
         loop {
-            match self.control.recv().await {
+            match self.next_control().await {
                 Some(Control::Stop { reply, .. }) => {
                     return Served::Stopped(ExitReason::Killed, reply);
                 }
@@ -770,233 +1137,134 @@ impl ActorTask {
         }
     }
 
-    async fn serve_instance(&mut self, mut instance: Instance) -> Served {
-        if instance.has_job()
-            && let Some(exit) = self.run_job(&mut instance).await
-        {
+    /// Puts `instance` on the desk and serves until it ends; it is left on
+    /// the desk unless it was stopped.
+    async fn serve_on_desk(&mut self, instance: Instance) -> Served {
+        let core = Arc::clone(&self.core);
+        let mut desk = core.desk.lock().await;
+        let has_job = instance.has_job();
+        desk.instance = Some(instance);
+        if has_job && let Some(exit) = self.run_job(&mut desk).await {
             return Served::Exited(exit);
         }
-        let mut health_timer = self.health_timer(&instance);
+        let mut health_timer = self.health_timer(&desk);
         let mut failures = FailureCounter::default();
-        // A message that crashed the previous instance goes first.
-        if let Some(envelope) = self.redeliver.take()
-            && let Some(crash) = self.handle(&mut instance, envelope).await
-        {
-            return Served::Exited(exit_for(crash));
+        // Messages that crashed the previous instance (or were taken just
+        // as it ended) go first.
+        while let Some(envelope) = desk.first.pop_front() {
+            if let Some(crash) = core.handle(&mut desk, envelope).await {
+                return Served::Exited(exit_for(crash));
+            }
         }
+        drop(desk);
         loop {
             tokio::select! {
                 biased;
-                control = self.control.recv() => match control {
-                    Some(Control::Stop { shutdown, reply }) => {
-                        let reason = self.stop_instance(instance, shutdown).await;
-                        return Served::Stopped(reason, reply);
+                // (A deferred request is set only as this loop returns.)
+                control = self.control.recv() => {
+                    let mut desk = core.desk.lock().await;
+                    if let Some(crash) = desk.ended.take() {
+                        self.deferred = control;
+                        return Served::Exited(exit_for(crash));
                     }
-                    Some(Control::Start { reply, .. }) => {
-                        let _ = reply.send(Err("already running".to_owned()));
-                    }
-                    Some(Control::Upgrade { plugin, reply }) => {
-                        match self.upgrade(&mut instance, plugin).await {
-                            Upgraded::To(new) => {
-                                instance = new;
-                                health_timer = self.health_timer(&instance);
-                                failures = FailureCounter::default();
-                                let _ = reply.send(Ok(()));
-                            }
-                            Upgraded::Refused(why) => {
-                                self.context.events.publish(Event::UpgradeFailed {
-                                    actor: self.name.to_string(),
-                                    reason: why.clone(),
-                                });
-                                let _ = reply.send(Err(why));
-                            }
-                            Upgraded::OldCrashed(crash) => {
-                                let _ = reply.send(Err(format!(
-                                    "the running version crashed while handing over: {crash}"
-                                )));
-                                return Served::Exited(exit_for(crash));
+                    match control {
+                        Some(Control::Stop { shutdown, reply }) => {
+                            let reason = self.stop_instance(&mut desk, shutdown, true).await;
+                            return Served::Stopped(reason, reply);
+                        }
+                        Some(Control::Start { reply, .. }) => {
+                            let _ = reply.send(Err("already running".to_owned()));
+                        }
+                        Some(Control::Upgrade { plugin, reply }) => {
+                            match self.upgrade(&mut desk, plugin).await {
+                                Upgraded::Done => {
+                                    health_timer = self.health_timer(&desk);
+                                    failures = FailureCounter::default();
+                                    let _ = reply.send(Ok(()));
+                                }
+                                Upgraded::Refused(why) => {
+                                    self.context.events.publish(Event::UpgradeFailed {
+                                        actor: self.core.name.to_string(),
+                                        reason: why.clone(),
+                                    });
+                                    let _ = reply.send(Err(why));
+                                }
+                                Upgraded::OldCrashed(crash) => {
+                                    let _ = reply.send(Err(format!(
+                                        "the running version crashed while handing over: {crash}"
+                                    )));
+                                    return Served::Exited(exit_for(crash));
+                                }
                             }
                         }
-                    }
-                    // Only meaningful between instances.
-                    Some(Control::Park { .. }) => {}
-                    Some(Control::Close { reason, done }) => {
-                        self.stop_instance(instance, self.spec.shutdown).await;
-                        return Served::Closed(reason, done);
-                    }
-                    None => {
-                        self.stop_instance(instance, self.spec.shutdown).await;
-                        return Served::Closed("its supervisor is gone".to_owned(), None);
+                        // Only meaningful between instances.
+                        Some(Control::Park { .. }) => {}
+                        Some(Control::Close { reason, done }) => {
+                            self.stop_instance(&mut desk, self.core.spec.shutdown, true).await;
+                            return Served::Closed(reason, done);
+                        }
+                        None => {
+                            self.stop_instance(&mut desk, self.core.spec.shutdown, true).await;
+                            return Served::Closed("its supervisor is gone".to_owned(), None);
+                        }
                     }
                 },
+                () = core.ended.notified() => {
+                    if let Some(crash) = core.desk.lock().await.ended.take() {
+                        return Served::Exited(exit_for(crash));
+                    }
+                }
                 due = next_tick(&mut health_timer) => {
-                    match self.probe(&mut instance, &mut failures, due).await {
+                    let mut desk = core.desk.lock().await;
+                    if let Some(crash) = desk.ended.take() {
+                        return Served::Exited(exit_for(crash));
+                    }
+                    let Some((instance, _)) = desk.serving() else {
+                        continue;
+                    };
+                    match self.probe(instance, &mut failures, due).await {
                         Probe::Passed => {}
                         Probe::Crashed(crash) => return Served::Exited(exit_for(crash)),
                         Probe::FailedTooOften(last) => {
                             // No snapshot of an unhealthy instance: the next one
                             // would only restore what made this one sick.
-                            self.stop_instance_with(instance, self.spec.shutdown, false).await;
+                            self.stop_instance(&mut desk, self.core.spec.shutdown, false).await;
                             return Served::Exited(ExitReason::HealthCheckFailed(last));
                         }
                     }
                 }
-                envelope = self.mailbox.recv() => match envelope {
-                    Some(envelope) => {
-                        if let Some(crash) = self.handle(&mut instance, envelope).await {
-                            return Served::Exited(exit_for(crash));
-                        }
+                envelope = self.mailbox.recv() => {
+                    core.taken.store(envelope.is_some(), Ordering::SeqCst);
+                    let mut desk = core.desk.lock().await;
+                    core.taken.store(false, Ordering::SeqCst);
+                    if let Some(crash) = desk.ended.take() {
+                        // For the next instance, after any kept for redelivery.
+                        desk.first.extend(envelope);
+                        return Served::Exited(exit_for(crash));
                     }
-                    // Every handle is gone, the registry's too: nobody can
-                    // send again, so the instance can end.
-                    None => {
-                        let reason = self.stop_instance(instance, self.spec.shutdown).await;
-                        return Served::Exited(reason);
+                    match envelope {
+                        Some(envelope) => {
+                            if let Some(crash) = core.handle(&mut desk, envelope).await {
+                                return Served::Exited(exit_for(crash));
+                            }
+                        }
+                        // Every handle is gone, the registry's too: nobody can
+                        // send again, so the instance can end.
+                        None => {
+                            let reason =
+                                self.stop_instance(&mut desk, self.core.spec.shutdown, true).await;
+                            return Served::Exited(reason);
+                        }
                     }
                 },
             }
         }
     }
 
-    /// Handles one message; returns the crash if the instance crashed.
-    async fn handle(&mut self, instance: &mut Instance, envelope: Envelope) -> Option<CrashReason> {
-        let started = Instant::now();
-        let handled = instance.handle(&envelope.message).await;
-        let answer = match handled {
-            // Stopped by its supervisor, not crashed by the message: no
-            // redelivery, no dead letter.
-            Err(CrashReason::Killed) => {
-                respond(envelope.reply, Err(self.killed_mid_message()));
-                return Some(CrashReason::Killed);
-            }
-            Ok(Ok(reply)) => match self.commit(instance, false).await {
-                Ok(()) => Ok(reply),
-                Err(crash) => {
-                    let error = match &crash {
-                        CrashReason::StateCommit(reason) => CallError::StateCommit {
-                            actor: self.name.to_string(),
-                            reason: reason.clone(),
-                        },
-                        CrashReason::Killed => self.killed_mid_message(),
-                        other => self.crashed(other),
-                    };
-                    respond(envelope.reply, Err(error));
-                    return Some(crash);
-                }
-            },
-            Ok(Err(reason)) => {
-                instance.discard_changes();
-                Err(CallError::Rejected {
-                    actor: self.name.to_string(),
-                    reason,
-                })
-            }
-            Err(crash) => {
-                self.after_crash(envelope, &crash).await;
-                return Some(crash);
-            }
-        };
-        self.call_latency.observe(started.elapsed().as_secs_f64());
-        respond(envelope.reply, answer);
-        None
-    }
-
-    /// Decides what becomes of a message that crashed the instance: answered
-    /// with the crash (the default), kept for the next instance (with
-    /// redelivery), or, on its last attempt, moved to the dead letters.
-    async fn after_crash(&mut self, mut envelope: Envelope, crash: &CrashReason) {
-        let Some(max_attempts) = self.spec.redelivery else {
-            respond(envelope.reply, Err(self.crashed(crash)));
-            return;
-        };
-        envelope.crashes.push(crash.clone());
-        let attempts = u32::try_from(envelope.crashes.len()).unwrap_or(u32::MAX);
-        if attempts < max_attempts {
-            self.redeliver = Some(envelope);
-            return;
-        }
-        let added = self
-            .context
-            .dead_letters
-            .add(&self.name, envelope.message, envelope.crashes)
-            .await;
-        let id = match added {
-            Ok(id) => id,
-            Err(e) => {
-                // The letter could not be kept: its caller must not be told
-                // it was. It gets the crash, as without redelivery.
-                tracing::error!(actor = &*self.name, "cannot keep a dead letter: {e}");
-                respond(envelope.reply, Err(self.crashed(crash)));
-                return;
-            }
-        };
-        self.context.events.publish(Event::DeadLettered {
-            actor: self.name.to_string(),
-            id,
-            attempts,
-        });
-        respond(
-            envelope.reply,
-            Err(CallError::DeadLettered {
-                actor: self.name.to_string(),
-                attempts,
-                id,
-                last: crash.clone(),
-            }),
-        );
-    }
-
-    /// Snapshots the guest (if it exports `snapshot`, and the snapshot
-    /// policy says it is time, or `force`) and commits the changes. A
-    /// failure here is a crash: the instance's view of its state can no
-    /// longer be trusted.
-    async fn commit(&mut self, instance: &mut Instance, force: bool) -> Result<(), CrashReason> {
-        if instance.has_snapshot() {
-            self.snapshots.messages_since += 1;
-            if force || self.snapshots.due(self.spec.snapshot) {
-                instance.take_snapshot().await?;
-                self.snapshots = SnapshotClock::default();
-            }
-        }
-        self.commit_changes(instance).await
-    }
-
-    /// Commits the pending state changes, without a new snapshot.
-    async fn commit_changes(&mut self, instance: &mut Instance) -> Result<(), CrashReason> {
-        let changes = instance.take_changes();
-        self.commit_these(instance, changes).await
-    }
-
-    /// Commits `changes`, taken from `instance`'s pending ones.
-    async fn commit_these(
-        &self,
-        instance: &mut Instance,
-        changes: crate::state::Changes,
-    ) -> Result<(), CrashReason> {
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let started = Instant::now();
-        match self
-            .context
-            .state_store
-            .commit(&self.name, changes.clone())
-            .await
-        {
-            Ok(version) => {
-                self.context
-                    .metrics
-                    .observe_commit(&self.name, started.elapsed());
-                instance.committed_as(changes, version);
-                Ok(())
-            }
-            Err(error) => Err(CrashReason::StateCommit(error.to_string())),
-        }
-    }
-
-    async fn run_job(&mut self, instance: &mut Instance) -> Option<ExitReason> {
+    async fn run_job(&mut self, desk: &mut Desk) -> Option<ExitReason> {
+        let (instance, snapshots) = desk.serving()?;
         match instance.run_job().await? {
-            Ok(Ok(())) => Some(match self.commit(instance, true).await {
+            Ok(Ok(())) => Some(match self.core.commit(instance, snapshots, true).await {
                 Ok(()) => ExitReason::Normal,
                 Err(crash) => ExitReason::Crash(crash),
             }),
@@ -1007,12 +1275,12 @@ impl ActorTask {
 
     /// Runs one health probe that was due at `due`, and records its result.
     async fn probe(
-        &mut self,
+        &self,
         instance: &mut Instance,
         failures: &mut FailureCounter,
         due: tokio::time::Instant,
     ) -> Probe {
-        let health = &self.spec.health;
+        let health = &self.core.spec.health;
         let status = match instance.check_health().await {
             None => return Probe::Passed,
             Some(Ok(status)) => status,
@@ -1041,7 +1309,7 @@ impl ActorTask {
         };
         if changed {
             self.context.events.publish(Event::HealthChanged {
-                actor: self.name.to_string(),
+                actor: self.core.name.to_string(),
                 status: status.clone(),
             });
         }
@@ -1058,33 +1326,33 @@ impl ActorTask {
         Probe::Passed
     }
 
-    /// Stops an instance following `shutdown` and returns how it ended. A
-    /// graceful stop snapshots the guest and commits its last writes.
-    async fn stop_instance(&mut self, instance: Instance, shutdown: Shutdown) -> ExitReason {
-        self.stop_instance_with(instance, shutdown, true).await
-    }
-
-    /// As [`Self::stop_instance`]; without `snapshot`, the guest's memory is
-    /// not snapshotted (for an unhealthy instance: the next one would only
-    /// restore what made this one sick).
-    async fn stop_instance_with(
-        &mut self,
-        mut instance: Instance,
+    /// Takes the instance off the desk and stops it following `shutdown`;
+    /// returns how it ended. A graceful stop commits the guest's last writes
+    /// and, with `snapshot`, snapshots it first (not an unhealthy instance:
+    /// the next one would only restore what made this one sick).
+    async fn stop_instance(
+        &self,
+        desk: &mut Desk,
         shutdown: Shutdown,
         snapshot: bool,
     ) -> ExitReason {
+        let Some(mut instance) = desk.instance.take() else {
+            return ExitReason::Shutdown;
+        };
         let timeout = match shutdown {
             Shutdown::BrutalKill => return ExitReason::Killed,
             Shutdown::Timeout(timeout) => timeout,
             // A guest call never outlives its deadline, even here.
-            Shutdown::Infinity => self.spec.limits.call_timeout,
+            Shutdown::Infinity => self.core.spec.limits.call_timeout,
         };
         let reason = match instance.shutdown(timeout).await {
             Ok(()) => {
                 let committed = if snapshot {
-                    self.commit(&mut instance, true).await
+                    self.core
+                        .commit(&mut instance, &mut desk.snapshots, true)
+                        .await
                 } else {
-                    self.commit_changes(&mut instance).await
+                    self.core.commit_changes(&mut instance).await
                 };
                 match committed {
                     Ok(()) => ExitReason::Shutdown,
@@ -1097,25 +1365,6 @@ impl ActorTask {
         };
         drop(instance);
         reason
-    }
-
-    /// The answer to a message whose instance its supervisor killed: the
-    /// actor was stopped, the message did not crash it (no redelivery, no
-    /// dead letter).
-    fn killed_mid_message(&self) -> CallError {
-        CallError::Stopped {
-            actor: self.name.to_string(),
-            reason: "killed by its supervisor while handling this message \
-                     (its writes were discarded)"
-                .to_owned(),
-        }
-    }
-
-    fn crashed(&self, reason: &CrashReason) -> CallError {
-        CallError::Crashed {
-            actor: self.name.to_string(),
-            reason: reason.clone(),
-        }
     }
 
     fn mark_down(&self, instance: u64, reason: ExitReason) {
@@ -1131,13 +1380,13 @@ impl ActorTask {
     fn report_exit(&self, instance: u64, reason: ExitReason) {
         self.mark_down(instance, reason.clone());
         self.context.events.publish(Event::ActorExited {
-            actor: self.name.to_string(),
+            actor: self.core.name.to_string(),
             instance,
             reason: reason.clone(),
         });
         // A closed channel means the supervisor is stopping; it will close us.
         let _ = self.exits.send(Exit {
-            child: self.name.clone(),
+            child: Arc::clone(&self.core.name),
             instance,
             reason,
         });
@@ -1145,7 +1394,7 @@ impl ActorTask {
 
     /// Answers every waiting message with `Stopped` and ends the task; later
     /// sends fail, and are answered the same way by the handle.
-    fn close(mut self, reason: String) {
+    async fn close(mut self, reason: String) {
         {
             let mut status = self.shared.lock();
             status.state = ActorStatus::Stopped(reason.clone());
@@ -1153,13 +1402,13 @@ impl ActorTask {
             status.running_since = None;
         }
         self.mailbox.close();
-        let pending = self.redeliver.take();
+        let kept = std::mem::take(&mut self.core.desk.lock().await.first);
         let waiting = std::iter::from_fn(|| self.mailbox.try_recv().ok());
-        for envelope in pending.into_iter().chain(waiting) {
+        for envelope in kept.into_iter().chain(waiting) {
             respond(
                 envelope.reply,
                 Err(CallError::Stopped {
-                    actor: self.name.to_string(),
+                    actor: self.core.name.to_string(),
                     reason: reason.clone(),
                 }),
             );

@@ -155,7 +155,7 @@ impl actors::Host for ActorData {
         let expired = self.engine.wait_until(Instant::now() + wait);
         tokio::select! {
             biased;
-            answer = target.call(message) => answer.map_err(to_wit_error),
+            answer = target.call_queued(message) => answer.map_err(to_wit_error),
             () = expired => Err(actors::CallError::Timeout(
                 u32::try_from(wait.as_millis()).unwrap_or(u32::MAX),
             )),

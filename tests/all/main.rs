@@ -14,6 +14,7 @@ mod corpus;
 mod dashboard;
 mod durability;
 mod dynamic;
+mod hand_off;
 mod health;
 mod instance_pool;
 mod languages;

@@ -1,0 +1,169 @@
+//! The direct hand-off: a call to an idle actor runs its guest on the
+//! caller's task, a busy one queues it in the mailbox, and a caller that
+//! gives up halfway does not cut the message off.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use tokio::runtime::{Builder, Runtime};
+use tokio::sync::Semaphore;
+use wasmvisor::{
+    ActorRef, ChildSpec, CommittedState, Host, MemoryStateStore, StateError, StateStore,
+    SupervisorSpec,
+};
+
+use crate::common::{PATIENCE, call_ok, plugin, single, supervise, within};
+
+fn runtime() -> Runtime {
+    Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// A host running a counter that has counted to 1, on a runtime of its own
+/// that nothing drives once this returns: the actor's task cannot run.
+fn idle_counter() -> (Runtime, Host, ActorRef) {
+    let host_runtime = runtime();
+    let (host, counter) = host_runtime.block_on(async {
+        let host = Host::new().unwrap();
+        single(&host, "counter", "counter", |c| c).await;
+        assert_eq!(call_ok(&host, "counter", "inc").await, "1");
+        let counter = host.actor("counter").unwrap();
+        (host, counter)
+    });
+    (host_runtime, host, counter)
+}
+
+#[test]
+fn a_call_to_an_idle_actor_is_answered_without_the_actors_task() {
+    let (host_runtime, host, counter) = idle_counter();
+    let reply = runtime().block_on(async {
+        tokio::time::timeout(PATIENCE, counter.call("inc"))
+            .await
+            .expect("the call ran on the caller's task, not waiting for the actor's")
+    });
+    assert_eq!(reply.unwrap(), b"2");
+    assert_eq!(counter.info().restarts, 0);
+    host_runtime.block_on(async {
+        assert_eq!(call_ok(&host, "counter", "get").await, "2");
+        host.shutdown().await;
+    });
+}
+
+#[test]
+fn a_call_behind_a_queued_cast_waits_for_it() {
+    let (host_runtime, host, counter) = idle_counter();
+    let caller = runtime();
+    caller.block_on(counter.cast("inc")).unwrap();
+    let mut get: Pin<Box<dyn Future<Output = _>>> = Box::pin(counter.call("get"));
+    // One poll sends it: into the mailbox, behind the cast, since the call
+    // must not overtake a message its caller sent before.
+    caller.block_on(std::future::poll_fn(|cx| {
+        assert!(get.as_mut().poll(cx).is_pending());
+        Poll::Ready(())
+    }));
+    assert_eq!(counter.info().mailbox_depth, 2);
+    // The actor's task answers both, in order.
+    let reply = host_runtime.block_on(async { within("the get", get).await });
+    assert_eq!(reply.unwrap(), b"2");
+    host_runtime.block_on(host.shutdown());
+}
+
+/// A memory store whose commits wait for a permit while it is `shut`.
+struct GatedStore {
+    inner: MemoryStateStore,
+    gate: Arc<Semaphore>,
+}
+
+#[async_trait::async_trait]
+impl StateStore for GatedStore {
+    async fn load(&self, actor: &str) -> Result<CommittedState, StateError> {
+        self.inner.load(actor).await
+    }
+
+    async fn commit(&self, actor: &str, changes: wasmvisor::Changes) -> Result<u64, StateError> {
+        let _permit = self.gate.acquire().await.unwrap();
+        self.inner.commit(actor, changes).await
+    }
+
+    async fn delete(&self, actor: &str) -> Result<(), StateError> {
+        self.inner.delete(actor).await
+    }
+
+    async fn actors(&self) -> Result<Vec<(String, u64)>, StateError> {
+        self.inner.actors().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_gives_up_does_not_cut_its_message_off() {
+    let gate = Arc::new(Semaphore::new(0));
+    let host = Host::builder()
+        .state_store(GatedStore {
+            inner: MemoryStateStore::new(),
+            gate: Arc::clone(&gate),
+        })
+        .build()
+        .unwrap();
+    let relay = plugin(&host, "relay").await;
+    let counter = plugin(&host, "counter").await;
+    supervise(
+        &host,
+        SupervisorSpec::new("pair")
+            .child(ChildSpec::new("relay", relay))
+            .child(ChildSpec::new("counter", counter)),
+    )
+    .await;
+    let relay = host.actor("relay").unwrap();
+    // The relay's guest waits in its `actors::call` for the counter, whose
+    // commit waits at the gate: the caller gives up in the middle of it.
+    let gave_up = tokio::time::timeout(Duration::from_millis(100), relay.call("to counter inc"));
+    assert!(gave_up.await.is_err(), "the call should still be running");
+    gate.add_permits(Semaphore::MAX_PERMITS);
+    // What the caller started ran to the end (the relay's next call waits
+    // for it): the count is kept, and the relay neither crashed nor lost its
+    // instance.
+    assert_eq!(
+        call_ok(&host, "relay", "to counter get").await,
+        "counter said: 1"
+    );
+    assert_eq!(relay.info().restarts, 0);
+    assert_eq!(relay.info().last_exit, None);
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_callers_lose_and_repeat_no_message() {
+    let host = Host::new().unwrap();
+    single(&host, "counter", "counter", |c| c).await;
+    let counter = host.actor("counter").unwrap();
+    let callers: Vec<_> = (0..4)
+        .map(|caller| {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut mine = 0;
+                for _ in 0..100 {
+                    if caller == 0 {
+                        // Casts then calls from one task: each call sees its casts.
+                        counter.cast("inc").await.unwrap();
+                        mine += 1;
+                        let seen: u64 = String::from_utf8(counter.call("get").await.unwrap())
+                            .unwrap()
+                            .parse()
+                            .unwrap();
+                        assert!(seen >= mine, "a call overtook its caller's cast");
+                    } else {
+                        counter.call("inc").await.unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for caller in callers {
+        within("the callers", caller).await.unwrap();
+    }
+    assert_eq!(call_ok(&host, "counter", "get").await, "400");
+    assert_eq!(counter.info().restarts, 0);
+    host.shutdown().await;
+}
