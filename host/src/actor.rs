@@ -24,7 +24,9 @@
 //! caller leaves the crash on the desk and the actor task reports it. A
 //! caller that gives up (a timeout drops its call) does not cut the guest
 //! off: what it started finishes on a task of its own, as it would have in
-//! the actor task.
+//! the actor task. A guest's call to another actor (the `actors` import)
+//! always goes through the mailbox, so that no guest runs inside another's
+//! call.
 //!
 //! The task lives as long as its child spec. Between instances (while the
 //! supervisor waits to restart it) it reads no messages, so they wait in the
@@ -41,7 +43,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use prometheus_client::metrics::histogram::Histogram;
-use tokio::sync::{Notify, OwnedMutexGuard, mpsc, oneshot};
+use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::dead_letters::DeadLetters;
@@ -128,6 +130,11 @@ impl ActorRef {
     /// Sends `message` and waits for the reply. Waits for room in the mailbox
     /// when it is full, and for the next instance when the actor is
     /// restarting; wrap it in `tokio::time::timeout` to bound the wait.
+    ///
+    /// When the actor is idle, the guest runs on the calling task instead of
+    /// the actor's (the direct hand-off, see the module docs). Dropping the
+    /// returned future gives up the wait, never the message: one already
+    /// being handled finishes, and its writes are committed.
     ///
     /// # Errors
     ///
@@ -490,6 +497,7 @@ pub(crate) fn spawn(
 ) -> ActorChannels {
     let (mailbox_tx, mailbox) = mpsc::channel(spec.limits.mailbox_capacity);
     let (control_tx, control) = mpsc::unbounded_channel();
+    let (ended_tx, ended) = mpsc::unbounded_channel();
     let shared = Arc::new(ActorShared::new(spec.id.clone()));
     shared.lock().version = Some(plugin.version().to_owned());
     let core = Arc::new(ActorCore {
@@ -508,7 +516,7 @@ pub(crate) fn spawn(
         })),
         waiting: Arc::default(),
         taken: AtomicBool::new(false),
-        ended: Notify::new(),
+        ended: ended_tx,
     });
     let task = ActorTask {
         core: Arc::clone(&core),
@@ -517,6 +525,7 @@ pub(crate) fn spawn(
         context,
         mailbox,
         control,
+        ended,
         deferred: None,
         exits,
     };
@@ -581,8 +590,10 @@ struct ActorCore {
     /// the desk (a caller has it) to handle it: counted in the mailbox's
     /// depth, as it was not started.
     taken: AtomicBool,
-    /// Signalled when a handed-off message ended the instance.
-    ended: Notify,
+    /// Wakes the actor task when a handed-off message ended the instance
+    /// (a channel rather than a `Notify`: waiting on it is cheaper, and the
+    /// actor task waits on it for every message it takes).
+    ended: mpsc::UnboundedSender<()>,
 }
 
 /// The running instance, and what goes with it from one message to the next.
@@ -629,7 +640,8 @@ impl ActorCore {
         if let Some(crash) = self.handle(&mut desk, envelope).await {
             desk.ended = Some(crash);
             drop(desk);
-            self.ended.notify_one();
+            // The actor task holds the receiver as long as it can serve.
+            let _ = self.ended.send(());
         }
     }
 
@@ -832,6 +844,9 @@ struct ActorTask {
     context: ActorContext,
     mailbox: mpsc::Receiver<Envelope>,
     control: mpsc::UnboundedReceiver<Control>,
+    /// Says that a handed-off message ended the instance (see
+    /// [`ActorCore::ended`]).
+    ended: mpsc::UnboundedReceiver<()>,
     /// A control request taken just as a handed-off message ended the
     /// instance: handled first, once that exit is reported.
     deferred: Option<Control>,
@@ -1209,7 +1224,7 @@ impl ActorTask {
                         }
                     }
                 },
-                () = core.ended.notified() => {
+                Some(()) = self.ended.recv() => {
                     if let Some(crash) = core.desk.lock().await.ended.take() {
                         return Served::Exited(exit_for(crash));
                     }
