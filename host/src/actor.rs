@@ -63,7 +63,6 @@ use crate::supervisor::{ChildSpec, Shutdown, SnapshotPolicy};
 /// instance.
 #[derive(Clone)]
 pub struct ActorRef {
-    shared: Arc<ActorShared>,
     core: Arc<ActorCore>,
     mailbox: mpsc::Sender<Envelope>,
 }
@@ -71,7 +70,7 @@ pub struct ActorRef {
 impl std::fmt::Debug for ActorRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ActorRef")
-            .field("name", &self.shared.name)
+            .field("name", &self.core.shared.name)
             .finish()
     }
 }
@@ -124,7 +123,7 @@ impl Drop for Waiting {
 impl ActorRef {
     /// The actor's name.
     pub fn name(&self) -> &str {
-        &self.shared.name
+        &self.core.shared.name
     }
 
     /// Sends `message` and waits for the reply. Waits for room in the mailbox
@@ -210,7 +209,7 @@ impl ActorRef {
             .try_send(envelope)
             .map_err(|error| match error {
                 mpsc::error::TrySendError::Full(_) => CallError::MailboxFull {
-                    actor: self.shared.name.clone(),
+                    actor: self.core.shared.name.clone(),
                     capacity: self.mailbox.max_capacity(),
                 },
                 mpsc::error::TrySendError::Closed(_) => self.stopped_error(),
@@ -232,7 +231,7 @@ impl ActorRef {
     pub fn info(&self) -> ActorInfo {
         let in_mailbox = self.mailbox.max_capacity() - self.mailbox.capacity();
         let taken = usize::from(self.core.taken.load(Ordering::SeqCst));
-        self.shared.info(ChildKind::Worker, in_mailbox + taken)
+        self.core.shared.info(ChildKind::Worker, in_mailbox + taken)
     }
 
     async fn send(&self, envelope: Envelope) -> Result<(), CallError> {
@@ -243,23 +242,23 @@ impl ActorRef {
     }
 
     fn stopped_error(&self) -> CallError {
-        let reason = match &self.shared.lock().state {
+        let reason = match &self.core.shared.lock().state {
             ActorStatus::Stopped(reason) => reason.clone(),
             _ => "the actor is gone".to_owned(),
         };
         CallError::Stopped {
-            actor: self.shared.name.clone(),
+            actor: self.core.shared.name.clone(),
             reason,
         }
     }
 
     /// Whether both handles reach the same actor.
     pub(crate) fn same_actor(&self, other: &ActorRef) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
+        Arc::ptr_eq(&self.core.shared, &other.core.shared)
     }
 
     pub(crate) fn shared(&self) -> &Arc<ActorShared> {
-        &self.shared
+        &self.core.shared
     }
 }
 
@@ -508,8 +507,11 @@ pub(crate) fn spawn(
         metrics: Arc::clone(&context.metrics),
         dead_letters: Arc::clone(&context.dead_letters),
         spec,
+        shared: Arc::clone(&shared),
+        exits,
         desk: Arc::new(tokio::sync::Mutex::new(Desk {
             instance: None,
+            serving_id: 0,
             snapshots: SnapshotClock::default(),
             first: VecDeque::new(),
             ended: None,
@@ -520,19 +522,16 @@ pub(crate) fn spawn(
     });
     let task = ActorTask {
         core: Arc::clone(&core),
-        shared: shared.clone(),
         plugin,
         context,
         mailbox,
         control,
         ended,
         deferred: None,
-        exits,
     };
     tokio::spawn(task.run());
     ActorChannels {
         actor: ActorRef {
-            shared,
             core,
             mailbox: mailbox_tx,
         },
@@ -575,6 +574,9 @@ impl Drop for HandOff {
 struct ActorCore {
     name: Arc<str>,
     spec: Arc<ChildSpec>,
+    shared: Arc<ActorShared>,
+    /// Where the instance's exits go (to the supervisor).
+    exits: mpsc::UnboundedSender<Exit>,
     state_store: Arc<dyn StateStore>,
     events: EventBus,
     metrics: Arc<Metrics>,
@@ -600,6 +602,8 @@ struct ActorCore {
 struct Desk {
     /// The running instance: on the desk only while it serves.
     instance: Option<Instance>,
+    /// Its number (see [`Control::Start`]).
+    serving_id: u64,
     snapshots: SnapshotClock,
     /// Messages for the next instance, before the mailbox's: one kept for
     /// redelivery, and any the actor task took from the mailbox just as a
@@ -634,10 +638,17 @@ impl ActorCore {
         idle.then_some(desk)
     }
 
-    /// Handles a handed-off message; when it ends the instance, leaves the
-    /// crash on the desk for the actor task to report.
+    /// Handles a handed-off message. When it ends the instance, reports the
+    /// exit to the supervisor at once (the actor task learns of it at the
+    /// same time, not in between), and leaves the crash on the desk for the
+    /// actor task, which takes the instance off.
     async fn serve(self: Arc<Self>, mut desk: OwnedMutexGuard<Desk>, envelope: Envelope) {
         if let Some(crash) = self.handle(&mut desk, envelope).await {
+            // A kill is the supervisor's own doing: it is waiting to hear
+            // of it as a stop, from the actor task.
+            if crash != CrashReason::Killed {
+                self.report_exit(desk.serving_id, exit_for(crash.clone()));
+            }
             desk.ended = Some(crash);
             drop(desk);
             // The actor task holds the receiver as long as it can serve.
@@ -792,6 +803,34 @@ impl ActorCore {
         }
     }
 
+    /// Shows the actor as down after `instance` ended (if it is still the
+    /// one shown).
+    fn mark_down(&self, instance: u64, reason: ExitReason) {
+        let mut status = self.shared.lock();
+        if status.instance == Some(instance) {
+            status.state = ActorStatus::Restarting;
+            status.instance = None;
+            status.running_since = None;
+            status.last_exit = Some(reason);
+        }
+    }
+
+    /// Marks the actor down and tells the supervisor how `instance` ended.
+    fn report_exit(&self, instance: u64, reason: ExitReason) {
+        self.mark_down(instance, reason.clone());
+        self.events.publish(Event::ActorExited {
+            actor: self.name.to_string(),
+            instance,
+            reason: reason.clone(),
+        });
+        // A closed channel means the supervisor is stopping; it will close us.
+        let _ = self.exits.send(Exit {
+            child: Arc::clone(&self.name),
+            instance,
+            reason,
+        });
+    }
+
     /// The answer to a message whose instance its supervisor killed: the
     /// actor was stopped, the message did not crash it (no redelivery, no
     /// dead letter).
@@ -839,7 +878,6 @@ impl SnapshotClock {
 
 struct ActorTask {
     core: Arc<ActorCore>,
-    shared: Arc<ActorShared>,
     plugin: Plugin,
     context: ActorContext,
     mailbox: mpsc::Receiver<Envelope>,
@@ -850,7 +888,6 @@ struct ActorTask {
     /// A control request taken just as a handed-off message ended the
     /// instance: handled first, once that exit is reported.
     deferred: Option<Control>,
-    exits: mpsc::UnboundedSender<Exit>,
 }
 
 /// What one health probe means for the instance.
@@ -875,6 +912,8 @@ enum Upgraded {
 enum Served {
     /// The instance ended by itself: report it to the supervisor.
     Exited(ExitReason),
+    /// A handed-off message ended it, and its caller reported the exit.
+    Reported,
     /// The supervisor stopped it; `reply` is owed the exit reason.
     Stopped(ExitReason, oneshot::Sender<Option<ExitReason>>),
     /// The supervisor closed the actor for good while it ran.
@@ -912,10 +951,11 @@ impl ActorTask {
                     Ok(running) => {
                         parked = None;
                         let _ = reply.send(Ok(()));
-                        match self.serve(running).await {
-                            Served::Exited(reason) => self.report_exit(instance, reason),
+                        match self.serve(instance, running).await {
+                            Served::Exited(reason) => self.core.report_exit(instance, reason),
+                            Served::Reported => {}
                             Served::Stopped(reason, reply) => {
-                                self.mark_down(instance, reason.clone());
+                                self.core.mark_down(instance, reason.clone());
                                 self.context.events.publish(Event::ActorExited {
                                     actor: self.core.name.to_string(),
                                     instance,
@@ -990,7 +1030,7 @@ impl ActorTask {
     /// Starts instance `instance`; `restart` counts it in `restarts`, in the
     /// same step that shows it running, before anything can observe it.
     async fn start(&mut self, instance: u64, restart: bool) -> Result<Instance, String> {
-        self.shared.kill.reset();
+        self.core.shared.kill.reset();
         let mut running = self.instantiate(&self.plugin.clone()).await?;
         // What `init` wrote is committed before the first message.
         self.core
@@ -999,7 +1039,7 @@ impl ActorTask {
             .map_err(|crash| crash.to_string())?;
         self.core.desk.lock().await.snapshots = SnapshotClock::default();
         {
-            let mut status = self.shared.lock();
+            let mut status = self.core.shared.lock();
             status.state = ActorStatus::Running;
             status.instance = Some(instance);
             status.running_since = Some(Instant::now());
@@ -1030,9 +1070,9 @@ impl ActorTask {
         let spec = &self.core.spec;
         let started = Instance::start(StartParams {
             compiled: &compiled,
-            kill: &self.shared.kill,
-            memory_gauge: &self.shared.memory_bytes,
-            state_gauge: &self.shared.state_bytes,
+            kill: &self.core.shared.kill,
+            memory_gauge: &self.core.shared.memory_bytes,
+            state_gauge: &self.core.shared.state_bytes,
             instances: &self.context.instances,
             actor: &self.core.name,
             limits: &spec.limits,
@@ -1094,7 +1134,7 @@ impl ActorTask {
 
     /// Makes `plugin` the version this actor runs from now on.
     fn adopt(&mut self, plugin: Plugin) {
-        self.shared.lock().version = Some(plugin.version().to_owned());
+        self.core.shared.lock().version = Some(plugin.version().to_owned());
         self.context.events.publish(Event::ActorUpgraded {
             actor: self.core.name.to_string(),
             version: plugin.version().to_owned(),
@@ -1102,10 +1142,10 @@ impl ActorTask {
         self.plugin = plugin;
     }
 
-    /// Serves messages, health checks and control requests until the
-    /// instance ends.
-    async fn serve(&mut self, instance: Instance) -> Served {
-        let served = self.serve_on_desk(instance).await;
+    /// Serves messages, health checks and control requests until instance
+    /// number `id` ends.
+    async fn serve(&mut self, id: u64, instance: Instance) -> Served {
+        let served = self.serve_on_desk(id, instance).await;
         // Off the desk (a crashed instance is dropped here): nobody can be
         // handed it any more.
         let ended = self.core.desk.lock().await.instance.take();
@@ -1154,11 +1194,12 @@ impl ActorTask {
 
     /// Puts `instance` on the desk and serves until it ends; it is left on
     /// the desk unless it was stopped.
-    async fn serve_on_desk(&mut self, instance: Instance) -> Served {
+    async fn serve_on_desk(&mut self, id: u64, instance: Instance) -> Served {
         let core = Arc::clone(&self.core);
         let mut desk = core.desk.lock().await;
         let has_job = instance.has_job();
         desk.instance = Some(instance);
+        desk.serving_id = id;
         if has_job && let Some(exit) = self.run_job(&mut desk).await {
             return Served::Exited(exit);
         }
@@ -1180,7 +1221,7 @@ impl ActorTask {
                     let mut desk = core.desk.lock().await;
                     if let Some(crash) = desk.ended.take() {
                         self.deferred = control;
-                        return Served::Exited(exit_for(crash));
+                        return ended_in_hand(crash);
                     }
                     match control {
                         Some(Control::Stop { shutdown, reply }) => {
@@ -1226,13 +1267,13 @@ impl ActorTask {
                 },
                 Some(()) = self.ended.recv() => {
                     if let Some(crash) = core.desk.lock().await.ended.take() {
-                        return Served::Exited(exit_for(crash));
+                        return ended_in_hand(crash);
                     }
                 }
                 due = next_tick(&mut health_timer) => {
                     let mut desk = core.desk.lock().await;
                     if let Some(crash) = desk.ended.take() {
-                        return Served::Exited(exit_for(crash));
+                        return ended_in_hand(crash);
                     }
                     let Some((instance, _)) = desk.serving() else {
                         continue;
@@ -1255,7 +1296,7 @@ impl ActorTask {
                     if let Some(crash) = desk.ended.take() {
                         // For the next instance, after any kept for redelivery.
                         desk.first.extend(envelope);
-                        return Served::Exited(exit_for(crash));
+                        return ended_in_hand(crash);
                     }
                     match envelope {
                         Some(envelope) => {
@@ -1315,7 +1356,7 @@ impl ActorTask {
         };
         let failed_too_often = failures.record(&status, health.threshold);
         let changed = {
-            let mut shared = self.shared.lock();
+            let mut shared = self.core.shared.lock();
             let changed = shared.health != status;
             shared.health = status.clone();
             shared.health_checks += 1;
@@ -1382,36 +1423,11 @@ impl ActorTask {
         reason
     }
 
-    fn mark_down(&self, instance: u64, reason: ExitReason) {
-        let mut status = self.shared.lock();
-        if status.instance == Some(instance) {
-            status.state = ActorStatus::Restarting;
-            status.instance = None;
-            status.running_since = None;
-            status.last_exit = Some(reason);
-        }
-    }
-
-    fn report_exit(&self, instance: u64, reason: ExitReason) {
-        self.mark_down(instance, reason.clone());
-        self.context.events.publish(Event::ActorExited {
-            actor: self.core.name.to_string(),
-            instance,
-            reason: reason.clone(),
-        });
-        // A closed channel means the supervisor is stopping; it will close us.
-        let _ = self.exits.send(Exit {
-            child: Arc::clone(&self.core.name),
-            instance,
-            reason,
-        });
-    }
-
     /// Answers every waiting message with `Stopped` and ends the task; later
     /// sends fail, and are answered the same way by the handle.
     async fn close(mut self, reason: String) {
         {
-            let mut status = self.shared.lock();
+            let mut status = self.core.shared.lock();
             status.state = ActorStatus::Stopped(reason.clone());
             status.instance = None;
             status.running_since = None;
@@ -1428,6 +1444,16 @@ impl ActorTask {
                 }),
             );
         }
+    }
+}
+
+/// How serving ended when a handed-off message ended the instance: its
+/// caller reported the exit, except a kill's, which the supervisor's stop
+/// request answers.
+fn ended_in_hand(crash: CrashReason) -> Served {
+    match crash {
+        CrashReason::Killed => Served::Exited(ExitReason::Crash(CrashReason::Killed)),
+        _ => Served::Reported,
     }
 }
 
