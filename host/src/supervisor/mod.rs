@@ -770,6 +770,15 @@ impl SupervisorTask {
     async fn supervise(mut self) -> SupervisorStatus {
         loop {
             tokio::select! {
+                // Exits first: a request sees every exit reported before it
+                // was made (an actor shows itself down as it reports, and
+                // the request may have been made on seeing that).
+                biased;
+                Some(exit) = self.exits.recv() => {
+                    if let Some(end) = self.on_exit(exit).await {
+                        return end;
+                    }
+                }
                 Some(command) = self.commands_rx.recv() => match command {
                     Command::Stop { reply } => {
                         self.stop_children(&format!("supervisor `{}` stopped", self.name)).await;
@@ -797,11 +806,6 @@ impl SupervisorTask {
                         let _ = reply.send(self.upgrade_child(&id, plugin).await);
                     }
                 },
-                Some(exit) = self.exits.recv() => {
-                    if let Some(end) = self.on_exit(exit).await {
-                        return end;
-                    }
-                }
             }
         }
     }
