@@ -104,7 +104,8 @@ impl Envelope {
 /// for the next instance) for as long as it exists. A caller hands its
 /// message off only when none waits, so that the messages of one caller keep
 /// their order (a `cast` then a `call` from one task: the call waits for the
-/// cast).
+/// cast). It holds the count alone, not the core: envelopes kept for the
+/// next instance sit on the core's desk, and must not keep it alive.
 struct Waiting(Arc<AtomicUsize>);
 
 impl Waiting {
@@ -644,6 +645,9 @@ impl ActorCore {
     /// actor task, which takes the instance off.
     async fn serve(self: Arc<Self>, mut desk: OwnedMutexGuard<Desk>, envelope: Envelope) {
         if let Some(crash) = self.handle(&mut desk, envelope).await {
+            // Never entered again: dropped here and now, before the restart
+            // can begin, as the actor task would have.
+            drop(desk.instance.take());
             // A kill is the supervisor's own doing: it is waiting to hear
             // of it as a stop, from the actor task.
             if crash != CrashReason::Killed {
