@@ -6,9 +6,9 @@
 //! with the same settings as the host's (see [`floor_config`]), so a ratio is
 //! what the actor machinery costs, not what an engine setting buys.
 //!
-//! - round trip: `ActorRef::call` (mailbox -> actor task -> guest -> reply)
-//!   from a task on the runtime, against a raw async typed call of the same
-//!   export on a raw store;
+//! - round trip: `ActorRef::call` from a task on the runtime, to an idle
+//!   actor (so the direct hand-off: the caller's task runs the guest),
+//!   against a raw async typed call of the same export on a raw store;
 //! - throughput: messages per second through 1, 100 and 10,000 actors with
 //!   callers on every core, against raw calls on as many raw stores as can
 //!   run at once (one per core, or one for one actor, which handles one
