@@ -21,7 +21,8 @@
 //! The desk's lock says who runs the guest; the mailbox is kept for when the
 //! actor is busy. Whoever handles a message does the same thing (commit,
 //! reply, redelivery); when a handed-off message ends the instance, the
-//! caller leaves the crash on the desk and the actor task reports it. A
+//! caller drops it, reports the exit to the supervisor and leaves the crash
+//! on the desk, where the actor task finds it. A
 //! caller that gives up (a timeout drops its call) does not cut the guest
 //! off: what it started finishes on a task of its own, as it would have in
 //! the actor task. A guest's call to another actor (the `actors` import)
@@ -610,14 +611,16 @@ struct Desk {
     /// redelivery, and any the actor task took from the mailbox just as a
     /// handed-off message ended the instance.
     first: VecDeque<Envelope>,
-    /// How the instance ended in a caller's hands, for the actor task to
-    /// report.
+    /// How the instance ended in a caller's hands (taken off the desk with
+    /// it, in the same turn of the lock): the actor task stops serving when
+    /// it finds this.
     ended: Option<CrashReason>,
 }
 
 impl Desk {
     /// The serving instance and its snapshot clock. The actor task puts the
-    /// instance on the desk before serving and takes it off after, and a
+    /// instance on the desk before serving and takes it off after (a caller
+    /// takes off one that crashed in its hands, setting `ended`), and a
     /// caller gets the desk only with one on.
     fn serving(&mut self) -> Option<(&mut Instance, &mut SnapshotClock)> {
         let instance = self.instance.as_mut()?;
@@ -639,10 +642,10 @@ impl ActorCore {
         idle.then_some(desk)
     }
 
-    /// Handles a handed-off message. When it ends the instance, reports the
-    /// exit to the supervisor at once (the actor task learns of it at the
-    /// same time, not in between), and leaves the crash on the desk for the
-    /// actor task, which takes the instance off.
+    /// Handles a handed-off message. When it ends the instance, drops the
+    /// instance, reports the exit to the supervisor at once (the actor task
+    /// learns of it at the same time, not in between) and leaves the crash
+    /// on the desk for the actor task.
     async fn serve(self: Arc<Self>, mut desk: OwnedMutexGuard<Desk>, envelope: Envelope) {
         if let Some(crash) = self.handle(&mut desk, envelope).await {
             // Never entered again: dropped here and now, before the restart
@@ -664,7 +667,8 @@ impl ActorCore {
     async fn handle(&self, desk: &mut Desk, envelope: Envelope) -> Option<CrashReason> {
         let started = Instant::now();
         let Some((instance, snapshots)) = desk.serving() else {
-            // No instance (never so while one serves): it waits for the next.
+            // No instance (never so: the actor task looks at `ended` first):
+            // it waits for the next.
             desk.first.push_back(envelope);
             return None;
         };
