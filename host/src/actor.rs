@@ -579,6 +579,9 @@ struct ActorCore {
     shared: Arc<ActorShared>,
     /// Where the instance's exits go (to the supervisor).
     exits: mpsc::UnboundedSender<Exit>,
+    // The parts of the `ActorContext` that handling a message needs, not the
+    // context itself: every handle holds the core, and the context's
+    // registry holds every handle, so the whole host would keep itself alive.
     state_store: Arc<dyn StateStore>,
     events: EventBus,
     metrics: Arc<Metrics>,
