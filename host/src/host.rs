@@ -409,7 +409,9 @@ impl Host {
 
     /// How many guest instances (wasmtime stores) exist right now. With
     /// every actor settled (none starting, restarting or stopping), one per
-    /// running actor; more would mean a store outlived its actor.
+    /// running actor; more would mean a store outlived its actor. An actor
+    /// waiting for its restart holds one too: its next instance,
+    /// instantiated ahead while the supervisor decides.
     pub fn live_instances(&self) -> u64 {
         self.inner.context.actor.instances.get()
     }
