@@ -33,8 +33,10 @@
 //! supervisor waits to restart it) it reads no messages, so they wait in the
 //! mailbox and the next instance answers them, in order. When an instance
 //! ends in a way its supervisor restarts, the task instantiates the next
-//! one at once, while the exit travels to the supervisor and back (no
-//! export of the guest runs until the supervisor says start). When the actor is
+//! one at once, while the exit travels to the supervisor and back; none of
+//! the guest's exports runs until the supervisor says start (a start
+//! function of the component, such as C constructors, runs with the
+//! instantiation). When the actor is
 //! closed for good, every waiting and later message is answered with
 //! [`CallError::Stopped`].
 
@@ -1149,9 +1151,10 @@ impl ActorTask {
     /// memory from the pool, the component's core instances) then overlaps
     /// with the exit's trip to the supervisor and its decision, and the
     /// restart is left with loading the state and calling `init` and
-    /// `restore`. No export of the guest runs before the supervisor has
-    /// decided. If no restart comes (the actor is parked, closed, or given
-    /// another version first), the spare is dropped unused.
+    /// `restore`. None of the guest's exports runs before the supervisor
+    /// has decided (only the component's start function, if it has one).
+    /// If no restart comes (the actor is parked, closed, or given another
+    /// version first), the spare is dropped unused.
     async fn prepare_spare(&self) -> Option<Blank> {
         let compiled = self.compiled(&self.plugin).await.ok()?;
         // A failure is left for the restart to meet again and report.
