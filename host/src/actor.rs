@@ -31,12 +31,7 @@
 //!
 //! The task lives as long as its child spec. Between instances (while the
 //! supervisor waits to restart it) it reads no messages, so they wait in the
-//! mailbox and the next instance answers them, in order. When an instance
-//! ends in a way its supervisor restarts, the task instantiates the next
-//! one at once, while the exit travels to the supervisor and back; none of
-//! the guest's exports runs until the supervisor says start (a start
-//! function of the component, such as C constructors, runs with the
-//! instantiation). When the actor is
+//! mailbox and the next instance answers them, in order. When the actor is
 //! closed for good, every waiting and later message is answered with
 //! [`CallError::Stopped`].
 
@@ -57,7 +52,7 @@ use crate::engine::Engines;
 use crate::error::{CallError, CrashReason, ExitReason, millis};
 use crate::events::{Event, EventBus};
 use crate::health::{FailureCounter, HealthStatus};
-use crate::instance::{Blank, Instance, InstanceCount, KillSwitch, StartError, StartParams};
+use crate::instance::{Instance, InstanceCount, KillSwitch, StartError, StartParams};
 use crate::loader::{Compiled, Plugin};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
@@ -940,9 +935,6 @@ impl ActorTask {
     async fn run(mut self) {
         // Set while the actor is undefined: messages get this answer.
         let mut parked: Option<String> = None;
-        // The next instance, instantiated while the supervisor decides on a
-        // restart (see `prepare_spare`). Not a field: a store is not `Sync`.
-        let mut spare: Option<Blank> = None;
         loop {
             let control = match (self.deferred.take(), &parked) {
                 (Some(control), _) => Some(control),
@@ -966,24 +958,13 @@ impl ActorTask {
                     instance,
                     restart,
                     reply,
-                } => match self.start(instance, restart, spare.take()).await {
+                } => match self.start(instance, restart).await {
                     Ok(running) => {
                         parked = None;
                         let _ = reply.send(Ok(()));
                         match self.serve(instance, running).await {
-                            Served::Exited(reason) => {
-                                let restarts = self.core.spec.restart.restarts(reason.is_normal());
-                                self.core.report_exit(instance, reason);
-                                if restarts {
-                                    spare = self.prepare_spare().await;
-                                }
-                            }
-                            // A crash, reported by the caller it happened to.
-                            Served::Reported => {
-                                if self.core.spec.restart.restarts(false) {
-                                    spare = self.prepare_spare().await;
-                                }
-                            }
+                            Served::Exited(reason) => self.core.report_exit(instance, reason),
+                            Served::Reported => {}
                             Served::Stopped(reason, reply) => {
                                 self.core.mark_down(instance, reason.clone());
                                 self.context.events.publish(Event::ActorExited {
@@ -994,7 +975,6 @@ impl ActorTask {
                                 let _ = reply.send(Some(reason));
                             }
                             Served::Closed(reason, done) => {
-                                drop(spare);
                                 self.close(reason).await;
                                 drop(done);
                                 return;
@@ -1010,8 +990,6 @@ impl ActorTask {
                     let _ = reply.send(None);
                 }
                 Control::Upgrade { plugin, reply } => {
-                    // Instantiated from the version this one replaces.
-                    spare = None;
                     self.adopt(plugin);
                     let _ = reply.send(Ok(()));
                 }
@@ -1028,10 +1006,8 @@ impl ActorTask {
                         );
                     }
                     parked = Some(reason);
-                    spare = None;
                 }
                 Control::Close { reason, done } => {
-                    drop(spare);
                     self.close(reason).await;
                     drop(done);
                     return;
@@ -1062,17 +1038,11 @@ impl ActorTask {
         plugin.compiled_for(&engine).await
     }
 
-    /// Starts instance `instance`, in `spare` when one was instantiated
-    /// ahead; `restart` counts it in `restarts`, in the same step that shows
-    /// it running, before anything can observe it.
-    async fn start(
-        &mut self,
-        instance: u64,
-        restart: bool,
-        spare: Option<Blank>,
-    ) -> Result<Instance, String> {
+    /// Starts instance `instance`; `restart` counts it in `restarts`, in the
+    /// same step that shows it running, before anything can observe it.
+    async fn start(&mut self, instance: u64, restart: bool) -> Result<Instance, String> {
         self.core.shared.kill.reset();
-        let mut running = self.instantiate(&self.plugin.clone(), spare).await?;
+        let mut running = self.instantiate(&self.plugin.clone()).await?;
         // What `init` wrote is committed before the first message.
         self.core
             .commit_changes(&mut running)
@@ -1099,10 +1069,8 @@ impl ActorTask {
     }
 
     /// Starts an instance of `plugin` on the committed state (`init` and
-    /// `restore` included), in `spare` when one was instantiated ahead (see
-    /// [`ActorTask::prepare_spare`]); what `init` wrote is pending, not
-    /// committed.
-    async fn instantiate(&self, plugin: &Plugin, spare: Option<Blank>) -> Result<Instance, String> {
+    /// `restore` included); what `init` wrote is pending, not committed.
+    async fn instantiate(&self, plugin: &Plugin) -> Result<Instance, String> {
         let committed = self
             .context
             .state_store
@@ -1110,30 +1078,9 @@ impl ActorTask {
             .await
             .map_err(|e| format!("cannot load its state: {e}"))?;
         let compiled = self.compiled(plugin).await?;
-        let params = self.start_params(&compiled);
-        let blank = match spare {
-            Some(blank) => Ok(blank),
-            None => Blank::new(&params).await,
-        };
-        let started = match blank {
-            Ok(blank) => blank.start(&params, committed).await,
-            Err(error) => Err(error),
-        };
-        match started {
-            Ok(running) => Ok(running),
-            Err(error @ StartError::Restore(_)) => Err(format!(
-                "{error} (the saved state is kept; fix or remove it before restarting)"
-            )),
-            Err(error) => Err(error.to_string()),
-        }
-    }
-
-    /// What an instance of `compiled` starts with: this actor's limits,
-    /// config, capabilities and gauges.
-    fn start_params<'a>(&'a self, compiled: &'a Compiled) -> StartParams<'a> {
         let spec = &self.core.spec;
-        StartParams {
-            compiled,
+        let started = Instance::start(StartParams {
+            compiled: &compiled,
             kill: &self.core.shared.kill,
             memory_gauge: &self.core.shared.memory_bytes,
             state_gauge: &self.core.shared.state_bytes,
@@ -1143,22 +1090,16 @@ impl ActorTask {
             config: &spec.config,
             capabilities: &spec.capabilities,
             registry: &self.context.registry,
+            committed,
+        })
+        .await;
+        match started {
+            Ok(running) => Ok(running),
+            Err(error @ StartError::Restore(_)) => Err(format!(
+                "{error} (the saved state is kept; fix or remove it before restarting)"
+            )),
+            Err(error) => Err(error.to_string()),
         }
-    }
-
-    /// Instantiates the plugin ahead of need, once the instance has ended
-    /// in a way its supervisor restarts: the instantiation (a fresh store,
-    /// memory from the pool, the component's core instances) then overlaps
-    /// with the exit's trip to the supervisor and its decision, and the
-    /// restart is left with loading the state and calling `init` and
-    /// `restore`. None of the guest's exports runs before the supervisor
-    /// has decided (only the component's start function, if it has one).
-    /// If no restart comes (the actor is parked, closed, or given another
-    /// version first), the spare is dropped unused.
-    async fn prepare_spare(&self) -> Option<Blank> {
-        let compiled = self.compiled(&self.plugin).await.ok()?;
-        // A failure is left for the restart to meet again and report.
-        Blank::new(&self.start_params(&compiled)).await.ok()
     }
 
     /// A hot upgrade of the instance on `desk` to `plugin`, between two
@@ -1181,7 +1122,7 @@ impl ActorTask {
         }
         let refused =
             |why: String| Upgraded::Refused(format!("version {}: {why}", plugin.version()));
-        let mut new = match self.instantiate(&plugin, None).await {
+        let mut new = match self.instantiate(&plugin).await {
             Ok(new) => new,
             Err(why) => return refused(format!("it failed to start: {why}")),
         };

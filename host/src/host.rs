@@ -409,9 +409,7 @@ impl Host {
 
     /// How many guest instances (wasmtime stores) exist right now. With
     /// every actor settled (none starting, restarting or stopping), one per
-    /// running actor; more would mean a store outlived its actor. An actor
-    /// waiting for its restart holds one too: its next instance,
-    /// instantiated ahead while the supervisor decides.
+    /// running actor; more would mean a store outlived its actor.
     pub fn live_instances(&self) -> u64 {
         self.inner.context.actor.instances.get()
     }

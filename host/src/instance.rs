@@ -322,72 +322,48 @@ pub(crate) struct StartParams<'a> {
     pub(crate) config: &'a [(String, String)],
     pub(crate) capabilities: &'a Capabilities,
     pub(crate) registry: &'a Arc<Registry>,
+    pub(crate) committed: CommittedState,
 }
 
-/// A plugin instantiated in a store of its own, none of its exports called
-/// yet: no state, no `init`. The first half of a start, which an actor
-/// whose instance crashed does while its supervisor decides on the restart
-/// (see `ActorTask::prepare_spare`); [`Blank::start`] is the second half.
-pub(crate) struct Blank {
-    store: Store<ActorData>,
-    exports: LoadedExports,
-}
-
-impl Blank {
-    /// Instantiates the plugin in a fresh store, counted among the live
-    /// instances from now on.
-    pub(crate) async fn new(params: &StartParams<'_>) -> Result<Blank, StartError> {
+impl Instance {
+    /// Instantiates the plugin with `committed` as its state, then calls
+    /// `init` (with the config) and `restore` (with the saved snapshot) when
+    /// the plugin exports them.
+    pub(crate) async fn start(params: StartParams<'_>) -> Result<Instance, StartError> {
+        let snapshot_data = params.committed.snapshot.clone();
+        let engine = &params.compiled.engine;
         let mut store = new_store(
-            &params.compiled.engine,
+            engine,
             params.actor.clone(),
             params.limits,
             params.capabilities,
-            StateView::default(),
+            StateView::new(params.committed).reporting_size_to(params.state_gauge),
             params.memory_gauge,
         )
         .map_err(StartError::Capabilities)?;
         store.data_mut().registry = Some(params.registry.clone());
         store.data_mut()._counted = Some(params.instances.enter());
         let call_timeout = params.limits.call_timeout;
-        arm(&mut store, call_timeout);
-        let loaded = load_exports(params.compiled, &mut store, Some(params.kill)).await;
-        disarm(&mut store);
-        match loaded {
-            Ok(exports) => Ok(Blank { store, exports }),
-            Err(error) => Err(StartError::Crashed(classify(
-                error,
-                store.data(),
-                call_timeout,
-            ))),
-        }
-    }
-
-    /// Gives the instance `committed` as its state, then calls `init` (with
-    /// the config) and `restore` (with the saved snapshot) when the plugin
-    /// exports them.
-    pub(crate) async fn start(
-        self,
-        params: &StartParams<'_>,
-        committed: CommittedState,
-    ) -> Result<Instance, StartError> {
-        let Blank { mut store, exports } = self;
-        let snapshot_data = committed.snapshot.clone();
-        store.data_mut().state = StateView::new(committed).reporting_size_to(params.state_gauge);
-        let engine = &params.compiled.engine;
-        let call_timeout = params.limits.call_timeout;
         let crash = |store: &Store<ActorData>, error| {
             StartError::Crashed(classify(error, store.data(), call_timeout))
         };
-        let mut instance = Instance {
-            store,
-            handler: exports.0,
-            health: exports.1,
-            lifecycle: exports.2,
-            snapshot: exports.3,
-            job: exports.4,
-            call_timeout,
-            engine: engine.clone(),
-            kill: params.kill.clone(),
+
+        arm(&mut store, call_timeout);
+        let loaded = load_exports(params.compiled, &mut store, Some(params.kill)).await;
+        disarm(&mut store);
+        let mut instance = match loaded {
+            Ok(exports) => Instance {
+                store,
+                handler: exports.0,
+                health: exports.1,
+                lifecycle: exports.2,
+                snapshot: exports.3,
+                job: exports.4,
+                call_timeout,
+                engine: engine.clone(),
+                kill: params.kill.clone(),
+            },
+            Err(error) => return Err(crash(&store, error)),
         };
 
         if let Some(lifecycle) = instance.lifecycle.clone() {
@@ -427,9 +403,7 @@ impl Blank {
         }
         Ok(instance)
     }
-}
 
-impl Instance {
     /// Handles one message. `Ok(Err(reason))` is the plugin's own error
     /// reply; `Err(crash)` means the instance is poisoned.
     pub(crate) async fn handle(

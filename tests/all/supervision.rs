@@ -4,11 +4,10 @@
 use std::time::Duration;
 
 use wasmvisor::{
-    ActorStatus, Backoff, CallError, ChildSpec, CrashReason, Event, ExitReason, Host, Limits,
-    SupervisorRef, SupervisorSpec, SupervisorStatus,
+    ActorStatus, Backoff, CallError, CrashReason, Event, ExitReason, Host, Limits, SupervisorStatus,
 };
 
-use crate::common::{call_ok, plugin, single, supervise, wait_until, within};
+use crate::common::{call_ok, single, wait_until, within};
 
 #[tokio::test]
 async fn messages_queued_behind_a_crashing_message_are_answered_by_the_next_instance() {
@@ -155,64 +154,4 @@ async fn stopping_the_host_stops_actors_and_releases_their_names() {
     ));
     let info = counter.info();
     assert_eq!(info.last_exit, Some(ExitReason::Shutdown));
-}
-
-/// A supervisor that restarts its counter `a` only after five minutes.
-async fn slow_to_restart(host: &Host) -> SupervisorRef {
-    let counter = plugin(host, "counter").await;
-    supervise(
-        host,
-        SupervisorSpec::new("slow")
-            .intensity(3, Duration::from_secs(600))
-            .backoff(Backoff::Fixed(Duration::from_secs(300)))
-            .child(ChildSpec::new("a", counter)),
-    )
-    .await
-}
-
-/// Crashes `a` and waits until its supervisor holds the restart back.
-async fn crash_and_wait(host: &Host, supervisor: &SupervisorRef) {
-    assert!(host.actor("a").unwrap().call("crash").await.is_err());
-    wait_until("a waits for its restart", || {
-        supervisor.which_children()[0].status == ActorStatus::Restarting
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn a_crashed_actor_instantiates_its_next_instance_while_the_restart_waits() {
-    let host = Host::new().unwrap();
-    let supervisor = slow_to_restart(&host).await;
-    assert_eq!(call_ok(&host, "a", "inc").await, "1");
-    assert_eq!(host.live_instances(), 1);
-    crash_and_wait(&host, &supervisor).await;
-    // The crashed instance was dropped before the exit was reported; the
-    // one that counts now is the spare.
-    wait_until("the next instance is instantiated ahead", || {
-        host.live_instances() == 1
-    })
-    .await;
-    // No restart comes (the child is stopped): the spare goes.
-    supervisor.terminate_child("a").await.unwrap();
-    wait_until("the spare is dropped", || host.live_instances() == 0).await;
-    supervisor.restart_child("a").await.unwrap();
-    assert_eq!(call_ok(&host, "a", "get").await, "1");
-    assert_eq!(host.live_instances(), 1);
-    host.shutdown().await;
-}
-
-#[tokio::test]
-async fn an_upgrade_while_the_restart_waits_drops_the_spare_of_the_old_version() {
-    let host = Host::new().unwrap();
-    let supervisor = slow_to_restart(&host).await;
-    crash_and_wait(&host, &supervisor).await;
-    wait_until("the next instance is instantiated ahead", || {
-        host.live_instances() == 1
-    })
-    .await;
-    let v2 = plugin(&host, "counter_v2").await;
-    supervisor.upgrade_child("a", v2).await.unwrap();
-    // The next start makes an instance of the new version instead.
-    assert_eq!(host.live_instances(), 0);
-    host.shutdown().await;
 }

@@ -936,7 +936,12 @@ impl SupervisorTask {
             child.restarts_in_a_row = 0;
         }
         child.up_since = None;
-        if child.spec.restart.restarts(exit.reason.is_normal()) {
+        let restart = match child.spec.restart {
+            RestartType::Permanent => true,
+            RestartType::Transient => !exit.reason.is_normal(),
+            RestartType::Temporary => false,
+        };
+        if restart {
             self.children[index].state = ChildState::Restarting;
             let id = exit.child.to_string();
             self.stop_siblings(&id).await;

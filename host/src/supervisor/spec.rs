@@ -23,18 +23,6 @@ pub enum RestartType {
     Temporary,
 }
 
-impl RestartType {
-    /// Whether a child of this type is restarted after an exit, normal or
-    /// not.
-    pub(crate) fn restarts(self, normal_exit: bool) -> bool {
-        match self {
-            RestartType::Permanent => true,
-            RestartType::Transient => !normal_exit,
-            RestartType::Temporary => false,
-        }
-    }
-}
-
 /// How a child is stopped when its supervisor stops it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shutdown {
