@@ -655,8 +655,8 @@ impl ActorCore {
             // The actor task is not woken for this: the supervisor's next
             // request (start, park, close, or the stop behind a kill) wakes
             // it, and whatever wakes it looks here first. Waking it now
-            // would cost a thread wake-up on the way to the restart (about
-            // 20 µs here), for nothing.
+            // would put a thread's wake-up on the way to the restart, for
+            // nothing.
             desk.ended = Some(crash);
         }
     }
