@@ -23,12 +23,11 @@
 //! reply, redelivery); when a handed-off message ends the instance, the
 //! caller drops it, reports the exit to the supervisor and leaves the crash
 //! on the desk, where the actor task finds it when the supervisor's next
-//! request wakes it. A
-//! caller that gives up (a timeout drops its call) does not cut the guest
-//! off: what it started finishes on a task of its own, as it would have in
-//! the actor task. A guest's call to another actor (the `actors` import)
-//! always goes through the mailbox, so that no guest runs inside another's
-//! call.
+//! request wakes it. A caller that gives up (a timeout drops its call) does
+//! not cut the guest off: what it started finishes on a task of its own, as
+//! it would have in the actor task. A guest's call to another actor (the
+//! `actors` import) always goes through the mailbox, so that no guest runs
+//! inside another's call.
 //!
 //! The task lives as long as its child spec. Between instances (while the
 //! supervisor waits to restart it) it reads no messages, so they wait in the
