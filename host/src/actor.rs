@@ -76,12 +76,68 @@ impl std::fmt::Debug for ActorRef {
     }
 }
 
-type Reply = oneshot::Sender<Result<Vec<u8>, CallError>>;
+/// What a caller gets for a message: the guest's reply or why there is none.
+type Outcome = Result<Vec<u8>, CallError>;
+
+/// Who waits for a message's outcome, and how it reaches them.
+enum Reply {
+    /// Nobody: a cast.
+    Nobody,
+    /// A caller whose message went through the mailbox, on this channel.
+    Channel(oneshot::Sender<Outcome>),
+    /// The caller the message was handed off to, which runs the guest
+    /// itself: the outcome is returned to it, no channel needed (see
+    /// [`ActorCore::serve`]).
+    HandedOff,
+}
+
+impl Reply {
+    /// Gives `outcome` to whoever waits for it; returns it instead when that
+    /// is the caller the message was handed off to.
+    fn send(self, outcome: Outcome) -> Option<Answer> {
+        match self {
+            Reply::Nobody => None,
+            Reply::Channel(reply) => {
+                // The caller may have given up waiting; that is its business.
+                let _ = reply.send(outcome);
+                None
+            }
+            Reply::HandedOff => Some(Answer::Now(outcome)),
+        }
+    }
+
+    /// Readies the reply of a message kept for a later instance: a
+    /// handed-off caller waits on a channel from now on, returned here.
+    fn wait_later(&mut self) -> Option<Answer> {
+        if !matches!(self, Reply::HandedOff) {
+            return None;
+        }
+        let (reply, answer) = oneshot::channel();
+        *self = Reply::Channel(reply);
+        Some(Answer::Later(answer))
+    }
+}
+
+/// The answer for a handed-off caller.
+enum Answer {
+    /// Handled: here is the outcome.
+    Now(Outcome),
+    /// Kept for a later instance (redelivery): the outcome comes on this.
+    Later(oneshot::Receiver<Outcome>),
+}
+
+/// What handling a message came to.
+struct Handled {
+    /// Why the instance ended, if the message ended it.
+    crash: Option<CrashReason>,
+    /// The answer, when the message was handed off ([`Reply::HandedOff`]);
+    /// others are answered on their channel.
+    answer: Option<Answer>,
+}
 
 struct Envelope {
     message: Vec<u8>,
-    /// `None` for a cast: nobody waits for the answer.
-    reply: Option<Reply>,
+    reply: Reply,
     /// Why each earlier delivery of this message crashed (with redelivery).
     crashes: Vec<CrashReason>,
     /// Counts it as waiting for the actor task, while it does (`None` for a
@@ -91,7 +147,7 @@ struct Envelope {
 
 impl Envelope {
     /// A message for the mailbox, counted as waiting in `core`.
-    fn queued(core: &ActorCore, message: Vec<u8>, reply: Option<Reply>) -> Self {
+    fn queued(core: &ActorCore, message: Vec<u8>, reply: Reply) -> Self {
         Envelope {
             message,
             reply,
@@ -157,7 +213,7 @@ impl ActorRef {
     /// the caller's guest call.
     pub(crate) async fn call_queued(&self, message: Vec<u8>) -> Result<Vec<u8>, CallError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Envelope::queued(&self.core, message, Some(reply)))
+        self.send(Envelope::queued(&self.core, message, Reply::Channel(reply)))
             .await?;
         // A dropped reply sender means the actor closed with the message unread.
         answer.await.unwrap_or_else(|_| Err(self.stopped_error()))
@@ -169,17 +225,23 @@ impl ActorRef {
         desk: OwnedMutexGuard<Desk>,
         message: Vec<u8>,
     ) -> Result<Vec<u8>, CallError> {
-        let (reply, answer) = oneshot::channel();
         let envelope = Envelope {
             message,
-            reply: Some(reply),
+            reply: Reply::HandedOff,
             crashes: Vec::new(),
             waiting: None,
         };
-        HandOff(Some(Box::pin(Arc::clone(&self.core).serve(desk, envelope)))).await;
-        // Dropped unanswered only if the actor closed while the message was
-        // kept for redelivery.
-        answer.await.unwrap_or_else(|_| Err(self.stopped_error()))
+        let answer = HandOff(Some(Box::pin(Arc::clone(&self.core).serve(desk, envelope)))).await;
+        match answer {
+            Some(Answer::Now(outcome)) => outcome,
+            // Dropped unanswered only if the actor closed while the message
+            // was kept for redelivery.
+            Some(Answer::Later(answer)) => {
+                answer.await.unwrap_or_else(|_| Err(self.stopped_error()))
+            }
+            // Never so: a handed-off message is answered or kept.
+            None => Err(self.stopped_error()),
+        }
     }
 
     /// Like [`ActorRef::call`], but never waits for room in the mailbox:
@@ -195,14 +257,14 @@ impl ActorRef {
             return self.hand_off(desk, message).await;
         }
         let (reply, answer) = oneshot::channel();
-        self.try_send(Envelope::queued(&self.core, message, Some(reply)))?;
+        self.try_send(Envelope::queued(&self.core, message, Reply::Channel(reply)))?;
         answer.await.unwrap_or_else(|_| Err(self.stopped_error()))
     }
 
     /// Sends `message` without waiting for it to be handled, nor for room in
     /// the mailbox.
     pub(crate) fn try_cast(&self, message: Vec<u8>) -> Result<(), CallError> {
-        self.try_send(Envelope::queued(&self.core, message, None))
+        self.try_send(Envelope::queued(&self.core, message, Reply::Nobody))
     }
 
     /// Puts `envelope` in the mailbox if there is room, without waiting.
@@ -225,7 +287,7 @@ impl ActorRef {
     ///
     /// [`CallError::Stopped`] when the actor is stopped for good.
     pub async fn cast(&self, message: impl Into<Vec<u8>>) -> Result<(), CallError> {
-        self.send(Envelope::queued(&self.core, message.into(), None))
+        self.send(Envelope::queued(&self.core, message.into(), Reply::Nobody))
             .await
     }
 
@@ -542,17 +604,19 @@ pub(crate) fn spawn(
 /// it is done (the caller gave up waiting), it finishes on a task of its
 /// own: a guest call cut off halfway would leave the instance unusable, and
 /// the message's writes are committed as the actor task would have.
-struct HandOff(Option<Pin<Box<dyn Future<Output = ()> + Send>>>);
+struct HandOff(Option<Pin<Box<dyn Future<Output = Option<Answer>> + Send>>>);
 
 impl Future for HandOff {
-    type Output = ();
+    type Output = Option<Answer>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if let Some(serving) = self.0.as_mut() {
-            std::task::ready!(serving.as_mut().poll(cx));
-            self.0 = None;
-        }
-        Poll::Ready(())
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Answer>> {
+        // Polled again once done (which a future must not be): no answer.
+        let Some(serving) = self.0.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let answer = std::task::ready!(serving.as_mut().poll(cx));
+        self.0 = None;
+        Poll::Ready(answer)
     }
 }
 
@@ -638,11 +702,17 @@ impl ActorCore {
         idle.then_some(desk)
     }
 
-    /// Handles a handed-off message. When it ends the instance, drops the
-    /// instance, reports the exit to the supervisor at once and leaves the
-    /// crash on the desk, where the actor task finds it when it next wakes.
-    async fn serve(self: Arc<Self>, mut desk: OwnedMutexGuard<Desk>, envelope: Envelope) {
-        if let Some(crash) = self.handle(&mut desk, envelope).await {
+    /// Handles a handed-off message and returns its answer, once the desk is
+    /// free again. When it ends the instance, drops the instance, reports the
+    /// exit to the supervisor at once and leaves the crash on the desk, where
+    /// the actor task finds it when it next wakes.
+    async fn serve(
+        self: Arc<Self>,
+        mut desk: OwnedMutexGuard<Desk>,
+        envelope: Envelope,
+    ) -> Option<Answer> {
+        let handled = self.handle(&mut desk, envelope).await;
+        if let Some(crash) = handled.crash {
             // Never entered again: dropped here and now, before the restart
             // can begin, as the actor task would have.
             drop(desk.instance.take());
@@ -658,27 +728,32 @@ impl ActorCore {
             // nothing.
             desk.ended = Some(crash);
         }
+        handled.answer
     }
 
-    /// Handles one message; returns the crash if the instance crashed.
-    async fn handle(&self, desk: &mut Desk, envelope: Envelope) -> Option<CrashReason> {
+    /// Handles one message: answers it, or keeps it for the next instance.
+    async fn handle(&self, desk: &mut Desk, mut envelope: Envelope) -> Handled {
         let started = Instant::now();
         let Some((instance, snapshots)) = desk.serving() else {
             // No instance (never so: the actor task looks at `ended` first):
             // it waits for the next.
+            let answer = envelope.reply.wait_later();
             desk.first.push_back(envelope);
-            return None;
+            return Handled {
+                crash: None,
+                answer,
+            };
         };
         let handled = instance.handle(&envelope.message).await;
-        let answer = match handled {
+        let (outcome, crash) = match handled {
             // Stopped by its supervisor, not crashed by the message: no
             // redelivery, no dead letter.
-            Err(CrashReason::Killed) => {
-                respond(envelope.reply, Err(self.killed_mid_message()));
-                return Some(CrashReason::Killed);
-            }
+            Err(CrashReason::Killed) => (Err(self.killed_mid_message()), Some(CrashReason::Killed)),
             Ok(Ok(reply)) => match self.commit(instance, snapshots, false).await {
-                Ok(()) => Ok(reply),
+                Ok(()) => {
+                    self.call_latency.observe(started.elapsed().as_secs_f64());
+                    (Ok(reply), None)
+                }
                 Err(crash) => {
                     let error = match &crash {
                         CrashReason::StateCommit(reason) => CallError::StateCommit {
@@ -688,39 +763,44 @@ impl ActorCore {
                         CrashReason::Killed => self.killed_mid_message(),
                         other => self.crashed(other),
                     };
-                    respond(envelope.reply, Err(error));
-                    return Some(crash);
+                    (Err(error), Some(crash))
                 }
             },
             Ok(Err(reason)) => {
                 instance.discard_changes();
-                Err(CallError::Rejected {
+                self.call_latency.observe(started.elapsed().as_secs_f64());
+                let rejected = CallError::Rejected {
                     actor: self.name.to_string(),
                     reason,
-                })
+                };
+                (Err(rejected), None)
             }
             Err(crash) => {
-                self.after_crash(&mut desk.first, envelope, &crash).await;
-                return Some(crash);
+                let answer = self.after_crash(&mut desk.first, envelope, &crash).await;
+                return Handled {
+                    crash: Some(crash),
+                    answer,
+                };
             }
         };
-        self.call_latency.observe(started.elapsed().as_secs_f64());
-        respond(envelope.reply, answer);
-        None
+        Handled {
+            crash,
+            answer: envelope.reply.send(outcome),
+        }
     }
 
     /// Decides what becomes of a message that crashed the instance: answered
     /// with the crash (the default), kept for the next instance (with
     /// redelivery), or, on its last attempt, moved to the dead letters.
+    /// Returns the answer for a handed-off caller (see [`Handled`]).
     async fn after_crash(
         &self,
         first: &mut VecDeque<Envelope>,
         mut envelope: Envelope,
         crash: &CrashReason,
-    ) {
+    ) -> Option<Answer> {
         let Some(max_attempts) = self.spec.redelivery else {
-            respond(envelope.reply, Err(self.crashed(crash)));
-            return;
+            return envelope.reply.send(Err(self.crashed(crash)));
         };
         envelope.crashes.push(crash.clone());
         let attempts = u32::try_from(envelope.crashes.len()).unwrap_or(u32::MAX);
@@ -729,8 +809,9 @@ impl ActorCore {
             envelope
                 .waiting
                 .get_or_insert_with(|| Waiting::new(&self.waiting));
+            let answer = envelope.reply.wait_later();
             first.push_front(envelope);
-            return;
+            return answer;
         }
         let added = self
             .dead_letters
@@ -742,8 +823,7 @@ impl ActorCore {
                 // The letter could not be kept: its caller must not be told
                 // it was. It gets the crash, as without redelivery.
                 tracing::error!(actor = &*self.name, "cannot keep a dead letter: {e}");
-                respond(envelope.reply, Err(self.crashed(crash)));
-                return;
+                return envelope.reply.send(Err(self.crashed(crash)));
             }
         };
         self.events.publish(Event::DeadLettered {
@@ -751,15 +831,12 @@ impl ActorCore {
             id,
             attempts,
         });
-        respond(
-            envelope.reply,
-            Err(CallError::DeadLettered {
-                actor: self.name.to_string(),
-                attempts,
-                id,
-                last: crash.clone(),
-            }),
-        );
+        envelope.reply.send(Err(CallError::DeadLettered {
+            actor: self.name.to_string(),
+            attempts,
+            id,
+            last: crash.clone(),
+        }))
     }
 
     /// Snapshots the guest (if it exports `snapshot`, and the snapshot
@@ -1210,7 +1287,7 @@ impl ActorTask {
         // Messages that crashed the previous instance (or were taken just
         // as it ended) go first.
         while let Some(envelope) = desk.first.pop_front() {
-            if let Some(crash) = core.handle(&mut desk, envelope).await {
+            if let Some(crash) = core.handle(&mut desk, envelope).await.crash {
                 return Served::Exited(exit_for(crash));
             }
         }
@@ -1297,7 +1374,7 @@ impl ActorTask {
                     }
                     match envelope {
                         Some(envelope) => {
-                            if let Some(crash) = core.handle(&mut desk, envelope).await {
+                            if let Some(crash) = core.handle(&mut desk, envelope).await.crash {
                                 return Served::Exited(exit_for(crash));
                             }
                         }
@@ -1462,11 +1539,12 @@ fn exit_for(crash: CrashReason) -> ExitReason {
     }
 }
 
-fn respond(reply: Option<Reply>, answer: Result<Vec<u8>, CallError>) {
-    if let Some(reply) = reply {
-        // The caller may have given up waiting; that is its business.
-        let _ = reply.send(answer);
-    }
+/// Answers a message that is not handled: one for an actor that is parked
+/// or closed, where only queued and kept messages wait (a kept handed-off
+/// message waits on a channel, see [`Reply::wait_later`]).
+fn respond(reply: Reply, outcome: Outcome) {
+    // Nothing is returned for a queued message.
+    let _ = reply.send(outcome);
 }
 
 /// The next health tick, or never when the plugin has no health check.
