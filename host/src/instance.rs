@@ -13,6 +13,7 @@
 //! the deadline of the call in progress.
 
 use std::future::Future;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -370,13 +371,10 @@ impl Instance {
             let config = params.config.to_vec();
             instance.arm();
             let deadline = instance.deadline();
-            let result = bounded(
-                engine,
-                deadline,
-                Some(params.kill),
-                lifecycle.call_init(&mut instance.store, &config),
-            )
-            .await;
+            let result = {
+                let call = pin!(lifecycle.call_init(&mut instance.store, &config));
+                bounded(engine, deadline, Some(params.kill), call).await
+            };
             instance.disarm();
             match result {
                 Ok(Ok(())) => {}
@@ -387,13 +385,10 @@ impl Instance {
         if let (Some(snapshot), Some(data)) = (instance.snapshot.clone(), snapshot_data) {
             instance.arm();
             let deadline = instance.deadline();
-            let result = bounded(
-                engine,
-                deadline,
-                Some(params.kill),
-                snapshot.call_restore(&mut instance.store, &data),
-            )
-            .await;
+            let result = {
+                let call = pin!(snapshot.call_restore(&mut instance.store, &data));
+                bounded(engine, deadline, Some(params.kill), call).await
+            };
             instance.disarm();
             match result {
                 Ok(Ok(())) => {}
@@ -411,13 +406,11 @@ impl Instance {
         message: &[u8],
     ) -> Result<Result<Vec<u8>, String>, CrashReason> {
         self.arm();
-        let result = bounded(
-            &self.engine,
-            self.deadline(),
-            Some(&self.kill),
-            self.handler.call_handle(&mut self.store, message),
-        )
-        .await;
+        let deadline = self.deadline();
+        let result = {
+            let call = pin!(self.handler.call_handle(&mut self.store, message));
+            bounded(&self.engine, deadline, Some(&self.kill), call).await
+        };
         self.finish(result)
     }
 
@@ -425,13 +418,11 @@ impl Instance {
     pub(crate) async fn check_health(&mut self) -> Option<Result<HealthStatus, CrashReason>> {
         let health = self.health.clone()?;
         self.arm();
-        let result = bounded(
-            &self.engine,
-            self.deadline(),
-            Some(&self.kill),
-            health.call_check(&mut self.store),
-        )
-        .await;
+        let deadline = self.deadline();
+        let result = {
+            let call = pin!(health.call_check(&mut self.store));
+            bounded(&self.engine, deadline, Some(&self.kill), call).await
+        };
         Some(self.finish(result).map(HealthStatus::from))
     }
 
@@ -442,13 +433,11 @@ impl Instance {
             return Ok(());
         };
         self.arm();
-        let result = bounded(
-            &self.engine,
-            self.deadline(),
-            Some(&self.kill),
-            snapshot.call_snapshot(&mut self.store),
-        )
-        .await;
+        let deadline = self.deadline();
+        let result = {
+            let call = pin!(snapshot.call_snapshot(&mut self.store));
+            bounded(&self.engine, deadline, Some(&self.kill), call).await
+        };
         let data = self.finish(result)?;
         self.store.data_mut().state.set_snapshot(data);
         Ok(())
@@ -458,13 +447,11 @@ impl Instance {
     pub(crate) async fn run_job(&mut self) -> Option<Result<Result<(), String>, CrashReason>> {
         let job = self.job.clone()?;
         self.arm();
-        let result = bounded(
-            &self.engine,
-            self.deadline(),
-            Some(&self.kill),
-            job.call_run(&mut self.store),
-        )
-        .await;
+        let deadline = self.deadline();
+        let result = {
+            let call = pin!(job.call_run(&mut self.store));
+            bounded(&self.engine, deadline, Some(&self.kill), call).await
+        };
         Some(self.finish(result))
     }
 
@@ -474,13 +461,11 @@ impl Instance {
             return Ok(());
         };
         self.arm_for(timeout);
-        let result = bounded(
-            &self.engine,
-            self.deadline(),
-            Some(&self.kill),
-            lifecycle.call_shutdown(&mut self.store),
-        )
-        .await;
+        let deadline = self.deadline();
+        let result = {
+            let call = pin!(lifecycle.call_shutdown(&mut self.store));
+            bounded(&self.engine, deadline, Some(&self.kill), call).await
+        };
         self.finish(result)
     }
 
@@ -548,13 +533,10 @@ async fn load_exports(
     kill: Option<&KillSwitch>,
 ) -> wasmtime::Result<LoadedExports> {
     let deadline = store.data().deadline;
-    let instance = bounded(
-        &compiled.engine,
-        deadline,
-        kill,
-        compiled.pre.instantiate_async(&mut *store),
-    )
-    .await?;
+    let instance = {
+        let instantiate = pin!(compiled.pre.instantiate_async(&mut *store));
+        bounded(&compiled.engine, deadline, kill, instantiate).await?
+    };
     let indices = &compiled.exports;
     let handler = indices.handler.load(&mut *store, &instance)?;
     let health = match &indices.health {
@@ -654,11 +636,15 @@ fn new_store(
 /// abandoned, and its instance must not be entered again (it never is: a
 /// trap discards the instance). The wait is in real time, watched by the
 /// engine's ticker thread, so a paused tokio clock cannot fire it early.
+///
+/// The call comes pinned where its caller made it: a guest call's future is
+/// over a kilobyte, and taken by value it was copied twice per message
+/// (into this future, then into the `select!`).
 async fn bounded<T>(
     engine: &Engine,
     deadline: Option<Instant>,
     kill: Option<&KillSwitch>,
-    call: impl Future<Output = wasmtime::Result<T>>,
+    call: Pin<&mut impl Future<Output = wasmtime::Result<T>>>,
 ) -> wasmtime::Result<T> {
     let killed = async {
         match kill {
