@@ -279,7 +279,7 @@ impl ActorRef {
             .try_send(envelope)
             .map_err(|error| match error {
                 mpsc::error::TrySendError::Full(_) => CallError::MailboxFull {
-                    actor: self.core.shared.name.clone(),
+                    actor: self.core.shared.name.to_string(),
                     capacity: self.mailbox.max_capacity(),
                 },
                 mpsc::error::TrySendError::Closed(_) => self.stopped_error(),
@@ -317,7 +317,7 @@ impl ActorRef {
             _ => "the actor is gone".to_owned(),
         };
         CallError::Stopped {
-            actor: self.core.shared.name.clone(),
+            actor: self.core.shared.name.to_string(),
             reason,
         }
     }
@@ -410,7 +410,7 @@ impl std::fmt::Display for ActorStatus {
 
 /// What the actor task, its supervisor and its handles share.
 pub(crate) struct ActorShared {
-    name: String,
+    name: Arc<str>,
     status: Mutex<Status>,
     /// Cuts off the guest call in progress when the supervisor kills.
     pub(crate) kill: Arc<KillSwitch>,
@@ -435,9 +435,9 @@ pub(crate) struct Status {
 
 impl ActorShared {
     /// A fresh status for `name`, not started yet.
-    pub(crate) fn new(name: String) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         ActorShared {
-            name,
+            name: Arc::from(name),
             kill: Arc::default(),
             memory_bytes: Arc::default(),
             state_bytes: Arc::default(),
@@ -462,7 +462,7 @@ impl ActorShared {
     pub(crate) fn info(&self, kind: ChildKind, mailbox_depth: usize) -> ActorInfo {
         let status = self.lock();
         ActorInfo {
-            name: self.name.clone(),
+            name: self.name.to_string(),
             kind,
             status: status.state.clone(),
             instance: status.instance,
@@ -566,10 +566,9 @@ pub(crate) fn spawn(
 ) -> ActorChannels {
     let (mailbox_tx, mailbox) = mpsc::channel(spec.limits.mailbox_capacity);
     let (control_tx, control) = mpsc::unbounded_channel();
-    let shared = Arc::new(ActorShared::new(spec.id.clone()));
+    let shared = Arc::new(ActorShared::new(&spec.id));
     shared.lock().version = Some(plugin.version().to_owned());
     let core = Arc::new(ActorCore {
-        name: Arc::from(spec.id.as_str()),
         call_latency: context.metrics.call_latency(&spec.id),
         state_store: Arc::clone(&context.state_store),
         events: context.events.clone(),
@@ -641,7 +640,6 @@ impl Drop for HandOff {
 /// What handling a message takes: shared by the actor task and the callers
 /// it hands the instance to (see the module docs).
 struct ActorCore {
-    name: Arc<str>,
     spec: Arc<ChildSpec>,
     shared: Arc<ActorShared>,
     /// Where the instance's exits go (to the supervisor).
@@ -763,7 +761,7 @@ impl ActorCore {
                 Err(crash) => {
                     let error = match &crash {
                         CrashReason::StateCommit(reason) => CallError::StateCommit {
-                            actor: self.name.to_string(),
+                            actor: self.shared.name.to_string(),
                             reason: reason.clone(),
                         },
                         CrashReason::Killed => self.killed_mid_message(),
@@ -776,7 +774,7 @@ impl ActorCore {
                 instance.discard_changes();
                 self.call_latency.observe(started.elapsed().as_secs_f64());
                 let rejected = CallError::Rejected {
-                    actor: self.name.to_string(),
+                    actor: self.shared.name.to_string(),
                     reason,
                 };
                 (Err(rejected), None)
@@ -821,24 +819,24 @@ impl ActorCore {
         }
         let added = self
             .dead_letters
-            .add(&self.name, envelope.message, envelope.crashes)
+            .add(&self.shared.name, envelope.message, envelope.crashes)
             .await;
         let id = match added {
             Ok(id) => id,
             Err(e) => {
                 // The letter could not be kept: its caller must not be told
                 // it was. It gets the crash, as without redelivery.
-                tracing::error!(actor = &*self.name, "cannot keep a dead letter: {e}");
+                tracing::error!(actor = &*self.shared.name, "cannot keep a dead letter: {e}");
                 return envelope.reply.send(Err(self.crashed(crash)));
             }
         };
         self.events.publish(Event::DeadLettered {
-            actor: self.name.to_string(),
+            actor: self.shared.name.to_string(),
             id,
             attempts,
         });
         envelope.reply.send(Err(CallError::DeadLettered {
-            actor: self.name.to_string(),
+            actor: self.shared.name.to_string(),
             attempts,
             id,
             last: crash.clone(),
@@ -881,9 +879,14 @@ impl ActorCore {
             return Ok(());
         }
         let started = Instant::now();
-        match self.state_store.commit(&self.name, changes.clone()).await {
+        match self
+            .state_store
+            .commit(&self.shared.name, changes.clone())
+            .await
+        {
             Ok(version) => {
-                self.metrics.observe_commit(&self.name, started.elapsed());
+                self.metrics
+                    .observe_commit(&self.shared.name, started.elapsed());
                 instance.committed_as(changes, version);
                 Ok(())
             }
@@ -907,13 +910,13 @@ impl ActorCore {
     fn report_exit(&self, instance: u64, reason: ExitReason) {
         self.mark_down(instance, reason.clone());
         self.events.publish(Event::ActorExited {
-            actor: self.name.to_string(),
+            actor: self.shared.name.to_string(),
             instance,
             reason: reason.clone(),
         });
         // A closed channel means the supervisor is stopping; it will close us.
         let _ = self.exits.send(Exit {
-            child: Arc::clone(&self.name),
+            child: Arc::clone(&self.shared.name),
             instance,
             reason,
         });
@@ -924,7 +927,7 @@ impl ActorCore {
     /// dead letter).
     fn killed_mid_message(&self) -> CallError {
         CallError::Stopped {
-            actor: self.name.to_string(),
+            actor: self.shared.name.to_string(),
             reason: "killed by its supervisor while handling this message \
                      (its writes were discarded)"
                 .to_owned(),
@@ -933,7 +936,7 @@ impl ActorCore {
 
     fn crashed(&self, reason: &CrashReason) -> CallError {
         CallError::Crashed {
-            actor: self.name.to_string(),
+            actor: self.shared.name.to_string(),
             reason: reason.clone(),
         }
     }
@@ -1017,7 +1020,7 @@ impl ActorTask {
                     control = self.control.recv() => control,
                     Some(envelope) = self.mailbox.recv() => {
                         respond(envelope.reply, Err(CallError::Stopped {
-                            actor: self.core.name.to_string(),
+                            actor: self.core.shared.name.to_string(),
                             reason: reason.clone(),
                         }));
                         continue;
@@ -1042,7 +1045,7 @@ impl ActorTask {
                             Served::Stopped(reason, reply) => {
                                 self.core.mark_down(instance, reason.clone());
                                 self.context.events.publish(Event::ActorExited {
-                                    actor: self.core.name.to_string(),
+                                    actor: self.core.shared.name.to_string(),
                                     instance,
                                     reason: reason.clone(),
                                 });
@@ -1074,7 +1077,7 @@ impl ActorTask {
                         respond(
                             envelope.reply,
                             Err(CallError::Stopped {
-                                actor: self.core.name.to_string(),
+                                actor: self.core.shared.name.to_string(),
                                 reason: reason.clone(),
                             }),
                         );
@@ -1136,7 +1139,7 @@ impl ActorTask {
             }
         }
         self.context.events.publish(Event::ActorStarted {
-            actor: self.core.name.to_string(),
+            actor: self.core.shared.name.to_string(),
             instance,
         });
         Ok(running)
@@ -1148,7 +1151,7 @@ impl ActorTask {
         let committed = self
             .context
             .state_store
-            .load(&self.core.name)
+            .load(&self.core.shared.name)
             .await
             .map_err(|e| format!("cannot load its state: {e}"))?;
         let compiled = self.compiled(plugin).await?;
@@ -1159,7 +1162,7 @@ impl ActorTask {
             memory_gauge: &self.core.shared.memory_bytes,
             state_gauge: &self.core.shared.state_bytes,
             instances: &self.context.instances,
-            actor: &self.core.name,
+            actor: &self.core.shared.name,
             limits: &spec.limits,
             config: &spec.config,
             capabilities: &spec.capabilities,
@@ -1221,7 +1224,7 @@ impl ActorTask {
     fn adopt(&mut self, plugin: Plugin) {
         self.core.shared.lock().version = Some(plugin.version().to_owned());
         self.context.events.publish(Event::ActorUpgraded {
-            actor: self.core.name.to_string(),
+            actor: self.core.shared.name.to_string(),
             version: plugin.version().to_owned(),
         });
         self.plugin = plugin;
@@ -1325,7 +1328,7 @@ impl ActorTask {
                                 }
                                 Upgraded::Refused(why) => {
                                     self.context.events.publish(Event::UpgradeFailed {
-                                        actor: self.core.name.to_string(),
+                                        actor: self.core.shared.name.to_string(),
                                         reason: why.clone(),
                                     });
                                     let _ = reply.send(Err(why));
@@ -1445,7 +1448,7 @@ impl ActorTask {
         };
         if changed {
             self.context.events.publish(Event::HealthChanged {
-                actor: self.core.name.to_string(),
+                actor: self.core.shared.name.to_string(),
                 status: status.clone(),
             });
         }
@@ -1519,7 +1522,7 @@ impl ActorTask {
             respond(
                 envelope.reply,
                 Err(CallError::Stopped {
-                    actor: self.core.name.to_string(),
+                    actor: self.core.shared.name.to_string(),
                     reason: reason.clone(),
                 }),
             );

@@ -450,7 +450,7 @@ impl SupervisorRef {
         &self,
         command: impl FnOnce(oneshot::Sender<Result<T, ChildError>>) -> Command,
     ) -> Result<T, ChildError> {
-        let down = || ChildError::SupervisorDown(self.shared.name.clone());
+        let down = || ChildError::SupervisorDown(self.shared.name.to_string());
         let (reply, answer) = oneshot::channel();
         self.commands.send(command(reply)).map_err(|_| down())?;
         answer.await.unwrap_or_else(|_| Err(down()))

@@ -35,7 +35,7 @@ pub(crate) fn spawn(
     exits: mpsc::UnboundedSender<Exit>,
 ) -> ChildHandle {
     let (control_tx, control) = mpsc::unbounded_channel();
-    let shared = Arc::new(ActorShared::new(id.to_owned()));
+    let shared = Arc::new(ActorShared::new(id));
     let current: Incarnation = Arc::new(Mutex::new(None));
     let cell = NestedCell {
         name: Arc::from(id),
