@@ -754,10 +754,7 @@ impl ActorCore {
             // redelivery, no dead letter.
             Err(CrashReason::Killed) => (Err(self.killed_mid_message()), Some(CrashReason::Killed)),
             Ok(Ok(reply)) => match self.commit(instance, snapshots, false).await {
-                Ok(()) => {
-                    self.call_latency.observe(started.elapsed().as_secs_f64());
-                    (Ok(reply), None)
-                }
+                Ok(()) => (Ok(reply), None),
                 Err(crash) => {
                     let error = match &crash {
                         CrashReason::StateCommit(reason) => CallError::StateCommit {
@@ -772,7 +769,6 @@ impl ActorCore {
             },
             Ok(Err(reason)) => {
                 instance.discard_changes();
-                self.call_latency.observe(started.elapsed().as_secs_f64());
                 let rejected = CallError::Rejected {
                     actor: self.shared.name.to_string(),
                     reason,
@@ -787,6 +783,11 @@ impl ActorCore {
                 };
             }
         };
+        // The latency of messages the instance survived (answered or
+        // rejected), not of those that ended it.
+        if crash.is_none() {
+            self.call_latency.observe(started.elapsed().as_secs_f64());
+        }
         Handled {
             crash,
             answer: envelope.reply.send(outcome),
