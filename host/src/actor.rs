@@ -25,7 +25,8 @@
 //! on the desk, where the actor task finds it when the supervisor's next
 //! request wakes it. A caller that gives up (a timeout drops its call) does
 //! not cut the guest off: what it started finishes on a task of its own, as
-//! it would have in the actor task. A guest's call to another actor (the
+//! it would have in the actor task, on the actor task's runtime (the
+//! caller's may be the one going away). A guest's call to another actor (the
 //! `actors` import) always goes through the mailbox, so that no guest runs
 //! inside another's call.
 //!
@@ -191,7 +192,8 @@ impl ActorRef {
     /// When the actor is idle, the guest runs on the calling task instead of
     /// the actor's (the direct hand-off, see the module docs). Dropping the
     /// returned future gives up the wait, never the message: one already
-    /// being handled finishes, and its writes are committed.
+    /// being handled finishes (on the host's runtime, should the caller's
+    /// be shutting down), and its writes are committed.
     ///
     /// # Errors
     ///
@@ -237,7 +239,11 @@ impl ActorRef {
         // `rep movsb` that is slow on AMD EPYC: about 0.1 µs a call there.
         let serving = Box::new_uninit();
         let serving = Box::write(serving, Arc::clone(&self.core).serve(desk, envelope));
-        let answer = HandOff(Some(Box::into_pin(serving))).await;
+        let answer = HandOff {
+            serving: Some(Box::into_pin(serving)),
+            runtime: &self.core.runtime,
+        }
+        .await;
         match answer {
             Some(Answer::Now(outcome)) => outcome,
             // Dropped unanswered only if the actor closed while the message
@@ -570,6 +576,7 @@ pub(crate) fn spawn(
     shared.lock().version = Some(plugin.version().to_owned());
     let core = Arc::new(ActorCore {
         call_latency: context.metrics.call_latency(&spec.id),
+        runtime: tokio::runtime::Handle::current(),
         state_store: Arc::clone(&context.state_store),
         events: context.events.clone(),
         metrics: Arc::clone(&context.metrics),
@@ -606,33 +613,37 @@ pub(crate) fn spawn(
 }
 
 /// A handed-off message being handled on its caller's task. Dropped before
-/// it is done (the caller gave up waiting), it finishes on a task of its
-/// own: a guest call cut off halfway would leave the instance unusable, and
-/// the message's writes are committed as the actor task would have.
-struct HandOff(Option<Pin<Box<dyn Future<Output = Option<Answer>> + Send>>>);
+/// it is done (the caller gave up waiting, or its runtime went away), it
+/// finishes on a task of its own, on the runtime the actor task runs on: a
+/// guest call cut off halfway would leave the instance unusable (wasmtime
+/// refuses to enter it again), and the message's writes are committed as
+/// the actor task would have.
+struct HandOff<'a> {
+    serving: Option<Pin<Box<dyn Future<Output = Option<Answer>> + Send>>>,
+    /// The actor task's runtime: the caller's may be the one going away.
+    runtime: &'a tokio::runtime::Handle,
+}
 
-impl Future for HandOff {
+impl Future for HandOff<'_> {
     type Output = Option<Answer>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Answer>> {
         // Polled again once done (which a future must not be): no answer.
-        let Some(serving) = self.0.as_mut() else {
+        let Some(serving) = self.serving.as_mut() else {
             return Poll::Ready(None);
         };
         let answer = std::task::ready!(serving.as_mut().poll(cx));
-        self.0 = None;
+        self.serving = None;
         Poll::Ready(answer)
     }
 }
 
-impl Drop for HandOff {
+impl Drop for HandOff<'_> {
     fn drop(&mut self) {
-        // Without a runtime (it is shutting down) nothing can run it: the
-        // instance is dropped with the runtime's tasks anyway.
-        if let Some(serving) = self.0.take()
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            runtime.spawn(serving);
+        // Should that runtime be shutting down as well, the task is dropped
+        // unrun, and the instance with the actor task.
+        if let Some(serving) = self.serving.take() {
+            self.runtime.spawn(serving);
         }
     }
 }
@@ -653,6 +664,9 @@ struct ActorCore {
     dead_letters: Arc<DeadLetters>,
     /// Where each message's handling time is recorded (see `metrics`).
     call_latency: Histogram,
+    /// The runtime the actor task runs on, where a handed-off message whose
+    /// caller gave up is finished (see [`HandOff`]).
+    runtime: tokio::runtime::Handle,
     /// The instance and its bookkeeping: whoever holds the lock runs the
     /// guest.
     desk: Arc<tokio::sync::Mutex<Desk>>,

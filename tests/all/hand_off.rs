@@ -167,3 +167,58 @@ async fn concurrent_callers_lose_and_repeat_no_message() {
     assert_eq!(counter.info().restarts, 0);
     host.shutdown().await;
 }
+
+#[test]
+fn a_call_dropped_outside_any_runtime_is_finished_on_the_hosts() {
+    let host_runtime = Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let gate = Arc::new(Semaphore::new(0));
+    let host = host_runtime.block_on(async {
+        let host = Host::builder()
+            .state_store(GatedStore {
+                inner: MemoryStateStore::new(),
+                gate: Arc::clone(&gate),
+            })
+            .build()
+            .unwrap();
+        let relay = plugin(&host, "relay").await;
+        let counter = plugin(&host, "counter").await;
+        supervise(
+            &host,
+            SupervisorSpec::new("pair")
+                .child(ChildSpec::new("relay", relay))
+                .child(ChildSpec::new("counter", counter)),
+        )
+        .await;
+        host
+    });
+    let relay = host.actor("relay").unwrap();
+    // The relay is idle: one poll on the caller's runtime hands it the
+    // message, and its guest runs until it waits in `actors::call` for the
+    // counter, whose commit waits at the gate.
+    let caller = runtime();
+    let mut call: Pin<Box<dyn Future<Output = _>>> = Box::pin(relay.call("to counter inc"));
+    caller.block_on(std::future::poll_fn(|cx| {
+        assert!(call.as_mut().poll(cx).is_pending());
+        Poll::Ready(())
+    }));
+    // The caller's runtime goes away, and the call is dropped outside any
+    // runtime, in the middle of the relay's guest call.
+    drop(caller);
+    drop(call);
+    gate.add_permits(Semaphore::MAX_PERMITS);
+    host_runtime.block_on(async {
+        // What the caller started ran to the end on the host's runtime: the
+        // relay's instance was not cut off halfway.
+        assert_eq!(
+            call_ok(&host, "relay", "to counter get").await,
+            "counter said: 1"
+        );
+        assert_eq!(relay.info().restarts, 0);
+        assert_eq!(relay.info().last_exit, None);
+        host.shutdown().await;
+    });
+}
