@@ -116,9 +116,13 @@ async fn run() {
         restart(&counter, None, &mut rows).await;
         restart(&counter, Some(SMALL_POOL), &mut rows).await;
     }
-    if wanted("throughput") {
+    if wanted("throughput-one") {
         throughput(&counter, 1, None, &mut rows).await;
+    }
+    if wanted("throughput-hundred") {
         throughput(&counter, 100, None, &mut rows).await;
+    }
+    if wanted("throughput-pool") {
         throughput(&counter, MANY_ACTORS, Some(MANY_ACTORS_POOL), &mut rows).await;
     }
     if wanted("health") {
