@@ -3,8 +3,9 @@
 //!
 //! Each row is a wasmvisor figure, the floor measured in the same run on the
 //! same component, and their ratio. The floor is raw wasmtime on an engine
-//! with the same settings as the host's (see [`floor_config`]), so a ratio is
-//! what the actor machinery costs, not what an engine setting buys.
+//! with the same settings as the host's, made by the host's own code
+//! (`wasmvisor::benchmarking::floor_config`), so a ratio is what the actor
+//! machinery costs, not what an engine setting buys.
 //!
 //! - round trip: `ActorRef::call` from a task on the runtime, to an idle
 //!   actor (so the direct hand-off: the caller's task runs the guest),
@@ -148,34 +149,6 @@ async fn run() {
     println!("\nwritten to {}", out.display());
 }
 
-/// The wasmtime engine settings the host uses, for the floor: component
-/// model, async calls, epoch interruption, no concurrent (component-model
-/// async) guests; with `pool`, the pooling allocator the host's
-/// `instance_pool` sets up (the same sizes); with `reservation`, the
-/// host's `memory_reservation`.
-fn floor_config(pool: Option<u32>, reservation: Option<u64>) -> wasmtime::Config {
-    let mut config = wasmtime::Config::new();
-    config.wasm_component_model(true);
-    config.epoch_interruption(true);
-    config.concurrency_support(false);
-    if let Some(bytes) = reservation {
-        config.memory_reservation(bytes);
-    }
-    if let Some(slots) = pool {
-        let mut pool = wasmtime::PoolingAllocationConfig::new();
-        pool.total_component_instances(slots)
-            .total_core_instances(slots * 16)
-            .total_memories(slots)
-            .total_tables(slots * 16)
-            .total_stacks(slots)
-            .max_tables_per_module(8)
-            .max_memory_size(reservation.map_or(1 << 32, |bytes| bytes as usize))
-            .table_elements(1 << 20);
-        config.allocation_strategy(pool);
-    }
-    config
-}
-
 /// The instance pool of the hosts and floors that run a few instances.
 const SMALL_POOL: u32 = 16;
 /// The instance pool of the hosts of [`MANY_ACTORS`] actors.
@@ -201,7 +174,8 @@ impl Floor {
     }
 
     fn with_reservation(pool: Option<u32>, reservation: Option<u64>) -> Self {
-        let engine = Engine::new(&floor_config(pool, reservation)).unwrap();
+        let engine =
+            Engine::new(&::wasmvisor::benchmarking::floor_config(pool, reservation)).unwrap();
         let mut linker: Linker<Raw> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
         FullPlugin::add_to_linker::<Raw, HasSelf<Raw>>(&mut linker, |raw| raw).unwrap();

@@ -177,22 +177,12 @@ struct EngineInner {
 
 impl Engine {
     fn new(shared: Arc<Shared>, stack_bytes: usize) -> anyhow::Result<Self> {
-        let mut config = wasmtime::Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        // Plugins target WASI 0.2, which has no component-model async: without
-        // the structures for concurrent guests, every call takes wasmtime's
-        // direct path (see docs/benchmarks.md for what it bought).
-        config.concurrency_support(false);
-        if let Some(bytes) = shared.memory_reservation {
-            config.memory_reservation(bytes);
-        }
-        if let Some(slots) = shared.instance_pool {
-            config.allocation_strategy(instance_pool(slots, shared.memory_reservation));
-        }
-        config.consume_fuel(shared.fuel_metering);
-        config.max_wasm_stack(stack_bytes);
-        config.async_stack_size(stack_bytes + HOST_STACK_MARGIN);
+        let mut config = wasmtime_config(
+            shared.instance_pool,
+            shared.memory_reservation,
+            shared.fuel_metering,
+            stack_bytes,
+        );
         config.cache(shared.compile_cache.clone());
         let wasmtime = wasmtime::Engine::new(&config)?;
 
@@ -263,6 +253,49 @@ impl Engine {
 ///
 /// With a `memory_reservation`, each memory slot is that large instead of
 /// 4 GiB, and no memory grows past it.
+/// The wasmtime settings of an engine: the host's (`instance_pool`,
+/// `memory_reservation`, `fuel_metering`) and a stack of `stack_bytes` for
+/// guests, with the host's own calls' margin on top.
+fn wasmtime_config(
+    instance_pool_slots: Option<u32>,
+    memory_reservation: Option<u64>,
+    fuel_metering: bool,
+    stack_bytes: usize,
+) -> wasmtime::Config {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    // Plugins target WASI 0.2, which has no component-model async: without
+    // the structures for concurrent guests, every call takes wasmtime's
+    // direct path (see docs/benchmarks.md for what it bought).
+    config.concurrency_support(false);
+    if let Some(bytes) = memory_reservation {
+        config.memory_reservation(bytes);
+    }
+    if let Some(slots) = instance_pool_slots {
+        config.allocation_strategy(instance_pool(slots, memory_reservation));
+    }
+    config.consume_fuel(fuel_metering);
+    config.max_wasm_stack(stack_bytes);
+    config.async_stack_size(stack_bytes + HOST_STACK_MARGIN);
+    config
+}
+
+/// The wasmtime settings of a host built with `instance_pool` and
+/// `memory_reservation` (and the rest left as they are), for an actor with
+/// the default limits: what the benchmark's raw wasmtime floors run with.
+pub(crate) fn default_wasmtime_config(
+    instance_pool_slots: Option<u32>,
+    memory_reservation: Option<u64>,
+) -> wasmtime::Config {
+    wasmtime_config(
+        instance_pool_slots,
+        memory_reservation,
+        false,
+        Limits::default().wasm_stack_bytes,
+    )
+}
+
 fn instance_pool(slots: u32, memory_reservation: Option<u64>) -> wasmtime::PoolingAllocationConfig {
     let mut pool = wasmtime::PoolingAllocationConfig::new();
     // A component is several core instances (the plugin's module and the

@@ -37,6 +37,8 @@
 
 mod actor;
 pub mod admin;
+#[doc(hidden)]
+pub mod benchmarking;
 mod bindings;
 mod capabilities;
 pub mod cli;
