@@ -656,6 +656,7 @@ pub(crate) async fn start(
         exits,
         context,
         shared: shared.clone(),
+        due_now: VecDeque::new(),
     };
     task.children = spec
         .children
@@ -748,6 +749,9 @@ struct SupervisorTask {
     exits: mpsc::UnboundedReceiver<Exit>,
     context: SupervisorContext,
     shared: Arc<SupervisorShared>,
+    /// Restarts due now (no backoff), made once the exits and requests
+    /// waiting before them are handled (see [`SupervisorTask::supervise`]).
+    due_now: VecDeque<(String, u64)>,
 }
 
 impl SupervisorTask {
@@ -769,6 +773,20 @@ impl SupervisorTask {
     /// everything it holds is released before its end is announced.
     async fn supervise(mut self) -> SupervisorStatus {
         loop {
+            // A restart due now waits for the exits and requests that came
+            // before it, as a request would. It used to be sent on our own
+            // request channel, which woke this very task while it ran:
+            // tokio then queues the task again once it yields, and wakes a
+            // parked worker thread to run it, for nothing, on every restart.
+            if self.exits.is_empty()
+                && self.commands_rx.is_empty()
+                && let Some((child, generation)) = self.due_now.pop_front()
+            {
+                if let Some(reason) = self.restart(&child, generation).await {
+                    return SupervisorStatus::GaveUp(reason);
+                }
+                continue;
+            }
             tokio::select! {
                 // Exits first: a request sees every exit reported before it
                 // was made (an actor shows itself down as it reports, and
@@ -1035,14 +1053,14 @@ impl SupervisorTask {
             actor: child.spec.id.clone(),
             delay_ms: millis(delay),
         });
-        let due = Command::RestartDue {
-            child: child.spec.id.clone(),
-            generation: child.generation,
-        };
         if delay.is_zero() {
-            // Through our own channel, so that other requests interleave.
-            let _ = self.commands.send(due);
+            self.due_now
+                .push_back((child.spec.id.clone(), child.generation));
         } else {
+            let due = Command::RestartDue {
+                child: child.spec.id.clone(),
+                generation: child.generation,
+            };
             let commands = self.commands.clone();
             let timer = tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
