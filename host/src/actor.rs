@@ -23,7 +23,9 @@
 //! reply, redelivery); when a handed-off message ends the instance, the
 //! caller drops it, reports the exit to the supervisor and leaves the crash
 //! on the desk, where the actor task finds it when the supervisor's next
-//! request wakes it. A caller that gives up (a timeout drops its call) does
+//! request wakes it; calls made meanwhile wait on the desk for the next
+//! instance rather than in the mailbox, which would wake the actor task for
+//! nothing. A caller that gives up (a timeout drops its call) does
 //! not cut the guest off: what it started finishes on a task of its own, as
 //! it would have in the actor task, on the actor task's runtime (the
 //! caller's may be the one going away). A guest's call to another actor (the
@@ -204,10 +206,11 @@ impl ActorRef {
     /// committed.
     pub async fn call(&self, message: impl Into<Vec<u8>>) -> Result<Vec<u8>, CallError> {
         let message = message.into();
-        if let Some(desk) = self.core.idle_desk() {
-            return self.hand_off(desk, message).await;
+        match self.core.route() {
+            Route::HandOff(desk) => self.hand_off(desk, message).await,
+            Route::NextInstance(desk) => self.keep_for_next_instance(desk, message).await,
+            Route::Mailbox => self.call_queued(message).await,
         }
-        self.call_queued(message).await
     }
 
     /// [`ActorRef::call`] through the mailbox, never handed off: for a
@@ -256,6 +259,22 @@ impl ActorRef {
         }
     }
 
+    /// Keeps `message` on the desk for the next instance, which handles it
+    /// before the mailbox's messages, and waits for its answer (see
+    /// [`Route::NextInstance`]).
+    async fn keep_for_next_instance(
+        &self,
+        mut desk: OwnedMutexGuard<Desk>,
+        message: Vec<u8>,
+    ) -> Result<Vec<u8>, CallError> {
+        let (reply, answer) = oneshot::channel();
+        desk.first
+            .push_back(Envelope::queued(&self.core, message, Reply::Channel(reply)));
+        drop(desk);
+        // Dropped unanswered only if the actor closed with it kept.
+        answer.await.unwrap_or_else(|_| Err(self.stopped_error()))
+    }
+
     /// Like [`ActorRef::call`], but never waits for room in the mailbox:
     /// when it is full, answers [`CallError::MailboxFull`] at once and sends
     /// nothing (backpressure for callers that would rather shed load).
@@ -265,8 +284,11 @@ impl ActorRef {
     /// [`CallError::MailboxFull`], and those of [`ActorRef::call`].
     pub async fn try_call(&self, message: impl Into<Vec<u8>>) -> Result<Vec<u8>, CallError> {
         let message = message.into();
-        if let Some(desk) = self.core.idle_desk() {
-            return self.hand_off(desk, message).await;
+        match self.core.route() {
+            Route::HandOff(desk) => return self.hand_off(desk, message).await,
+            // It takes no room in the mailbox.
+            Route::NextInstance(desk) => return self.keep_for_next_instance(desk, message).await,
+            Route::Mailbox => {}
         }
         let (reply, answer) = oneshot::channel();
         self.try_send(Envelope::queued(&self.core, message, Reply::Channel(reply)))?;
@@ -678,6 +700,23 @@ struct ActorCore {
     taken: AtomicBool,
 }
 
+/// How a call reaches the guest.
+enum Route {
+    /// The actor is idle: the caller runs the guest now, with this desk.
+    HandOff(OwnedMutexGuard<Desk>),
+    /// The instance ended in a caller's hands, and the actor task has not
+    /// seen it yet (it will when the supervisor's next request wakes it):
+    /// the message is kept on this desk for the next instance. Through the
+    /// mailbox it would wake the actor task only for it to find the crash
+    /// and wait for the supervisor: a wake-up, often of another thread, on
+    /// the way to the restart.
+    NextInstance(OwnedMutexGuard<Desk>),
+    /// Through the mailbox and the actor task: someone runs the guest, a
+    /// message waits for the actor task (which this one must not overtake),
+    /// or no instance runs.
+    Mailbox,
+}
+
 /// The running instance, and what goes with it from one message to the next.
 struct Desk {
     /// The running instance: on the desk only while it serves.
@@ -686,8 +725,9 @@ struct Desk {
     serving_id: u64,
     snapshots: SnapshotClock,
     /// Messages for the next instance, before the mailbox's: one kept for
-    /// redelivery, and any the actor task took from the mailbox just as a
-    /// handed-off message ended the instance.
+    /// redelivery, any the actor task took from the mailbox just as a
+    /// handed-off message ended the instance, and calls made after that,
+    /// before the actor task saw it (see [`Route::NextInstance`]).
     first: VecDeque<Envelope>,
     /// How the instance ended in a caller's hands (taken off the desk with
     /// it, in the same turn of the lock): the actor task stops serving when
@@ -707,17 +747,24 @@ impl Desk {
 }
 
 impl ActorCore {
-    /// The desk, if the actor is idle: an instance serves, nobody holds it,
-    /// and no message waits for the actor task.
-    fn idle_desk(&self) -> Option<OwnedMutexGuard<Desk>> {
+    /// How a call reaches the guest now: with the desk when nobody holds it
+    /// and no message waits for the actor task (see [`Route`]).
+    fn route(&self) -> Route {
         if self.waiting.load(Ordering::SeqCst) != 0 {
-            return None;
+            return Route::Mailbox;
         }
-        let desk = Arc::clone(&self.desk).try_lock_owned().ok()?;
-        let idle = desk.instance.is_some()
-            && desk.ended.is_none()
-            && self.waiting.load(Ordering::SeqCst) == 0;
-        idle.then_some(desk)
+        let Ok(desk) = Arc::clone(&self.desk).try_lock_owned() else {
+            return Route::Mailbox;
+        };
+        if self.waiting.load(Ordering::SeqCst) != 0 {
+            Route::Mailbox
+        } else if desk.ended.is_some() {
+            Route::NextInstance(desk)
+        } else if desk.instance.is_some() {
+            Route::HandOff(desk)
+        } else {
+            Route::Mailbox
+        }
     }
 
     /// Handles a handed-off message and returns its answer, once the desk is

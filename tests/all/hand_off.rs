@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Semaphore;
 use wasmvisor::{
-    ActorRef, ChildSpec, CommittedState, Host, MemoryStateStore, StateError, StateStore,
+    ActorRef, CallError, ChildSpec, CommittedState, Host, MemoryStateStore, StateError, StateStore,
     SupervisorSpec,
 };
 
@@ -221,4 +221,66 @@ fn a_call_dropped_outside_any_runtime_is_finished_on_the_hosts() {
         assert_eq!(relay.info().last_exit, None);
         host.shutdown().await;
     });
+}
+
+/// A call polled once and left unanswered.
+type PendingCall<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, CallError>> + 'a>>;
+
+/// Crashes `counter` on a caller's task (the supervisor, on the host's
+/// runtime, has not run since), then starts a `get` and polls it once:
+/// returned unanswered, with the mailbox's depth at that moment.
+fn get_after_a_crash_in_hand(counter: &ActorRef) -> (PendingCall<'_>, usize) {
+    let caller = runtime();
+    let crashed = caller.block_on(counter.call("crash"));
+    assert!(
+        matches!(crashed, Err(CallError::Crashed { .. })),
+        "{crashed:?}"
+    );
+    let mut get: Pin<Box<dyn Future<Output = _>>> = Box::pin(counter.call("get"));
+    caller.block_on(std::future::poll_fn(|cx| {
+        assert!(get.as_mut().poll(cx).is_pending());
+        Poll::Ready(())
+    }));
+    (get, counter.info().mailbox_depth)
+}
+
+#[test]
+fn a_call_right_after_a_crash_in_hand_waits_on_the_desk_for_the_next_instance() {
+    let (host_runtime, host, counter) = idle_counter();
+    let (get, mailbox_depth) = get_after_a_crash_in_hand(&counter);
+    // Kept on the desk, not in the mailbox: the actor task is not woken for
+    // it, only to find the crash and wait for the supervisor.
+    assert_eq!(mailbox_depth, 0);
+    // Once the host runs, the supervisor restarts the actor, and the next
+    // instance answers it first, with the state restored.
+    let reply = host_runtime.block_on(async { within("the get", get).await });
+    assert_eq!(reply.unwrap(), b"1");
+    assert_eq!(counter.info().restarts, 1);
+    host_runtime.block_on(host.shutdown());
+}
+
+#[test]
+fn a_call_kept_for_a_next_instance_that_never_comes_is_answered_stopped() {
+    let host_runtime = runtime();
+    let (host, counter) = host_runtime.block_on(async {
+        let host = Host::new().unwrap();
+        let counter = plugin(&host, "counter").await;
+        // No restart allowed: the first crash makes the supervisor give up.
+        supervise(
+            &host,
+            SupervisorSpec::new("fragile")
+                .intensity(0, Duration::from_secs(60))
+                .child(ChildSpec::new("counter", counter)),
+        )
+        .await;
+        let counter = host.actor("counter").unwrap();
+        (host, counter)
+    });
+    let (get, _) = get_after_a_crash_in_hand(&counter);
+    let answer = host_runtime.block_on(async { within("the get", get).await });
+    assert!(
+        matches!(answer, Err(CallError::Stopped { .. })),
+        "{answer:?}"
+    );
+    host_runtime.block_on(host.shutdown());
 }
