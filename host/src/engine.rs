@@ -238,21 +238,6 @@ impl Engine {
     }
 }
 
-/// wasmtime's pooling allocator with room for `slots` plugin instances at
-/// once: memories, tables, instance data and fiber stacks are reserved
-/// once, when the engine is made, and a slot is reused (reset, its memory
-/// image kept mapped) rather than mapped and unmapped again for every
-/// instance. That makes a restart faster and keeps the process's count of
-/// memory mappings low (Linux caps it at `vm.max_map_count`, 65,530 by
-/// default), at the cost of reserving about 4 GiB of address space per
-/// slot up front (not memory: nothing is committed until used).
-///
-/// A slot is taken by each running instance, and for a moment by each
-/// plugin load check and hot-upgrade candidate; an instance that finds the
-/// pool full fails to start, saying so.
-///
-/// With a `memory_reservation`, each memory slot is that large instead of
-/// 4 GiB, and no memory grows past it.
 /// The wasmtime settings of an engine: the host's (`instance_pool`,
 /// `memory_reservation`, `fuel_metering`) and a stack of `stack_bytes` for
 /// guests, with the host's own calls' margin on top.
@@ -296,6 +281,21 @@ pub(crate) fn default_wasmtime_config(
     )
 }
 
+/// wasmtime's pooling allocator with room for `slots` plugin instances at
+/// once: memories, tables, instance data and fiber stacks are reserved
+/// once, when the engine is made, and a slot is reused (reset, its memory
+/// image kept mapped) rather than mapped and unmapped again for every
+/// instance. That makes a restart faster and keeps the process's count of
+/// memory mappings low (Linux caps it at `vm.max_map_count`, 65,530 by
+/// default), at the cost of reserving about 4 GiB of address space per
+/// slot up front (not memory: nothing is committed until used).
+///
+/// A slot is taken by each running instance, and for a moment by each
+/// plugin load check and hot-upgrade candidate; an instance that finds the
+/// pool full fails to start, saying so.
+///
+/// With a `memory_reservation`, each memory slot is that large instead of
+/// 4 GiB, and no memory grows past it.
 fn instance_pool(slots: u32, memory_reservation: Option<u64>) -> wasmtime::PoolingAllocationConfig {
     let mut pool = wasmtime::PoolingAllocationConfig::new();
     // A component is several core instances (the plugin's module and the

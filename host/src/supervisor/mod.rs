@@ -774,10 +774,10 @@ impl SupervisorTask {
     async fn supervise(mut self) -> SupervisorStatus {
         loop {
             // A restart due now waits for the exits and requests that came
-            // before it, as a request would. It used to be sent on our own
-            // request channel, which woke this very task while it ran:
-            // tokio then queues the task again once it yields, and wakes a
-            // parked worker thread to run it, for nothing, on every restart.
+            // before it, as a request would. It is not sent on our own
+            // request channel: that woke this very task while it ran, and
+            // tokio then queues such a task again once it yields (waking a
+            // parked worker thread for it, if one is parked), for nothing.
             if self.exits.is_empty()
                 && self.commands_rx.is_empty()
                 && let Some((child, generation)) = self.due_now.pop_front()
