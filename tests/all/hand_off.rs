@@ -96,13 +96,13 @@ impl StateStore for GatedStore {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_caller_that_gives_up_does_not_cut_its_message_off() {
-    let gate = Arc::new(Semaphore::new(0));
+/// A host whose commits wait at `gate`, running a relay and the counter it
+/// relays to.
+async fn relay_and_gated_counter(gate: &Arc<Semaphore>) -> Host {
     let host = Host::builder()
         .state_store(GatedStore {
             inner: MemoryStateStore::new(),
-            gate: Arc::clone(&gate),
+            gate: Arc::clone(gate),
         })
         .build()
         .unwrap();
@@ -115,22 +115,33 @@ async fn a_caller_that_gives_up_does_not_cut_its_message_off() {
             .child(ChildSpec::new("counter", counter)),
     )
     .await;
+    host
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_gives_up_does_not_cut_its_message_off() {
+    let gate = Arc::new(Semaphore::new(0));
+    let host = relay_and_gated_counter(&gate).await;
     let relay = host.actor("relay").unwrap();
     // The relay's guest waits in its `actors::call` for the counter, whose
     // commit waits at the gate: the caller gives up in the middle of it.
     let gave_up = tokio::time::timeout(Duration::from_millis(100), relay.call("to counter inc"));
     assert!(gave_up.await.is_err(), "the call should still be running");
     gate.add_permits(Semaphore::MAX_PERMITS);
-    // What the caller started ran to the end (the relay's next call waits
-    // for it): the count is kept, and the relay neither crashed nor lost its
-    // instance.
+    relay_finished_what_it_started(&host, &relay).await;
+    host.shutdown().await;
+}
+
+/// What the caller of `to counter inc` started ran to the end (the relay's
+/// next call waits for it): the count is kept, and the relay neither
+/// crashed nor lost its instance.
+async fn relay_finished_what_it_started(host: &Host, relay: &ActorRef) {
     assert_eq!(
-        call_ok(&host, "relay", "to counter get").await,
+        call_ok(host, "relay", "to counter get").await,
         "counter said: 1"
     );
     assert_eq!(relay.info().restarts, 0);
     assert_eq!(relay.info().last_exit, None);
-    host.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,25 +187,7 @@ fn a_call_dropped_outside_any_runtime_is_finished_on_the_hosts() {
         .build()
         .unwrap();
     let gate = Arc::new(Semaphore::new(0));
-    let host = host_runtime.block_on(async {
-        let host = Host::builder()
-            .state_store(GatedStore {
-                inner: MemoryStateStore::new(),
-                gate: Arc::clone(&gate),
-            })
-            .build()
-            .unwrap();
-        let relay = plugin(&host, "relay").await;
-        let counter = plugin(&host, "counter").await;
-        supervise(
-            &host,
-            SupervisorSpec::new("pair")
-                .child(ChildSpec::new("relay", relay))
-                .child(ChildSpec::new("counter", counter)),
-        )
-        .await;
-        host
-    });
+    let host = host_runtime.block_on(relay_and_gated_counter(&gate));
     let relay = host.actor("relay").unwrap();
     // The relay is idle: one poll on the caller's runtime hands it the
     // message, and its guest runs until it waits in `actors::call` for the
@@ -211,14 +204,9 @@ fn a_call_dropped_outside_any_runtime_is_finished_on_the_hosts() {
     drop(call);
     gate.add_permits(Semaphore::MAX_PERMITS);
     host_runtime.block_on(async {
-        // What the caller started ran to the end on the host's runtime: the
-        // relay's instance was not cut off halfway.
-        assert_eq!(
-            call_ok(&host, "relay", "to counter get").await,
-            "counter said: 1"
-        );
-        assert_eq!(relay.info().restarts, 0);
-        assert_eq!(relay.info().last_exit, None);
+        // It ran on the host's runtime: the relay's instance was not cut off
+        // halfway.
+        relay_finished_what_it_started(&host, &relay).await;
         host.shutdown().await;
     });
 }
