@@ -11,5 +11,10 @@ pub fn floor_config(
     instance_pool_slots: Option<u32>,
     memory_reservation: Option<u64>,
 ) -> wasmtime::Config {
-    crate::engine::default_wasmtime_config(instance_pool_slots, memory_reservation)
+    crate::engine::wasmtime_config(
+        instance_pool_slots,
+        memory_reservation,
+        false,
+        crate::Limits::default().wasm_stack_bytes,
+    )
 }

@@ -241,7 +241,7 @@ impl Engine {
 /// The wasmtime settings of an engine: the host's (`instance_pool`,
 /// `memory_reservation`, `fuel_metering`) and a stack of `stack_bytes` for
 /// guests, with the host's own calls' margin on top.
-fn wasmtime_config(
+pub(crate) fn wasmtime_config(
     instance_pool_slots: Option<u32>,
     memory_reservation: Option<u64>,
     fuel_metering: bool,
@@ -264,21 +264,6 @@ fn wasmtime_config(
     config.max_wasm_stack(stack_bytes);
     config.async_stack_size(stack_bytes + HOST_STACK_MARGIN);
     config
-}
-
-/// The wasmtime settings of a host built with `instance_pool` and
-/// `memory_reservation` (and the rest left as they are), for an actor with
-/// the default limits: what the benchmark's raw wasmtime floors run with.
-pub(crate) fn default_wasmtime_config(
-    instance_pool_slots: Option<u32>,
-    memory_reservation: Option<u64>,
-) -> wasmtime::Config {
-    wasmtime_config(
-        instance_pool_slots,
-        memory_reservation,
-        false,
-        Limits::default().wasm_stack_bytes,
-    )
 }
 
 /// wasmtime's pooling allocator with room for `slots` plugin instances at
