@@ -528,7 +528,7 @@ pub(crate) enum Control {
         /// `restarts` before the new instance answers anything, so a caller
         /// served by it never sees the old count.
         restart: bool,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: StartReply,
     },
     /// Stop the running instance (if any) following `shutdown`; answer with
     /// how it ended. A stop is never reported as an exit.
@@ -554,6 +554,47 @@ pub(crate) enum Control {
         reason: String,
         done: Option<oneshot::Sender<()>>,
     },
+}
+
+/// Where the outcome of a [`Control::Start`] goes.
+pub(crate) enum StartReply {
+    /// To the supervisor, which waits for it: a first start, or a restart
+    /// whose siblings start after it.
+    Awaited(oneshot::Sender<Result<(), String>>),
+    /// A restart nobody waits for: the supervisor went on as if the instance
+    /// ran, and hears here only if it failed to start. Being told of a
+    /// success would wake the supervisor's task in the same turn as the
+    /// first caller the new instance answers, and with two tasks woken at
+    /// once, tokio wakes a second worker thread for one of them.
+    Unawaited(mpsc::UnboundedSender<StartFailure>),
+}
+
+impl StartReply {
+    /// Sends how starting instance `instance` of `child` went.
+    pub(crate) fn send(self, child: &Arc<str>, instance: u64, outcome: Result<(), String>) {
+        match (self, outcome) {
+            (StartReply::Awaited(reply), outcome) => {
+                let _ = reply.send(outcome);
+            }
+            (StartReply::Unawaited(failures), Err(reason)) => {
+                // A closed channel means the supervisor is stopping.
+                let _ = failures.send(StartFailure {
+                    child: Arc::clone(child),
+                    instance,
+                    reason,
+                });
+            }
+            (StartReply::Unawaited(_), Ok(())) => {}
+        }
+    }
+}
+
+/// An instance that failed to start, for a supervisor that did not wait
+/// (see [`StartReply::Unawaited`]).
+pub(crate) struct StartFailure {
+    pub(crate) child: Arc<str>,
+    pub(crate) instance: u64,
+    pub(crate) reason: String,
 }
 
 /// An instance exit the actor reports to its supervisor.
@@ -1100,7 +1141,7 @@ impl ActorTask {
                 } => match self.start(instance, restart).await {
                     Ok(running) => {
                         parked = None;
-                        let _ = reply.send(Ok(()));
+                        reply.send(&self.core.shared.name, instance, Ok(()));
                         match self.serve(instance, running).await {
                             Served::Exited(reason) => self.core.report_exit(instance, reason),
                             Served::Reported => {}
@@ -1120,9 +1161,7 @@ impl ActorTask {
                             }
                         }
                     }
-                    Err(reason) => {
-                        let _ = reply.send(Err(reason));
-                    }
+                    Err(reason) => reply.send(&self.core.shared.name, instance, Err(reason)),
                 },
                 // Nothing runs: nothing to stop.
                 Control::Stop { reply, .. } => {
@@ -1330,9 +1369,13 @@ impl ActorTask {
                     return Served::Stopped(ExitReason::Killed, reply);
                 }
                 Some(Control::Close { reason, done }) => return Served::Closed(reason, done),
-                Some(Control::Start { reply, .. }) => {
-                    let _ = reply.send(Err("already running".to_owned()));
-                }
+                Some(Control::Start {
+                    instance, reply, ..
+                }) => reply.send(
+                    &self.core.shared.name,
+                    instance,
+                    Err("already running".to_owned()),
+                ),
                 Some(Control::Park { .. }) => {}
                 Some(Control::Upgrade { reply, .. }) => {
                     let _ = reply.send(Err("the actor is being stopped".to_owned()));
@@ -1378,9 +1421,11 @@ impl ActorTask {
                             let reason = self.stop_instance(&mut desk, shutdown, true).await;
                             return Served::Stopped(reason, reply);
                         }
-                        Some(Control::Start { reply, .. }) => {
-                            let _ = reply.send(Err("already running".to_owned()));
-                        }
+                        Some(Control::Start { instance, reply, .. }) => reply.send(
+                            &self.core.shared.name,
+                            instance,
+                            Err("already running".to_owned()),
+                        ),
                         Some(Control::Upgrade { plugin, reply }) => {
                             match self.upgrade(&mut desk, plugin).await {
                                 Upgraded::Done => {

@@ -155,3 +155,99 @@ async fn stopping_the_host_stops_actors_and_releases_their_names() {
     let info = counter.info();
     assert_eq!(info.last_exit, Some(ExitReason::Shutdown));
 }
+
+/// A memory store whose loads of one actor's state wait at a gate once it
+/// is armed, saying when one does.
+struct SlowToLoad {
+    inner: wasmvisor::MemoryStateStore,
+    actor: &'static str,
+    armed: std::sync::atomic::AtomicBool,
+    waiting: std::sync::atomic::AtomicBool,
+    gate: tokio::sync::Semaphore,
+}
+
+#[async_trait::async_trait]
+impl wasmvisor::StateStore for SlowToLoad {
+    async fn load(&self, actor: &str) -> Result<wasmvisor::CommittedState, wasmvisor::StateError> {
+        use std::sync::atomic::Ordering;
+        if actor == self.actor && self.armed.load(Ordering::SeqCst) {
+            self.waiting.store(true, Ordering::SeqCst);
+            let _permit = self.gate.acquire().await.unwrap();
+        }
+        self.inner.load(actor).await
+    }
+
+    async fn commit(
+        &self,
+        actor: &str,
+        changes: wasmvisor::Changes,
+    ) -> Result<u64, wasmvisor::StateError> {
+        self.inner.commit(actor, changes).await
+    }
+
+    async fn delete(&self, actor: &str) -> Result<(), wasmvisor::StateError> {
+        self.inner.delete(actor).await
+    }
+
+    async fn actors(&self) -> Result<Vec<(String, u64)>, wasmvisor::StateError> {
+        self.inner.actors().await
+    }
+}
+
+/// A restart's last child is not waited for: while its new instance is
+/// still starting, the supervisor answers requests (here `start_child`),
+/// and the restart then completes with the state kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_answers_requests_while_a_restarted_child_is_still_starting() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use wasmvisor::{ChildSpec, SupervisorSpec};
+
+    let store = Arc::new(SlowToLoad {
+        inner: wasmvisor::MemoryStateStore::new(),
+        actor: "slow",
+        armed: false.into(),
+        waiting: false.into(),
+        gate: tokio::sync::Semaphore::new(0),
+    });
+    let host = Host::builder()
+        .shared_state_store(store.clone())
+        .build()
+        .unwrap();
+    let counter = crate::common::plugin(&host, "counter").await;
+    let supervisor = crate::common::supervise(
+        &host,
+        SupervisorSpec::new("sup").child(ChildSpec::new("slow", counter.clone())),
+    )
+    .await;
+    assert_eq!(call_ok(&host, "slow", "inc").await, "1");
+
+    store.armed.store(true, Ordering::SeqCst);
+    let crashed = host.actor("slow").unwrap().call("crash").await;
+    assert!(
+        matches!(crashed, Err(CallError::Crashed { .. })),
+        "{crashed:?}"
+    );
+    wait_until("the restart waits for its state", || {
+        store.waiting.load(Ordering::SeqCst)
+    })
+    .await;
+    // Were the supervisor waiting for that start, this would wait too.
+    within(
+        "a new child, started while the restart waits",
+        supervisor.start_child(ChildSpec::new("other", counter)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(call_ok(&host, "other", "inc").await, "1");
+    assert_eq!(
+        host.actor("slow").unwrap().info().status,
+        ActorStatus::Restarting,
+        "still starting"
+    );
+
+    store.gate.add_permits(1);
+    assert_eq!(call_ok(&host, "slow", "get").await, "1");
+    assert_eq!(host.actor("slow").unwrap().info().restarts, 1);
+    host.shutdown().await;
+}

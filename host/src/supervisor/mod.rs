@@ -5,7 +5,7 @@
 //!              │ commands
 //!        supervisor task ── restart history (one sliding window)
 //!         │    ▲ exits: (child, instance, reason)
-//!         │    │
+//!         │    │ start failures of restarts it did not wait for
 //!    Start/Stop/Park/Close
 //!         ▼    │
 //!     actor task   actor task   ...   (children, in start order)
@@ -28,14 +28,19 @@
 //!   start order; temporary siblings are dropped, and every other child in
 //!   the range is started, even one that was undefined. If one fails to
 //!   start, the ones already started stay up and the retry applies the
-//!   strategy again.
+//!   strategy again. The supervisor waits for each child of a restart to
+//!   run before it starts the next, but not for the last: that one counts
+//!   as running at once, and reports only a failure to start, which is
+//!   then handled as if the supervisor had waited (so a restart does not
+//!   wake the supervisor's task a second time, on the way to its first
+//!   answer).
 //! - Every restart *attempt* is recorded in one window per supervisor (a
 //!   group restart counts once); the attempt that would make more than
 //!   `max_restarts` within `within` is not made: the supervisor stops every
 //!   child (reverse order) and gives up, saying why.
 //! - A restart waits for the backoff delay first (one delay for a group);
-//!   the wait is not a restart. A failed restart is retried through the
-//!   supervisor's own command channel, and counts again.
+//!   the wait is not a restart. A failed restart is retried, and counts
+//!   again.
 //! - An exit of an instance that is no longer the child's current one is
 //!   stale and ignored; an instance the supervisor stops itself is never
 //!   reported as an exit, so it cannot cause a restart. Management calls
@@ -61,6 +66,7 @@ pub use self::spec::{
 
 use crate::actor::{
     self, ActorContext, ActorInfo, ActorRef, ActorShared, ActorStatus, ChildKind, Control, Exit,
+    StartFailure, StartReply,
 };
 use crate::engine::Engines;
 use crate::error::{Error, ExitReason, millis};
@@ -534,6 +540,13 @@ struct Child {
 }
 
 impl Child {
+    /// Shows instance `instance` running, up since now.
+    fn running(&mut self, instance: u64) {
+        self.state = ChildState::Running(instance);
+        self.up_since = Some(Instant::now());
+        self.last_start_failure = None;
+    }
+
     /// Forgets a pending restart and, if an instance runs, tells it to stop
     /// by the child's shutdown spec; the receiver completes when it has.
     /// The child is undefined from then on.
@@ -628,6 +641,7 @@ pub(crate) async fn start(
     spec.validate()?;
     check_plugins(&context, &spec)?;
     let (exits_tx, exits) = mpsc::unbounded_channel();
+    let (start_failures_tx, start_failures) = mpsc::unbounded_channel();
     let (commands, commands_rx) = mpsc::unbounded_channel();
     let (status, _) = watch::channel(SupervisorStatus::Running);
     let shared = Arc::new(SupervisorShared {
@@ -654,6 +668,8 @@ pub(crate) async fn start(
         commands_rx,
         exits_tx,
         exits,
+        start_failures_tx,
+        start_failures,
         context,
         shared: shared.clone(),
         due_now: VecDeque::new(),
@@ -747,6 +763,10 @@ struct SupervisorTask {
     commands_rx: mpsc::UnboundedReceiver<Command>,
     exits_tx: mpsc::UnboundedSender<Exit>,
     exits: mpsc::UnboundedReceiver<Exit>,
+    /// Where restarts it did not wait for report a failure to start (see
+    /// [`StartReply::Unawaited`]).
+    start_failures_tx: mpsc::UnboundedSender<StartFailure>,
+    start_failures: mpsc::UnboundedReceiver<StartFailure>,
     context: SupervisorContext,
     shared: Arc<SupervisorShared>,
     /// Restarts due now (no backoff), made once the exits and requests
@@ -779,6 +799,7 @@ impl SupervisorTask {
             // tokio then queues such a task again once it yields (waking a
             // parked worker thread for it, if one is parked), for nothing.
             if self.exits.is_empty()
+                && self.start_failures.is_empty()
                 && self.commands_rx.is_empty()
                 && let Some((child, generation)) = self.due_now.pop_front()
             {
@@ -797,6 +818,7 @@ impl SupervisorTask {
                         return end;
                     }
                 }
+                Some(failure) = self.start_failures.recv() => self.on_start_failure(failure),
                 Some(command) = self.commands_rx.recv() => match command {
                     Command::Stop { reply } => {
                         self.stop_children(&format!("supervisor `{}` stopped", self.name)).await;
@@ -873,13 +895,38 @@ impl SupervisorTask {
         *self.shared.children() = self.children.iter().map(|c| c.handle.clone()).collect();
     }
 
-    /// Starts a new instance of the child at `index`; `restart` counts it as
-    /// a restart.
+    /// Starts a new instance of the child at `index` and waits until it
+    /// runs; `restart` counts it as a restart.
     async fn start_one(&mut self, index: usize, restart: bool) -> Result<u64, String> {
-        let instance = self.context.new_instance_id();
-        let child = &mut self.children[index];
         let (reply, started) = oneshot::channel();
-        child
+        let instance = self.send_start(index, restart, StartReply::Awaited(reply))?;
+        started
+            .await
+            .unwrap_or_else(|_| Err("the actor task is gone".to_owned()))?;
+        self.children[index].running(instance);
+        Ok(instance)
+    }
+
+    /// Restarts the child at `index` without waiting: it counts as running
+    /// from now, and a failure to start comes back on `start_failures`
+    /// (see [`StartReply::Unawaited`]). For the last child a restart
+    /// starts, whom no sibling waits for.
+    fn restart_unawaited(&mut self, index: usize) -> Result<u64, String> {
+        let failures = StartReply::Unawaited(self.start_failures_tx.clone());
+        let instance = self.send_start(index, true, failures)?;
+        self.children[index].running(instance);
+        Ok(instance)
+    }
+
+    /// Asks the child at `index` to start a new instance; returns its number.
+    fn send_start(
+        &mut self,
+        index: usize,
+        restart: bool,
+        reply: StartReply,
+    ) -> Result<u64, String> {
+        let instance = self.context.new_instance_id();
+        self.children[index]
             .handle
             .control
             .send(Control::Start {
@@ -888,13 +935,32 @@ impl SupervisorTask {
                 reply,
             })
             .map_err(|_| "the actor task is gone".to_owned())?;
-        started
-            .await
-            .unwrap_or_else(|_| Err("the actor task is gone".to_owned()))?;
-        child.state = ChildState::Running(instance);
-        child.up_since = Some(Instant::now());
-        child.last_start_failure = None;
         Ok(instance)
+    }
+
+    /// A restart it did not wait for failed: tries again as for a restart
+    /// it waited for, unless the instance is no longer the child's current
+    /// one (it was stopped or started again meanwhile).
+    fn on_start_failure(&mut self, failure: StartFailure) {
+        let Some(index) = self.index_of(&failure.child) else {
+            return;
+        };
+        if self.children[index].state == ChildState::Running(failure.instance) {
+            self.children[index].up_since = None;
+            self.restart_failed(index, failure.reason);
+        }
+    }
+
+    /// Records why the child at `index` failed to restart and schedules the
+    /// next attempt.
+    fn restart_failed(&mut self, index: usize, reason: String) {
+        let child = &mut self.children[index];
+        child.last_start_failure = Some(reason.clone());
+        self.context.actor.events.publish(Event::RestartFailed {
+            actor: child.spec.id.clone(),
+            reason,
+        });
+        self.schedule_restart(index);
     }
 
     /// Stops the child's instance (if running) by its shutdown spec and
@@ -1119,17 +1185,20 @@ impl SupervisorTask {
             .group(index)
             .map(|i| self.children[i].spec.id.clone())
             .collect();
-        for member in group {
-            let Some(i) = self.index_of(&member) else {
+        // Each waits for the one before it to run, as at a first start; the
+        // last is waited for by nobody.
+        let last = group.len().saturating_sub(1);
+        for (n, member) in group.iter().enumerate() {
+            let Some(i) = self.index_of(member) else {
                 continue;
             };
-            if let Err(reason) = self.start_one(i, true).await {
-                self.children[i].last_start_failure = Some(reason.clone());
-                self.context.actor.events.publish(Event::RestartFailed {
-                    actor: member.clone(),
-                    reason,
-                });
-                self.schedule_restart(i);
+            let started = if n == last {
+                self.restart_unawaited(i).map(drop)
+            } else {
+                self.start_one(i, true).await.map(drop)
+            };
+            if let Err(reason) = started {
+                self.restart_failed(i, reason);
                 return None;
             }
         }

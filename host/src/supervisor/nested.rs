@@ -88,12 +88,12 @@ impl NestedCell {
                     {
                         Ok(supervisor) => supervisor,
                         Err(error) => {
-                            let _ = reply.send(Err(error.to_string()));
+                            reply.send(&self.name, instance, Err(error.to_string()));
                             continue;
                         }
                     };
                     self.set_running(instance, &supervisor, restart);
-                    let _ = reply.send(Ok(()));
+                    reply.send(&self.name, instance, Ok(()));
                     if !self.supervise(instance, supervisor).await {
                         return;
                     }
@@ -138,8 +138,8 @@ impl NestedCell {
                         let _ = reply.send(Some(reason));
                         return true;
                     }
-                    Some(Control::Start { reply, .. }) => {
-                        let _ = reply.send(Err("already running".to_owned()));
+                    Some(Control::Start { instance, reply, .. }) => {
+                        reply.send(&self.name, instance, Err("already running".to_owned()));
                     }
                     Some(Control::Park { .. }) => {}
                     Some(Control::Upgrade { reply, .. }) => {
