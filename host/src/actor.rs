@@ -521,7 +521,8 @@ impl ActorShared {
 
 /// What a supervisor tells its actor task.
 pub(crate) enum Control {
-    /// Start a new instance with this id; answer when it runs (or why not).
+    /// Start a new instance with this id; answer as `reply` says, when it
+    /// runs (or why not).
     Start {
         instance: u64,
         /// Whether this start is a restart: counted in the actor's

@@ -909,8 +909,8 @@ impl SupervisorTask {
 
     /// Restarts the child at `index` without waiting: it counts as running
     /// from now, and a failure to start comes back on `start_failures`
-    /// (see [`StartReply::Unawaited`]). For the last child a restart
-    /// starts, whom no sibling waits for.
+    /// (see [`StartReply::Unawaited`]). For the last child of a restart:
+    /// no sibling starts after it.
     fn restart_unawaited(&mut self, index: usize) -> Result<u64, String> {
         let failures = StartReply::Unawaited(self.start_failures_tx.clone());
         let instance = self.send_start(index, true, failures)?;
