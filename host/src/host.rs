@@ -100,7 +100,7 @@ impl HostBuilder {
     /// every instance. Default: off.
     ///
     /// What it buys (measured by `just bench`, see docs/benchmarks.md): a
-    /// restart two to three times as fast (a freed slot is reset in place,
+    /// restart about twice as fast (a freed slot is reset in place,
     /// the pages its instance wrote set back to their image, and the next
     /// instance takes it without page faults), and four memory mappings per actor
     /// instead of six (plus two per slot, for its fiber stack, made when the
