@@ -59,6 +59,7 @@ use crate::instance::{Instance, InstanceCount, KillSwitch, StartError, StartPara
 use crate::loader::{Compiled, Plugin};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
+use crate::spin;
 use crate::state::StateStore;
 use crate::supervisor::{ChildSpec, Shutdown, SnapshotPolicy};
 
@@ -795,7 +796,11 @@ impl ActorCore {
         if self.waiting.load(Ordering::SeqCst) != 0 {
             return Route::Mailbox;
         }
-        let Ok(desk) = Arc::clone(&self.desk).try_lock_owned() else {
+        // Held by another caller's message, most likely for a moment more:
+        // worth a few spins rather than the mailbox (see `spin`).
+        let Some(desk) = spin::lock_soon(&self.desk, spin::DESK_SPINS, || {
+            self.waiting.load(Ordering::Relaxed) != 0
+        }) else {
             return Route::Mailbox;
         };
         if self.waiting.load(Ordering::SeqCst) != 0 {

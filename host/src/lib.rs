@@ -60,6 +60,7 @@ mod metrics;
 mod plugin_dir;
 mod registry;
 mod scaffold;
+mod spin;
 mod state;
 mod supervisor;
 
