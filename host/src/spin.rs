@@ -14,11 +14,12 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-/// How many times a caller tries again for a held desk: about 10-20 µs of
-/// spinning on current x86 machines (`pause` takes tens of cycles), a few
-/// guest calls' worth. Fewer caught too few releases in the one-actor
-/// throughput benchmark; more spent the time better given to the mailbox
-/// (see docs/benchmarks.md).
+/// How many times a caller tries again for a held desk: about 30 µs of
+/// spinning at most on the AMD EPYC that docs/benchmarks.md was measured
+/// on (a handed-off guest call lets go within a few); about as long as
+/// waking a parked thread takes there. Fewer caught too few releases in the
+/// one-actor throughput benchmark; more spent the time better given to the
+/// mailbox.
 pub(crate) const DESK_SPINS: u32 = 1000;
 
 /// Locks `lock` if it is free or becomes free within `spins` tries;
@@ -46,8 +47,8 @@ pub(crate) fn lock_soon<T>(
     None
 }
 
-/// Whether the calling thread runs a multi-threaded tokio runtime (or
-/// none: a plain thread, whose holder runs elsewhere).
+/// Whether spinning can help: on a multi-threaded tokio runtime, or on a
+/// thread outside any runtime (the holder then runs on another thread).
 fn may_spin() -> bool {
     tokio::runtime::Handle::try_current().map_or(true, |runtime| {
         runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
