@@ -122,6 +122,16 @@ async fn run() {
     }
     if wanted("throughput-one") {
         throughput(&counter, 1, None, &mut rows).await;
+        // The same with everything on one worker thread: what handing the
+        // instance between cores costs one contended actor.
+        let counter = counter.clone();
+        let one_worker = on_one_worker_thread(async move {
+            let mut rows = Rows::default();
+            throughput(&counter, 1, None, &mut rows).await;
+            rows
+        })
+        .await;
+        rows.0.extend(one_worker.0);
     }
     if wanted("throughput-hundred") {
         throughput(&counter, 100, None, &mut rows).await;
@@ -544,6 +554,40 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// Where the current runtime runs its tasks, for a row's label: "2
+/// cores", or "1 worker thread of 2 cores".
+fn workers_label() -> String {
+    let workers = tokio::runtime::Handle::current().metrics().num_workers();
+    let cores = cores();
+    if workers >= cores {
+        format!("{cores} cores")
+    } else {
+        format!(
+            "{workers} worker thread{} of {cores} cores",
+            if workers == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// Runs `section` on a runtime of its own with a single worker thread (on
+/// a thread of its own, as a runtime cannot be blocked on from another's
+/// task), and returns what it returns.
+async fn on_one_worker_thread<T: Send + 'static>(
+    section: impl Future<Output = T> + Send + 'static,
+) -> T {
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        // Its callers run as tasks on that worker, as in `main`.
+        let _ = done.send(runtime.block_on(async { tokio::spawn(section).await.unwrap() }));
+    });
+    result.await.unwrap()
+}
+
 /// Messages per second through `actors` counter actors, every actor with
 /// callers of its own on every core, against the raw call floor: as many
 /// raw instances, called in turn by one task per core (one task for one
@@ -604,11 +648,11 @@ async fn throughput(counter: &[u8], actors: usize, pool: Option<u32>, rows: &mut
     let (rate, raw_rate) = (median(&mut rates), median(&mut raw_rates));
     rows.push(Row::rates(
         format!(
-            "throughput, {actors} actor{}{} on {} cores (floor: raw calls to {actors} \
+            "throughput, {actors} actor{}{} on {} (floor: raw calls to {actors} \
              instance{} from {task_count} task{}{})",
             if actors == 1 { "" } else { "s" },
             pool_label(pool),
-            cores(),
+            workers_label(),
             if actors == 1 { "" } else { "s" },
             if task_count == 1 { "" } else { "s" },
             if rounds == 1 {
