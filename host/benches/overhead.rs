@@ -13,10 +13,13 @@
 //! - throughput: messages per second through 1, 100 and 10,000 actors with
 //!   callers on every core, against raw calls on as many raw stores as can
 //!   run at once (one per core, or one for one actor, which handles one
-//!   message at a time);
+//!   message at a time); the one actor's again with the host, its callers
+//!   and the floor on a runtime of one worker thread;
 //! - restart: a crashing message then the next message answered (state
 //!   restored from the store), p50 and p99, against reading the state from
 //!   the same kind of store, a raw `InstancePre` instantiation and one call;
+//!   and, less the crashing call, against that floor plus the trapped
+//!   instance's teardown (which the floor leaves out);
 //! - idle actors: resident memory per idle actor, at 1,000 and 10,000;
 //! - health: the CPU one sweep of health checks over 10,000 actors costs,
 //!   against a raw call of the same `check` export on each of 10,000 raw
