@@ -497,13 +497,14 @@ async fn restart(counter: &[u8], pool: Option<u32>, rows: &mut Rows) {
     }
     host.shutdown().await;
     let how = pool_label(pool);
+    let (ours_p50, floor) = (percentile(&mut ours, 0.5), percentile(&mut raw, 0.5));
     rows.push(Row::times(
         format!(
             "restart p50{how} (crash, then next message answered; floor: state read + \
              instantiate + call)"
         ),
-        percentile(&mut ours, 0.5),
-        percentile(&mut raw, 0.5),
+        ours_p50,
+        floor,
     ));
     rows.push(Row::times(
         format!("restart p99{how}"),
@@ -511,8 +512,7 @@ async fn restart(counter: &[u8], pool: Option<u32>, rows: &mut Rows) {
         percentile(&mut raw, 0.99),
     ));
     let crash = percentile(&mut raw_crash, 0.5);
-    let ours_less_crash = percentile(&mut ours, 0.5).saturating_sub(crash);
-    let floor = percentile(&mut raw, 0.5);
+    let ours_less_crash = ours_p50.saturating_sub(crash);
     rows.push(Row::times(
         format!(
             "restart p50{how} less the crashing call itself (the raw call that panics and \
