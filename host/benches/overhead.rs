@@ -13,8 +13,10 @@
 //! - throughput: messages per second through 1, 100 and 10,000 actors with
 //!   callers on every core, against raw calls on as many raw stores as can
 //!   run at once (one per core, or one for one actor, which handles one
-//!   message at a time); the one actor's again with the host, its callers
-//!   and the floor on a runtime of one worker thread;
+//!   message at a time); the one actor's also against its sixteen callers'
+//!   tasks sharing one raw instance through a lock (what the contention
+//!   alone costs), and all of it again with the host, its callers and the
+//!   floors on a runtime of one worker thread;
 //! - restart: a crashing message then the next message answered (state
 //!   restored from the store), p50 and p99, against reading the state from
 //!   the same kind of store, a raw `InstancePre` instantiation and one call;
@@ -41,6 +43,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ::wasmvisor::{
@@ -638,9 +641,17 @@ async fn throughput(counter: &[u8], actors: usize, pool: Option<u32>, rows: &mut
         .map(|i| host.actor(&format!("busy-{i}")).unwrap())
         .collect();
     let mut rates = Vec::with_capacity(rounds);
+    // One actor's callers contend for it; so do the same number of tasks
+    // sharing one raw instance through a lock, in rounds of their own.
+    let mut shared_rates = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         if let Some((_, instances)) = &mut raw {
             raw_rates.push(raw_calls_per_second(instances, raw_per_task).await);
+            if actors == 1 {
+                shared_rates.push(
+                    shared_raw_calls_per_second(instances, callers_per_actor, per_caller).await,
+                );
+            }
         }
         let callers = handles
             .iter()
@@ -667,6 +678,51 @@ async fn throughput(counter: &[u8], actors: usize, pool: Option<u32>, rows: &mut
         rate,
         raw_rate,
     ));
+    if !shared_rates.is_empty() {
+        rows.push(Row::rates(
+            format!(
+                "the same, against raw calls to 1 instance shared by {callers_per_actor} tasks \
+                 through a `tokio::sync::Mutex` (median of {rounds} rounds)"
+            ),
+            rate,
+            median(&mut shared_rates),
+        ));
+    }
+}
+
+/// Raw calls per second when `tasks` tasks share the one instance of
+/// `instances` through a `tokio::sync::Mutex`, `per_task` calls each: how
+/// an embedding program would share one instance among its handlers, and
+/// what the contention alone costs, with no actor machinery. The instance
+/// is handed back.
+async fn shared_raw_calls_per_second(
+    instances: &mut [Vec<(Store<Raw>, handler::Guest)>],
+    tasks: usize,
+    per_task: usize,
+) -> f64 {
+    let instance = instances[0].pop().unwrap();
+    let shared = Arc::new(tokio::sync::Mutex::new(instance));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..tasks)
+        .map(|_| {
+            let shared = Arc::clone(&shared);
+            tokio::spawn(async move {
+                for _ in 0..per_task {
+                    let mut instance = shared.lock().await;
+                    let (store, handler) = &mut *instance;
+                    handler.call_handle(store, b"get").await.unwrap().unwrap();
+                }
+            })
+        })
+        .collect();
+    let sent = tasks.len() * per_task;
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let rate = sent as f64 / start.elapsed().as_secs_f64();
+    let shared = Arc::into_inner(shared).unwrap();
+    instances[0].push(shared.into_inner());
+    rate
 }
 
 /// Raw calls per second when each task of `instances` calls its instances
