@@ -13,10 +13,10 @@
 //! - throughput: messages per second through 1, 100 and 10,000 actors with
 //!   callers on every core, against raw calls on as many raw stores as can
 //!   run at once (one per core, or one for one actor, which handles one
-//!   message at a time); the one actor's also against its sixteen callers'
-//!   tasks sharing one raw instance through a lock (what the contention
-//!   alone costs), and all of it again with the host, its callers and the
-//!   floors on a runtime of one worker thread;
+//!   message at a time); the one actor's also against as many tasks as it
+//!   has callers sharing one raw instance through a lock (what the
+//!   contention alone costs), and all of it again with the host, its
+//!   callers and the floors on a runtime of one worker thread;
 //! - restart: a crashing message then the next message answered (state
 //!   restored from the store), p50 and p99, against reading the state from
 //!   the same kind of store, a raw `InstancePre` instantiation and one call;
