@@ -690,20 +690,20 @@ async fn throughput(counter: &[u8], actors: usize, pool: Option<u32>, rows: &mut
     }
 }
 
-/// Raw calls per second when `tasks` tasks share the one instance of
+/// Raw calls per second when `task_count` tasks share the one instance of
 /// `instances` through a `tokio::sync::Mutex`, `per_task` calls each: how
 /// an embedding program would share one instance among its handlers, and
 /// what the contention alone costs, with no actor machinery. The instance
 /// is handed back.
 async fn shared_raw_calls_per_second(
     instances: &mut [Vec<(Store<Raw>, handler::Guest)>],
-    tasks: usize,
+    task_count: usize,
     per_task: usize,
 ) -> f64 {
     let instance = instances[0].pop().unwrap();
     let shared = Arc::new(tokio::sync::Mutex::new(instance));
     let start = Instant::now();
-    let tasks: Vec<_> = (0..tasks)
+    let tasks: Vec<_> = (0..task_count)
         .map(|_| {
             let shared = Arc::clone(&shared);
             tokio::spawn(async move {
