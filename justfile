@@ -33,7 +33,7 @@ guests: tools
     # A plugin made by `wasmvisor new` and built as its README says, for tests/all/new_plugin.rs.
     # (Inside the repository, so rustup uses the pinned toolchain; its own workspace and lock.)
     rm -rf target/new-plugin/tally
-    cargo run --quiet -p wasmvisor -- new tally --dir target/new-plugin/tally >/dev/null
+    cargo run --quiet -p wasmvisor-cli -- new tally --dir target/new-plugin/tally >/dev/null
     cd target/new-plugin/tally && CARGO_TARGET_DIR=../target cargo build --release --quiet
 
 # Tools the build and tests use that are not crates, in a venv in .tools: the reference Prometheus
@@ -56,7 +56,7 @@ wit-doc: tools
 
 # Build the host library and the `wasmvisor` binary.
 build:
-    cargo build -p wasmvisor
+    cargo build -p wasmvisor-cli
 
 # Run the host on the example plugins, keeping state in target/plugins/wasmvisor-state.redb.
 run: guests build
@@ -100,7 +100,7 @@ bench: guests
 lint:
     cargo fmt --all -- --check
     cargo clippy --all-targets --workspace -- -D warnings
-    RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps -p wasmvisor -p wasmvisor-guest
+    RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps -p wasmvisor -p wasmvisor-admin -p wasmvisor-cli -p wasmvisor-guest
     cd guest-examples && cargo fmt --all -- --check
     cd guest-examples && cargo clippy --release --target wasm32-wasip2 -- -D warnings
 

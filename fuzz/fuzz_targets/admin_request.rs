@@ -29,7 +29,7 @@ static ENDPOINT: LazyLock<(tokio::runtime::Runtime, axum::Router)> = LazyLock::n
         )
         .await
         .unwrap();
-        wasmvisor::fuzzing::admin_router(host, TOKEN)
+        wasmvisor_admin::router_without_socket(host, TOKEN)
     });
     (runtime, router)
 });

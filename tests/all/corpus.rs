@@ -10,7 +10,8 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use wasmvisor::{Error, Host, start_plugin_dir};
+use wasmvisor::dir::start_plugin_dir;
+use wasmvisor::{Error, Host};
 
 use crate::cli::{start_host, stop_host};
 use crate::common::{Random, call_ok, guest, workspace_root};
@@ -102,7 +103,7 @@ async fn bad_plugin_files_are_refused_one_by_one_and_the_good_plugin_runs() {
     );
     // Larger than a plugin may be (sparse: no disk is used).
     let enormous = std::fs::File::create(path("enormous.wasm")).unwrap();
-    enormous.set_len(wasmvisor::MAX_PLUGIN_BYTES + 1).unwrap();
+    enormous.set_len(wasmvisor::Plugin::MAX_FILE_BYTES + 1).unwrap();
     expected.push((
         "enormous.wasm".into(),
         "a plugin file may be at most 256 MiB",
@@ -263,7 +264,7 @@ async fn bad_manifests_name_their_file_and_cause_and_only_their_plugin_stays_out
     }
     plugin_with("binary", b"\0\x01\x02\xff\xfe", "cannot read the file");
     let mut huge = b"[config]\nbig = \"".to_vec();
-    huge.resize(huge.len() + (wasmvisor::MAX_MANIFEST_BYTES as usize), b'x');
+    huge.resize(huge.len() + (wasmvisor::dir::MAX_MANIFEST_BYTES as usize), b'x');
     huge.extend_from_slice(b"\"\n");
     plugin_with("huge", &huge, "a manifest may be at most 1024 KiB");
     // An empty manifest is a valid one: every key is optional.
@@ -359,7 +360,7 @@ async fn bad_admin_requests_get_clear_refusals_and_the_host_keeps_serving() {
     serving(count).await;
 
     // Bodies over the limit, announced or streamed.
-    let huge = vec![b'x'; wasmvisor::admin::MAX_BODY_BYTES + 1];
+    let huge = vec![b'x'; wasmvisor_admin::MAX_BODY_BYTES + 1];
     let answer = http
         .post(format!("{base}/v1/actors/counter/call"))
         .bearer_auth(&token)
@@ -372,8 +373,8 @@ async fn bad_admin_requests_get_clear_refusals_and_the_host_keeps_serving() {
         "POST /v1/actors/counter/call HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
          Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{}\r\n0\r\n\r\n",
         host.admin,
-        wasmvisor::admin::MAX_BODY_BYTES + 1,
-        "y".repeat(wasmvisor::admin::MAX_BODY_BYTES + 1)
+        wasmvisor_admin::MAX_BODY_BYTES + 1,
+        "y".repeat(wasmvisor_admin::MAX_BODY_BYTES + 1)
     );
     assert_eq!(raw_status(&host.admin, chunked.as_bytes()).await, Some(413));
     count += 1;
@@ -460,7 +461,7 @@ async fn the_fuzz_entry_points_agree_with_the_corpus() {
     );
     assert_eq!(wasmvisor::fuzzing::event_position("7"), Some((None, 7)));
 
-    let router = wasmvisor::fuzzing::admin_router(host.clone(), "secret");
+    let router = wasmvisor_admin::router_without_socket(host.clone(), "secret");
     for (authorization, status) in [
         (None, 401),
         (Some("Bearer nope"), 401),

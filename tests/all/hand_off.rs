@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Semaphore;
 use wasmvisor::{
-    ActorRef, CallError, ChildSpec, CommittedState, Host, MemoryStateStore, StateError, StateStore,
+    ActorRef, CallError, ChildSpec, Host, MemoryStateStore, StateError, StateStore,
     SupervisorSpec,
 };
 
@@ -78,11 +78,11 @@ struct GatedStore {
 
 #[async_trait::async_trait]
 impl StateStore for GatedStore {
-    async fn load(&self, actor: &str) -> Result<CommittedState, StateError> {
+    async fn load(&self, actor: &str) -> Result<wasmvisor::state::CommittedState, StateError> {
         self.inner.load(actor).await
     }
 
-    async fn commit(&self, actor: &str, changes: wasmvisor::Changes) -> Result<u64, StateError> {
+    async fn commit(&self, actor: &str, changes: wasmvisor::state::Changes) -> Result<u64, StateError> {
         let _permit = self.gate.acquire().await.unwrap();
         self.inner.commit(actor, changes).await
     }

@@ -328,7 +328,8 @@ async fn nothing_restarts_once_the_supervisor_is_stopping() {
 #[tokio::test]
 async fn a_child_that_can_never_start_again_ends_in_a_give_up() {
     use std::sync::Arc;
-    use wasmvisor::{Changes, MemoryStateStore, StateStore};
+    use wasmvisor::state::Changes;
+    use wasmvisor::{MemoryStateStore, StateStore};
     let store = Arc::new(MemoryStateStore::new());
     let host = Host::builder()
         .shared_state_store(store.clone())

@@ -83,6 +83,7 @@ async fn call(host: &RunningHost, name: &str, message: &str) -> Result<String, S
         .call(name, message.as_bytes().to_vec())
         .await
         .map(|reply| String::from_utf8(reply).unwrap())
+        .map_err(|e| e.to_string())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -569,7 +570,7 @@ async fn the_event_stream_replays_kept_events_after_a_number_or_a_browsers_last_
         .unwrap();
         assert_eq!(&event, expected);
     }
-    client.act("counter", "restart").await.unwrap();
+    client.act("counter", wasmvisor_admin::Action::Restart).await.unwrap();
     let live: serde_json::Value = serde_json::from_str(
         &within("a live event", stream.next())
             .await

@@ -1,7 +1,8 @@
 //! A plugin directory with bad files: the good plugin runs, and each bad
 //! file gets one clear error naming it and the cause.
 
-use wasmvisor::{Error, Host, start_plugin_dir};
+use wasmvisor::dir::start_plugin_dir;
+use wasmvisor::{Error, Host};
 
 use crate::common::{call_ok, guest};
 

@@ -24,11 +24,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wasmvisor::admin::{AdminClient, AdminServer};
+use wasmvisor_admin::{Action, AdminClient, AdminServer};
 use wasmvisor::{
-    ActorStatus, CallError, HealthStatus, Host, SupervisorStatus, start_plugin_dir,
-    watch_plugin_dir,
+    ActorStatus, CallError, HealthStatus, Host, SupervisorStatus,
 };
+use wasmvisor::dir::{start_plugin_dir, watch_plugin_dir};
 
 use crate::common::{Random, guest};
 
@@ -336,7 +336,7 @@ async fn chaos(
             }
             7 => {
                 let name = random.pick(managed);
-                match admin.act(name, "restart").await {
+                match admin.act(name, Action::Restart).await {
                     Ok(()) => faults.add("admin restart"),
                     Err(error) => violations.report(format!("restarting `{name}`: {error}")),
                 }
@@ -353,9 +353,9 @@ async fn chaos(
             _ => {
                 let name = random.pick(managed);
                 match admin
-                    .act(name, "stop")
+                    .act(name, Action::Stop)
                     .await
-                    .and(admin.act(name, "start").await)
+                    .and(admin.act(name, Action::Start).await)
                 {
                     Ok(()) => faults.add("admin stop and start"),
                     Err(error) => violations.report(format!("stop/start of `{name}`: {error}")),

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmvisor::{
-    Changes, CommitMode, MemoryStateStore, RedbStateStore, StateError, StateStore,
-    state_conformance,
+    MemoryStateStore, RedbStateStore, StateError, StateStore,
 };
+use wasmvisor::state::conformance as state_conformance;
+use wasmvisor::state::{Changes, CommitMode};
 
 #[tokio::test]
 async fn the_memory_store_keeps_the_contract() {

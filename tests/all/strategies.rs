@@ -255,7 +255,7 @@ async fn a_sibling_that_fails_to_start_during_a_group_restart_is_retried_with_th
 
     // Corrupt m's snapshot behind its back: its `restore` will refuse it.
     let saved = store.load("m").await.unwrap();
-    let corrupt = wasmvisor::Changes {
+    let corrupt = wasmvisor::state::Changes {
         base_version: saved.version,
         snapshot: Some(vec![0xff, 0xfe]),
         ..Default::default()
@@ -292,7 +292,7 @@ async fn a_sibling_that_fails_to_start_during_a_group_restart_is_retried_with_th
 
     // Repair the snapshot; the retry (after the delay) restarts the whole group.
     let saved = store.load("m").await.unwrap();
-    let repaired = wasmvisor::Changes {
+    let repaired = wasmvisor::state::Changes {
         base_version: saved.version,
         snapshot: Some(b"milk".to_vec()),
         ..Default::default()

@@ -168,7 +168,7 @@ struct SlowToLoad {
 
 #[async_trait::async_trait]
 impl wasmvisor::StateStore for SlowToLoad {
-    async fn load(&self, actor: &str) -> Result<wasmvisor::CommittedState, wasmvisor::StateError> {
+    async fn load(&self, actor: &str) -> Result<wasmvisor::state::CommittedState, wasmvisor::StateError> {
         use std::sync::atomic::Ordering;
         if actor == self.actor && self.armed.load(Ordering::SeqCst) {
             self.waiting.store(true, Ordering::SeqCst);
@@ -180,7 +180,7 @@ impl wasmvisor::StateStore for SlowToLoad {
     async fn commit(
         &self,
         actor: &str,
-        changes: wasmvisor::Changes,
+        changes: wasmvisor::state::Changes,
     ) -> Result<u64, wasmvisor::StateError> {
         self.inner.commit(actor, changes).await
     }

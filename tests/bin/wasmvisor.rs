@@ -3,5 +3,5 @@
 //! `CARGO_BIN_EXE_wasmvisor-under-test` for them).
 
 fn main() -> std::process::ExitCode {
-    wasmvisor::cli::main()
+    wasmvisor_cli::main()
 }

@@ -1,0 +1,144 @@
+//! The JSON the admin API speaks, shared by the server and the client: the
+//! supervision tree, one actor in detail, the actions on an actor, and the
+//! error body every refusal carries.
+
+use wasmvisor::{ActorInfo, RestartBudget, Strategy, SupervisorStatus};
+
+/// One supervisor of the tree, with its children (`GET /v1/tree`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct SupervisorNode {
+    /// The supervisor's name.
+    pub name: String,
+    /// Whether it still supervises, and if not, why.
+    pub status: SupervisorStatus,
+    /// Which children restart when one has to.
+    pub strategy: Strategy,
+    /// Its restart intensity, and how much of it recent restarts used.
+    pub restart_budget: RestartBudget,
+    /// Its children, in start order.
+    pub children: Vec<ChildNode>,
+}
+
+/// One child in the tree: an actor, or a nested supervisor with its own
+/// children.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ChildNode {
+    /// The child as listed by its supervisor.
+    #[serde(flatten)]
+    pub info: ActorInfo,
+    /// For a running nested supervisor: its subtree.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub supervisor: Option<SupervisorNode>,
+}
+
+/// One actor and the supervisor it belongs to (`GET /v1/actors/NAME`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ActorDetail {
+    /// The actor.
+    #[serde(flatten)]
+    pub info: ActorInfo,
+    /// The name of its supervisor.
+    pub supervisor: String,
+}
+
+/// What an operator can ask of an actor's supervisor
+/// (`POST /v1/actors/NAME/ACTION`). None counts as a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Action {
+    /// Stop it by its shutdown spec and start a fresh instance.
+    Restart,
+    /// Stop it; it stays down until started.
+    Stop,
+    /// Start a stopped actor.
+    Start,
+}
+
+impl Action {
+    /// The action as its path segment says it: `restart`, `stop`, `start`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Restart => "restart",
+            Action::Stop => "stop",
+            Action::Start => "start",
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The stable code of an error answer: its `error` field. A client matches
+/// on the code, never on the message, which is for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// 401: the request lacks the host's token, or has another.
+    Unauthorized,
+    /// 400: the request is malformed (a path, query or header that does not
+    /// parse).
+    BadRequest,
+    /// 404: no such actor, dead letter or route.
+    NotFound,
+    /// 405: the route exists, not with this method.
+    MethodNotAllowed,
+    /// 413: the body is larger than the endpoint accepts.
+    PayloadTooLarge,
+    /// 415: a body of a kind the route does not take.
+    UnsupportedMediaType,
+    /// 422: the plugin answered the message with an error.
+    Rejected,
+    /// 429: the actor's mailbox is full.
+    MailboxFull,
+    /// 500: the instance crashed on the message.
+    Crashed,
+    /// 500: the message crashed its actor on every delivery and is now a
+    /// dead letter.
+    DeadLettered,
+    /// 500: the message's state could not be committed.
+    StateCommit,
+    /// 500: the state store could not be read.
+    StateStore,
+    /// 503: the actor is stopped.
+    Stopped,
+    /// 504: no answer in time.
+    Timeout,
+    /// 503: the endpoint serves as many requests as it may; try again.
+    Busy,
+    /// 409 (or 404, 500, 503 as the case may be): the supervisor refused the
+    /// action (the actor is running, restarting, not found, ...).
+    Management,
+    /// Any other error status, from the HTTP framework itself.
+    Internal,
+    /// A code this client does not know (a newer host).
+    #[serde(other)]
+    Unknown,
+}
+
+/// The body of every error answer: `{"error": CODE, "message": TEXT}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ErrorBody {
+    /// The stable code.
+    pub error: ErrorCode,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+impl ErrorBody {
+    /// A body with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorBody {
+            error: code,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! `wasmvisor state`: inspecting, backing up and restoring a stopped
+//! host's state store.
+
+use std::path::PathBuf;
+
+use wasmvisor::state::backup::{StateExport, export_actor, import_actor};
+use wasmvisor::{RedbStateStore, StateError, StateStore};
+
+use crate::STATE_FILE;
+
+#[derive(clap::Subcommand)]
+pub(crate) enum StateCommand {
+    /// Lists the actors that have state (with STORE only), or one actor's keys.
+    List {
+        /// The store file, or a plugin directory (its wasmvisor-state.redb).
+        store: PathBuf,
+        /// The actor whose keys to list.
+        actor: Option<String>,
+    },
+    /// Prints one value, as it is stored.
+    Get {
+        /// The store file, or a plugin directory.
+        store: PathBuf,
+        /// The actor.
+        actor: String,
+        /// The key.
+        key: String,
+    },
+    /// Writes one actor's state to a JSON file (a backup).
+    Export {
+        /// The store file, or a plugin directory.
+        store: PathBuf,
+        /// The actor.
+        actor: String,
+        /// The file to write; `-` for standard output.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Replaces one actor's state with an exported JSON file (a restore).
+    Import {
+        /// The store file, or a plugin directory.
+        store: PathBuf,
+        /// The actor (it may differ from the one the file was exported from).
+        actor: String,
+        /// The file to read.
+        #[arg(long, short)]
+        input: PathBuf,
+    },
+}
+
+/// Opens a stopped host's store: a file, or a plugin directory's default one.
+fn open_store(path: &std::path::Path) -> anyhow::Result<RedbStateStore> {
+    let file = if path.is_dir() {
+        path.join(STATE_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    if !file.is_file() {
+        anyhow::bail!("{}: no such state store", file.display());
+    }
+    RedbStateStore::open(&file).map_err(|error| match error {
+        StateError::InUse { .. } => anyhow::anyhow!(
+            "{error}; stop the host first, these tools work on a stopped host's store"
+        ),
+        other => anyhow::anyhow!("{other}"),
+    })
+}
+
+/// Runs a `state` subcommand.
+pub(crate) async fn state(command: StateCommand) -> anyhow::Result<()> {
+    match command {
+        StateCommand::List { store, actor: None } => {
+            let store = open_store(&store)?;
+            for (actor, version) in store.actors().await? {
+                println!("{actor}\tversion {version}");
+            }
+        }
+        StateCommand::List {
+            store,
+            actor: Some(actor),
+        } => {
+            let store = open_store(&store)?;
+            let state = store.load(&actor).await?;
+            for (key, value) in &state.entries {
+                println!("{key}\t{} bytes", value.len());
+            }
+        }
+        StateCommand::Get { store, actor, key } => {
+            let store = open_store(&store)?;
+            let state = store.load(&actor).await?;
+            let value = state
+                .entries
+                .get(&key)
+                .ok_or_else(|| anyhow::anyhow!("actor `{actor}` has no key `{key}`"))?;
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(value)
+                .and_then(|()| std::io::stdout().flush())
+                ?;
+        }
+        StateCommand::Export {
+            store,
+            actor,
+            output,
+        } => {
+            let store = open_store(&store)?;
+            let export = export_actor(&store, &actor)
+                .await
+                ?;
+            let json = serde_json::to_string_pretty(&export)?;
+            if output.as_os_str() == "-" {
+                println!("{json}");
+            } else {
+                std::fs::write(&output, json + "\n")
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", output.display()))?;
+                eprintln!(
+                    "exported actor `{actor}` ({} entries, version {}) to {}",
+                    export.entries.len(),
+                    export.version,
+                    output.display()
+                );
+            }
+        }
+        StateCommand::Import {
+            store,
+            actor,
+            input,
+        } => {
+            let text =
+                std::fs::read_to_string(&input).map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+            let export: StateExport = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: not a wasmvisor state export: {e}", input.display()))?;
+            let store = open_store(&store)?;
+            let version = import_actor(&store, &actor, &export).await?;
+            eprintln!(
+                "imported {} entries into actor `{actor}` (now at version {version})",
+                export.entries.len()
+            );
+        }
+    }
+    Ok(())
+}
+

@@ -1,0 +1,95 @@
+//! What an actor's task, its supervisor and its handles share: the status
+//! listings read, the kill switch, and the gauges of its memory and state.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::info::{ActorInfo, ActorStatus};
+use crate::error::ExitReason;
+use crate::health::HealthStatus;
+use crate::runtime::KillSwitch;
+use crate::spec::ChildKind;
+use crate::util::{lock, millis};
+
+/// What the actor task, its supervisor and its handles share.
+pub(crate) struct ActorShared {
+    pub(crate) name: Arc<str>,
+    status: Mutex<Status>,
+    /// Cuts off the guest call in progress when the supervisor kills.
+    pub(crate) kill: Arc<KillSwitch>,
+    /// The linear memory of the running instance, in bytes.
+    pub(crate) memory_bytes: Arc<AtomicU64>,
+    /// The size of the committed state, in bytes.
+    pub(crate) state_bytes: Arc<AtomicU64>,
+}
+
+pub(crate) struct Status {
+    pub(crate) state: ActorStatus,
+    /// The version of the plugin it runs (workers only).
+    pub(crate) version: Option<String>,
+    pub(crate) instance: Option<u64>,
+    pub(crate) restarts: u64,
+    pub(crate) health: HealthStatus,
+    pub(crate) health_checks: u64,
+    pub(crate) health_failures: u32,
+    pub(crate) running_since: Option<Instant>,
+    pub(crate) last_exit: Option<ExitReason>,
+}
+
+impl ActorShared {
+    /// A fresh status for `name`, not started yet.
+    pub(crate) fn new(name: &str) -> Self {
+        ActorShared {
+            name: Arc::from(name),
+            kill: Arc::default(),
+            memory_bytes: Arc::default(),
+            state_bytes: Arc::default(),
+            status: Mutex::new(Status {
+                state: ActorStatus::Starting,
+                version: None,
+                instance: None,
+                restarts: 0,
+                health: HealthStatus::Unknown,
+                health_checks: 0,
+                health_failures: 0,
+                running_since: None,
+                last_exit: None,
+            }),
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn info(&self, kind: ChildKind, mailbox_depth: usize) -> ActorInfo {
+        let status = self.lock();
+        ActorInfo {
+            name: self.name.to_string(),
+            kind,
+            status: status.state.clone(),
+            instance: status.instance,
+            restarts: status.restarts,
+            health: status.health.clone(),
+            health_checks: status.health_checks,
+            health_failures: status.health_failures,
+            uptime_ms: status.running_since.map(|since| millis(since.elapsed())),
+            version: status.version.clone(),
+            memory_bytes: if status.state == ActorStatus::Running {
+                self.memory_bytes.load(Ordering::Relaxed)
+            } else {
+                0
+            },
+            state_bytes: self.state_bytes.load(Ordering::Relaxed),
+            last_exit: status.last_exit.clone(),
+            mailbox_depth,
+        }
+    }
+
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Status> {
+        // Status updates are plain field assignments.
+        lock(&self.status)
+    }
+}
+

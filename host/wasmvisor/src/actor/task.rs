@@ -1,0 +1,434 @@
+//! The actor's task: it owns the mailbox and the control channel, starts
+//! each instance when its supervisor asks, puts it on the desk and serves
+//! messages, health checks and control requests until it ends, and reports
+//! how it ended. Between instances it reads no messages, so they wait for
+//! the next instance.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::context::ActorContext;
+use super::control::Control;
+use super::core::{ActorCore, exit_for};
+use super::desk::{Desk, SnapshotClock};
+use super::envelope::{Envelope, respond};
+use super::info::ActorStatus;
+use super::instantiate::instantiate;
+use super::probe::{HealthProbe, Probe};
+use super::upgrade::{Upgraded, upgrade};
+use crate::error::{CallError, CrashReason, ExitReason};
+use crate::events::Event;
+use crate::health::HealthStatus;
+use crate::runtime::{Instance, Plugin};
+use crate::spec::Shutdown;
+
+pub(crate) struct ActorTask {
+    pub(crate) core: Arc<ActorCore>,
+    pub(crate) plugin: Plugin,
+    pub(crate) context: ActorContext,
+    pub(crate) mailbox: mpsc::Receiver<Envelope>,
+    pub(crate) control: mpsc::UnboundedReceiver<Control>,
+    /// A control request taken just as a handed-off message ended the
+    /// instance: handled first, once that exit is reported.
+    pub(crate) deferred: Option<Control>,
+}
+
+/// How serving one instance ended.
+enum Served {
+    /// The instance ended by itself: report it to the supervisor.
+    Exited(ExitReason),
+    /// A handed-off message ended it, and its caller reported the exit.
+    Reported,
+    /// The supervisor stopped it; `reply` is owed the exit reason.
+    Stopped(ExitReason, oneshot::Sender<Option<ExitReason>>),
+    /// The supervisor closed the actor for good while it ran.
+    Closed(String, Option<oneshot::Sender<()>>),
+}
+
+
+impl ActorTask {
+    pub(crate) async fn run(mut self) {
+        // Set while the actor is undefined: messages get this answer.
+        let mut parked: Option<String> = None;
+        loop {
+            let control = match (self.deferred.take(), &parked) {
+                (Some(control), _) => Some(control),
+                (None, None) => self.control.recv().await,
+                (None, Some(reason)) => tokio::select! {
+                    control = self.control.recv() => control,
+                    Some(envelope) = self.mailbox.recv() => {
+                        respond(envelope.reply, Err(CallError::Stopped {
+                            actor: self.core.shared.name.to_string(),
+                            reason: reason.clone(),
+                        }));
+                        continue;
+                    }
+                },
+            };
+            let Some(control) = control else {
+                break;
+            };
+            match control {
+                Control::Start {
+                    instance,
+                    restart,
+                    reply,
+                } => match self.start(instance, restart).await {
+                    Ok(running) => {
+                        parked = None;
+                        reply.send(&self.core.shared.name, instance, Ok(()));
+                        match self.serve(instance, running).await {
+                            Served::Exited(reason) => self.core.report_exit(instance, reason),
+                            Served::Reported => {}
+                            Served::Stopped(reason, reply) => {
+                                self.core.mark_down(instance, reason.clone());
+                                self.context.events.publish(Event::ActorExited {
+                                    actor: self.core.shared.name.to_string(),
+                                    instance,
+                                    reason: reason.clone(),
+                                });
+                                let _ = reply.send(Some(reason));
+                            }
+                            Served::Closed(reason, done) => {
+                                self.close(reason).await;
+                                drop(done);
+                                return;
+                            }
+                        }
+                    }
+                    Err(reason) => reply.send(&self.core.shared.name, instance, Err(reason)),
+                },
+                // Nothing runs: nothing to stop.
+                Control::Stop { reply, .. } => {
+                    let _ = reply.send(None);
+                }
+                Control::Upgrade { plugin, reply } => {
+                    self.adopt(plugin);
+                    let _ = reply.send(Ok(()));
+                }
+                Control::Park { reason } => {
+                    // Messages kept for the next instance will not get one.
+                    let first = std::mem::take(&mut self.core.desk.lock().await.first);
+                    for envelope in first {
+                        respond(
+                            envelope.reply,
+                            Err(CallError::Stopped {
+                                actor: self.core.shared.name.to_string(),
+                                reason: reason.clone(),
+                            }),
+                        );
+                    }
+                    parked = Some(reason);
+                }
+                Control::Close { reason, done } => {
+                    self.close(reason).await;
+                    drop(done);
+                    return;
+                }
+            }
+        }
+        // The supervisor is gone without closing us (it panicked): do not
+        // leave callers waiting forever.
+        self.close("its supervisor is gone".to_owned()).await;
+    }
+
+    /// The next control request: the deferred one first.
+    async fn next_control(&mut self) -> Option<Control> {
+        match self.deferred.take() {
+            Some(control) => Some(control),
+            None => self.control.recv().await,
+        }
+    }
+
+    async fn start(&mut self, instance: u64, restart: bool) -> Result<Instance, String> {
+        self.core.shared.kill.reset();
+        let mut running = instantiate(&self.core, &self.context, &self.plugin).await?;
+        // What `init` wrote is committed before the first message.
+        self.core
+            .commit_changes(&mut running)
+            .await
+            .map_err(|crash| crash.to_string())?;
+        self.core.desk.lock().await.snapshots = SnapshotClock::default();
+        {
+            let mut status = self.core.shared.lock();
+            status.state = ActorStatus::Running;
+            status.instance = Some(instance);
+            status.running_since = Some(Instant::now());
+            status.health = HealthStatus::Unknown;
+            status.health_checks = 0;
+            status.health_failures = 0;
+            if restart {
+                status.restarts += 1;
+            }
+        }
+        self.context.events.publish(Event::ActorStarted {
+            actor: self.core.shared.name.to_string(),
+            instance,
+        });
+        Ok(running)
+    }
+
+    /// Makes `plugin` the version this actor runs from now on.
+    fn adopt(&mut self, plugin: Plugin) {
+        self.core.shared.lock().version = Some(plugin.version().to_owned());
+        self.context.events.publish(Event::ActorUpgraded {
+            actor: self.core.shared.name.to_string(),
+            version: plugin.version().to_owned(),
+        });
+        self.plugin = plugin;
+    }
+
+    /// Serves messages, health checks and control requests until instance
+    /// number `id` ends.
+    async fn serve(&mut self, id: u64, instance: Instance) -> Served {
+        let served = self.serve_on_desk(id, instance).await;
+        // Off the desk (a crashed instance is dropped here): nobody can be
+        // handed it any more.
+        let ended = self.core.desk.lock().await.instance.take();
+        drop(ended);
+        match served {
+            // The supervisor killed it mid-call, and its stop request is
+            // waiting: answer that instead of reporting a crash.
+            Served::Exited(ExitReason::Crash(CrashReason::Killed)) => self.after_kill().await,
+            served => served,
+        }
+    }
+
+    /// Waits for the stop (or close) that came with a kill.
+    async fn after_kill(&mut self) -> Served {
+        loop {
+            match self.next_control().await {
+                Some(Control::Stop { reply, .. }) => {
+                    return Served::Stopped(ExitReason::Killed, reply);
+                }
+                Some(Control::Close { reason, done }) => return Served::Closed(reason, done),
+                Some(Control::Start {
+                    instance, reply, ..
+                }) => reply.send(
+                    &self.core.shared.name,
+                    instance,
+                    Err("already running".to_owned()),
+                ),
+                Some(Control::Park { .. }) => {}
+                Some(Control::Upgrade { reply, .. }) => {
+                    let _ = reply.send(Err("the actor is being stopped".to_owned()));
+                }
+                None => return Served::Closed("its supervisor is gone".to_owned(), None),
+            }
+        }
+    }
+
+    /// Puts `instance` on the desk and serves until it ends; it is left on
+    /// the desk unless it was stopped.
+    async fn serve_on_desk(&mut self, id: u64, instance: Instance) -> Served {
+        let core = Arc::clone(&self.core);
+        let mut desk = core.desk.lock().await;
+        let has_job = instance.has_job();
+        desk.instance = Some(instance);
+        desk.serving_id = id;
+        if has_job && let Some(exit) = self.run_job(&mut desk).await {
+            return Served::Exited(exit);
+        }
+        let mut probe = HealthProbe::new(desk.instance.as_ref(), &core.spec.health);
+        // Messages that crashed the previous instance (or were taken just
+        // as it ended) go first.
+        while let Some(envelope) = desk.first.pop_front() {
+            if let Some(crash) = core.handle(&mut desk, envelope).await.crash {
+                return Served::Exited(exit_for(crash));
+            }
+        }
+        drop(desk);
+        loop {
+            tokio::select! {
+                biased;
+                // (A deferred request is set only as this loop returns.)
+                control = self.control.recv() => {
+                    let mut desk = core.desk.lock().await;
+                    if let Some(crash) = desk.ended.take() {
+                        self.deferred = control;
+                        return ended_in_hand(crash);
+                    }
+                    match control {
+                        Some(Control::Stop { shutdown, reply }) => {
+                            let reason = self.stop_instance(&mut desk, shutdown, true).await;
+                            return Served::Stopped(reason, reply);
+                        }
+                        Some(Control::Start { instance, reply, .. }) => reply.send(
+                            &self.core.shared.name,
+                            instance,
+                            Err("already running".to_owned()),
+                        ),
+                        Some(Control::Upgrade { plugin, reply }) => {
+                            match upgrade(&core, &self.context, &mut desk, &plugin).await {
+                                Upgraded::Done => {
+                                    self.adopt(plugin);
+                                    probe = HealthProbe::new(desk.instance.as_ref(), &core.spec.health);
+                                    let _ = reply.send(Ok(()));
+                                }
+                                Upgraded::Refused(why) => {
+                                    self.context.events.publish(Event::UpgradeFailed {
+                                        actor: self.core.shared.name.to_string(),
+                                        reason: why.clone(),
+                                    });
+                                    let _ = reply.send(Err(why));
+                                }
+                                Upgraded::OldCrashed(crash) => {
+                                    let _ = reply.send(Err(format!(
+                                        "the running version crashed while handing over: {crash}"
+                                    )));
+                                    return Served::Exited(exit_for(crash));
+                                }
+                            }
+                        }
+                        // Only meaningful between instances.
+                        Some(Control::Park { .. }) => {}
+                        Some(Control::Close { reason, done }) => {
+                            self.stop_instance(&mut desk, self.core.spec.shutdown, true).await;
+                            return Served::Closed(reason, done);
+                        }
+                        None => {
+                            self.stop_instance(&mut desk, self.core.spec.shutdown, true).await;
+                            return Served::Closed("its supervisor is gone".to_owned(), None);
+                        }
+                    }
+                },
+                due = probe.due() => {
+                    let mut desk = core.desk.lock().await;
+                    if let Some(crash) = desk.ended.take() {
+                        return ended_in_hand(crash);
+                    }
+                    let Some((instance, _)) = desk.serving() else {
+                        continue;
+                    };
+                    let checked = probe
+                        .check(instance, due, &core.spec.health, &core.shared, &self.context.events)
+                        .await;
+                    match checked {
+                        Probe::Passed => {}
+                        Probe::Crashed(crash) => return Served::Exited(exit_for(crash)),
+                        Probe::FailedTooOften(last) => {
+                            // No snapshot of an unhealthy instance: the next one
+                            // would only restore what made this one sick.
+                            self.stop_instance(&mut desk, self.core.spec.shutdown, false).await;
+                            return Served::Exited(ExitReason::HealthCheckFailed(last));
+                        }
+                    }
+                }
+                envelope = self.mailbox.recv() => {
+                    core.taken.store(envelope.is_some(), Ordering::SeqCst);
+                    let mut desk = core.desk.lock().await;
+                    core.taken.store(false, Ordering::SeqCst);
+                    if let Some(crash) = desk.ended.take() {
+                        // For the next instance, after any kept for redelivery.
+                        desk.first.extend(envelope);
+                        return ended_in_hand(crash);
+                    }
+                    match envelope {
+                        Some(envelope) => {
+                            if let Some(crash) = core.handle(&mut desk, envelope).await.crash {
+                                return Served::Exited(exit_for(crash));
+                            }
+                        }
+                        // Every handle is gone, the registry's too: nobody can
+                        // send again, so the instance can end.
+                        None => {
+                            let reason =
+                                self.stop_instance(&mut desk, self.core.spec.shutdown, true).await;
+                            return Served::Exited(reason);
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    async fn run_job(&mut self, desk: &mut Desk) -> Option<ExitReason> {
+        let (instance, snapshots) = desk.serving()?;
+        match instance.run_job().await? {
+            Ok(Ok(())) => Some(match self.core.commit(instance, snapshots, true).await {
+                Ok(()) => ExitReason::Normal,
+                Err(crash) => ExitReason::Crash(crash),
+            }),
+            Ok(Err(reason)) => Some(ExitReason::Crash(CrashReason::GuestError(reason))),
+            Err(crash) => Some(exit_for(crash)),
+        }
+    }
+
+    /// Takes the instance off the desk and stops it following `shutdown`;
+    /// returns how it ended. A graceful stop commits the guest's last writes
+    /// and, with `snapshot`, snapshots it first (not an unhealthy instance:
+    /// the next one would only restore what made this one sick).
+    async fn stop_instance(
+        &self,
+        desk: &mut Desk,
+        shutdown: Shutdown,
+        snapshot: bool,
+    ) -> ExitReason {
+        let Some(mut instance) = desk.instance.take() else {
+            return ExitReason::Shutdown;
+        };
+        let timeout = match shutdown {
+            Shutdown::BrutalKill => return ExitReason::Killed,
+            Shutdown::Timeout(timeout) => timeout,
+            // A guest call never outlives its deadline, even here.
+            Shutdown::Infinity => self.core.spec.limits.call_timeout,
+        };
+        let reason = match instance.shutdown(timeout).await {
+            Ok(()) => {
+                let committed = if snapshot {
+                    self.core
+                        .commit(&mut instance, &mut desk.snapshots, true)
+                        .await
+                } else {
+                    self.core.commit_changes(&mut instance).await
+                };
+                match committed {
+                    Ok(()) => ExitReason::Shutdown,
+                    Err(CrashReason::Killed) => ExitReason::Killed,
+                    Err(crash) => ExitReason::Crash(crash),
+                }
+            }
+            Err(CrashReason::DeadlineExceeded { .. } | CrashReason::Killed) => ExitReason::Killed,
+            Err(crash) => ExitReason::Crash(crash),
+        };
+        drop(instance);
+        reason
+    }
+
+    /// Answers every waiting message with `Stopped` and ends the task; later
+    /// sends fail, and are answered the same way by the handle.
+    async fn close(mut self, reason: String) {
+        {
+            let mut status = self.core.shared.lock();
+            status.state = ActorStatus::Stopped(reason.clone());
+            status.instance = None;
+            status.running_since = None;
+        }
+        self.mailbox.close();
+        let kept = std::mem::take(&mut self.core.desk.lock().await.first);
+        let waiting = std::iter::from_fn(|| self.mailbox.try_recv().ok());
+        for envelope in kept.into_iter().chain(waiting) {
+            respond(
+                envelope.reply,
+                Err(CallError::Stopped {
+                    actor: self.core.shared.name.to_string(),
+                    reason: reason.clone(),
+                }),
+            );
+        }
+    }
+}
+
+/// How serving ended when a handed-off message ended the instance: its
+/// caller reported the exit, except a kill's, which the supervisor's stop
+/// request answers.
+fn ended_in_hand(crash: CrashReason) -> Served {
+    match crash {
+        CrashReason::Killed => Served::Exited(ExitReason::Crash(CrashReason::Killed)),
+        _ => Served::Reported,
+    }
+}
+

@@ -1,0 +1,601 @@
+//! Plugin directory configuration: a manifest per plugin (`NAME.toml`
+//! beside `NAME.wasm`) and one file for the directory (`wasmvisor.toml`).
+//!
+//! ```toml
+//! # NAME.toml: how one plugin runs. Every key is optional.
+//! restart = "transient"            # permanent | transient | temporary
+//! shutdown = "10s"                 # a timeout, "brutal-kill" or "infinity"
+//! snapshot = { every-messages = 10 } # "every-message" or { interval = "5s" }
+//! redelivery = 3                   # tries for a crashing message, then dead letters
+//!
+//! [supervisor]                     # the plugin's own supervisor (when not in a group)
+//! max_restarts = 5
+//! within = "30s"
+//! backoff = { exponential = { initial = "100ms", max = "5s", multiplier = 2 } }
+//! jitter = 0.1
+//!
+//! [limits]
+//! memory_mib = 128
+//! call_timeout = "2s"
+//! mailbox_capacity = 256
+//! max_value_kib = 64
+//! max_state_mib = 16
+//! fuel_per_call = 10_000_000       # needs `wasmvisor run --fuel`
+//! stack_kib = 1024
+//! max_table_elements = 50_000
+//!
+//! [health]
+//! interval = "5s"
+//! timeout = "500ms"
+//! threshold = 3
+//!
+//! [capabilities]                   # nothing is granted by default
+//! env = { GREETING = "ahoy" }
+//! connect = ["127.0.0.1:8080"]     # IP:port, no name lookups
+//! http = ["api.example.com", "127.0.0.1:8080"]  # wasi:http; a bare host: ports 80 and 443
+//! dirs = [{ host = "data", guest = "/data", read_only = true }]  # host: relative to DIR
+//!
+//! [config]                         # passed to the plugin's `init`
+//! greeting = "ahoy"
+//! ```
+//!
+//! ```toml
+//! # wasmvisor.toml: supervisor groups of plugins that depend on each other.
+//! [[group]]
+//! name = "core"
+//! strategy = "one-for-all"         # one-for-one | one-for-all | rest-for-one
+//! plugins = ["store", "index"]     # start order
+//! max_restarts = 3
+//! within = "10s"
+//! backoff = { fixed = "200ms" }    # "immediate", { fixed = ... } or { exponential = ... }
+//! ```
+//!
+//! Unknown keys and bad values are errors that name the file, the line and
+//! what was expected. Durations are written with a unit: `ms`, `s`, `m` or
+//! `h`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::Error;
+use crate::spec::{
+    Capabilities, HealthSpec, Limits,
+    Backoff, ChildSpec, RestartType, Shutdown, SnapshotPolicy, Strategy, SupervisorSpec,
+};
+
+/// The directory-wide configuration file's name.
+pub(crate) const HOST_CONFIG_FILE: &str = "wasmvisor.toml";
+
+/// The extension of a plugin's manifest, beside its `.wasm`.
+pub(crate) const MANIFEST_EXTENSION: &str = "toml";
+
+/// A plugin's manifest, `NAME.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Manifest {
+    restart: Option<RestartType>,
+    shutdown: Option<ShutdownSetting>,
+    snapshot: Option<SnapshotSetting>,
+    redelivery: Option<u32>,
+    supervisor: Option<RestartPolicy>,
+    limits: Option<LimitsSetting>,
+    health: Option<HealthSetting>,
+    capabilities: Option<CapabilitiesSetting>,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
+}
+
+/// `[capabilities]`: what the plugin may reach (nothing by default).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CapabilitiesSetting {
+    #[serde(default)]
+    dirs: Vec<DirSetting>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    connect: Vec<std::net::SocketAddr>,
+    #[serde(default)]
+    http: Vec<HttpGrantSetting>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DirSetting {
+    /// Relative paths are relative to the plugin directory.
+    host: std::path::PathBuf,
+    guest: String,
+    #[serde(default = "read_only_by_default")]
+    read_only: bool,
+}
+
+fn read_only_by_default() -> bool {
+    true
+}
+
+/// `wasmvisor.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HostConfig {
+    #[serde(default, rename = "group")]
+    pub(crate) groups: Vec<GroupConfig>,
+}
+
+/// One `[[group]]`: plugins under one supervisor with a strategy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GroupConfig {
+    pub(crate) name: String,
+    #[serde(default)]
+    strategy: StrategySetting,
+    pub(crate) plugins: Vec<String>,
+    max_restarts: Option<u32>,
+    within: Option<DurationSetting>,
+    backoff: Option<BackoffSetting>,
+    jitter: Option<f64>,
+}
+
+/// The restart policy of a supervisor, as configured.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RestartPolicy {
+    max_restarts: Option<u32>,
+    within: Option<DurationSetting>,
+    backoff: Option<BackoffSetting>,
+    jitter: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsSetting {
+    memory_mib: Option<u64>,
+    call_timeout: Option<DurationSetting>,
+    mailbox_capacity: Option<usize>,
+    max_value_kib: Option<u64>,
+    max_state_mib: Option<u64>,
+    fuel_per_call: Option<u64>,
+    stack_kib: Option<usize>,
+    max_table_elements: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HealthSetting {
+    interval: Option<DurationSetting>,
+    timeout: Option<DurationSetting>,
+    threshold: Option<u32>,
+    initial_delay: Option<DurationSetting>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+enum SnapshotSetting {
+    EveryMessage,
+    EveryMessages(u32),
+    Interval(DurationSetting),
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum StrategySetting {
+    #[default]
+    OneForOne,
+    OneForAll,
+    RestForOne,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+enum BackoffSetting {
+    Immediate,
+    Fixed(DurationSetting),
+    Exponential {
+        initial: DurationSetting,
+        max: DurationSetting,
+        multiplier: u32,
+    },
+}
+
+/// A duration written with a unit: `"250ms"`, `"5s"`, `"2m"`, `"1h"`.
+#[derive(Debug, Clone, Copy)]
+struct DurationSetting(Duration);
+
+impl<'de> Deserialize<'de> for DurationSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_duration(&text)
+            .map(DurationSetting)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "`{text}` is not a duration; write a number with a unit, like \"500ms\", \"5s\", \"2m\" or \"1h\""
+                ))
+            })
+    }
+}
+
+/// An outbound HTTP grant, `"host"` or `"host:port"`, checked as it is read
+/// so that a bad one is reported with its line.
+#[derive(Debug, Clone)]
+struct HttpGrantSetting(String);
+
+impl<'de> Deserialize<'de> for HttpGrantSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        crate::spec::check_http_grant(&text).map_err(serde::de::Error::custom)?;
+        Ok(HttpGrantSetting(text))
+    }
+}
+
+/// `"brutal-kill"`, `"infinity"`, or a timeout such as `"5s"`.
+#[derive(Debug, Clone, Copy)]
+struct ShutdownSetting(Shutdown);
+
+impl<'de> Deserialize<'de> for ShutdownSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let shutdown = match text.as_str() {
+            "brutal-kill" => Shutdown::BrutalKill,
+            "infinity" => Shutdown::Infinity,
+            other => Shutdown::Timeout(parse_duration(other).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "`{text}` is not a shutdown; write a timeout like \"5s\", or \"brutal-kill\" or \"infinity\""
+                ))
+            })?),
+        };
+        Ok(ShutdownSetting(shutdown))
+    }
+}
+
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    match unit.trim() {
+        "ms" => Some(Duration::from_millis(number)),
+        "s" => Some(Duration::from_secs(number)),
+        "m" => Some(Duration::from_secs(number.checked_mul(60)?)),
+        "h" => Some(Duration::from_secs(number.checked_mul(3600)?)),
+        _ => None,
+    }
+}
+
+impl From<BackoffSetting> for Backoff {
+    fn from(setting: BackoffSetting) -> Self {
+        match setting {
+            BackoffSetting::Immediate => Backoff::Immediate,
+            BackoffSetting::Fixed(delay) => Backoff::Fixed(delay.0),
+            BackoffSetting::Exponential {
+                initial,
+                max,
+                multiplier,
+            } => Backoff::Exponential {
+                initial: initial.0,
+                max: max.0,
+                multiplier,
+            },
+        }
+    }
+}
+
+fn apply_policy(
+    mut spec: SupervisorSpec,
+    max_restarts: Option<u32>,
+    within: Option<DurationSetting>,
+    backoff: Option<BackoffSetting>,
+    jitter: Option<f64>,
+) -> SupervisorSpec {
+    let default = SupervisorSpec::new("");
+    if max_restarts.is_some() || within.is_some() {
+        spec = spec.intensity(
+            max_restarts.unwrap_or(default.max_restarts),
+            within.map_or(default.within, |w| w.0),
+        );
+    }
+    if let Some(backoff) = backoff {
+        spec = spec.backoff(backoff.into());
+    }
+    if let Some(jitter) = jitter {
+        spec = spec.jitter(jitter);
+    }
+    spec
+}
+
+/// The largest manifest the host reads: settings fit in a few KiB, so a
+/// larger file is a mistake (or an attack), refused before it is read.
+pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// Reads and parses a TOML file; a missing file is `None`.
+fn read_toml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, Error> {
+    if let Ok(metadata) = std::fs::metadata(path)
+        && metadata.len() > MAX_MANIFEST_BYTES
+    {
+        return Err(Error::Load {
+            path: path.to_path_buf(),
+            reason: format!(
+                "is {} KiB; a manifest may be at most {} KiB",
+                metadata.len() >> 10,
+                MAX_MANIFEST_BYTES >> 10
+            ),
+        });
+    }
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => {
+            return Err(Error::Load {
+                path: path.to_path_buf(),
+                reason: format!("cannot read the file: {error}"),
+            });
+        }
+    };
+    toml::from_str(&text)
+        .map(Some)
+        .map_err(|error| Error::Load {
+            path: path.to_path_buf(),
+            reason: error.to_string().trim_end().to_owned(),
+        })
+}
+
+impl Manifest {
+    /// Reads `NAME.toml` beside `wasm`, if there is one; the defaults if not.
+    pub(crate) fn for_plugin(wasm: &Path) -> Result<Manifest, Error> {
+        Ok(Manifest::read_for(wasm)?.unwrap_or_default())
+    }
+
+    /// Reads `NAME.toml` beside `wasm`; `None` when there is none.
+    pub(crate) fn read_for(wasm: &Path) -> Result<Option<Manifest>, Error> {
+        read_toml(&Manifest::path_for(wasm))
+    }
+
+    /// Where the manifest of the plugin file `wasm` is.
+    pub(crate) fn path_for(wasm: &Path) -> std::path::PathBuf {
+        wasm.with_extension(MANIFEST_EXTENSION)
+    }
+
+    /// Applies the manifest to a child spec; relative directory grants are
+    /// resolved against `plugin_dir`.
+    pub(crate) fn child(&self, mut child: ChildSpec, plugin_dir: &Path) -> ChildSpec {
+        if let Some(granted) = &self.capabilities {
+            let mut capabilities = Capabilities::new();
+            for dir in &granted.dirs {
+                capabilities =
+                    capabilities.dir(plugin_dir.join(&dir.host), dir.guest.clone(), dir.read_only);
+            }
+            for (key, value) in &granted.env {
+                capabilities = capabilities.env(key, value);
+            }
+            for addr in &granted.connect {
+                capabilities = capabilities.connect(*addr);
+            }
+            for grant in &granted.http {
+                capabilities = capabilities.http(grant.0.clone());
+            }
+            child = child.capabilities(capabilities);
+        }
+        if let Some(restart) = self.restart {
+            child = child.restart(restart);
+        }
+        if let Some(shutdown) = self.shutdown {
+            child = child.shutdown(shutdown.0);
+        }
+        if let Some(attempts) = self.redelivery {
+            child = child.redelivery(attempts);
+        }
+        if let Some(snapshot) = self.snapshot {
+            child = child.snapshot_policy(match snapshot {
+                SnapshotSetting::EveryMessage => SnapshotPolicy::EveryMessage,
+                SnapshotSetting::EveryMessages(n) => SnapshotPolicy::EveryMessages(n),
+                SnapshotSetting::Interval(interval) => SnapshotPolicy::Interval(interval.0),
+            });
+        }
+        if let Some(limits) = &self.limits {
+            let mut applied = Limits::default();
+            if let Some(mib) = limits.memory_mib {
+                applied = applied.memory_bytes(mib.saturating_mul(1 << 20));
+            }
+            if let Some(timeout) = limits.call_timeout {
+                applied = applied.call_timeout(timeout.0);
+            }
+            if let Some(capacity) = limits.mailbox_capacity {
+                applied = applied.mailbox_capacity(capacity);
+            }
+            if let Some(kib) = limits.max_value_kib {
+                applied = applied.max_value_bytes(kib.saturating_mul(1 << 10));
+            }
+            if let Some(mib) = limits.max_state_mib {
+                applied = applied.max_state_bytes(mib.saturating_mul(1 << 20));
+            }
+            if let Some(fuel) = limits.fuel_per_call {
+                applied = applied.fuel_per_call(fuel);
+            }
+            if let Some(kib) = limits.stack_kib {
+                applied = applied.wasm_stack_bytes(kib.saturating_mul(1 << 10));
+            }
+            if let Some(elements) = limits.max_table_elements {
+                applied = applied.max_table_elements(elements);
+            }
+            child = child.limits(applied);
+        }
+        if let Some(health) = &self.health {
+            let mut applied = HealthSpec::default();
+            if let Some(interval) = health.interval {
+                applied = applied.interval(interval.0);
+            }
+            if let Some(timeout) = health.timeout {
+                applied = applied.timeout(timeout.0);
+            }
+            if let Some(threshold) = health.threshold {
+                applied = applied.threshold(threshold);
+            }
+            if let Some(delay) = health.initial_delay {
+                applied = applied.initial_delay(delay.0);
+            }
+            child = child.health(applied);
+        }
+        for (key, value) in &self.config {
+            child = child.config(key, value);
+        }
+        child
+    }
+
+    /// The plugin's own supervisor, named after it, with the manifest's
+    /// restart policy.
+    pub(crate) fn own_supervisor(&self, name: &str) -> SupervisorSpec {
+        let policy = self.supervisor.as_ref();
+        apply_policy(
+            SupervisorSpec::new(name),
+            policy.and_then(|p| p.max_restarts),
+            policy.and_then(|p| p.within),
+            policy.and_then(|p| p.backoff),
+            policy.and_then(|p| p.jitter),
+        )
+    }
+}
+
+impl HostConfig {
+    /// Reads `DIR/wasmvisor.toml`, if there is one, and checks that no
+    /// plugin is in two groups and no group name repeats.
+    pub(crate) fn for_dir(dir: &Path) -> Result<HostConfig, Error> {
+        let path = dir.join(HOST_CONFIG_FILE);
+        let config: HostConfig = read_toml(&path)?.unwrap_or_default();
+        config.checked(&path)
+    }
+
+    /// The configuration read from `path`, once checked: no plugin in two
+    /// groups, no group name twice, every group's policy valid.
+    pub(crate) fn checked(self, path: &Path) -> Result<HostConfig, Error> {
+        let config = self;
+        let invalid = |reason: String| Error::Load {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut groups = HashSet::new();
+        let mut plugins = HashSet::new();
+        for group in &config.groups {
+            if let Err(error) = group.supervisor().validate() {
+                return Err(invalid(match error {
+                    Error::InvalidSpec { what, reason } => format!("group `{what}`: {reason}"),
+                    other => other.to_string(),
+                }));
+            }
+            if !groups.insert(group.name.as_str()) {
+                return Err(invalid(format!("group `{}` is defined twice", group.name)));
+            }
+            for plugin in &group.plugins {
+                if !plugins.insert(plugin.as_str()) {
+                    return Err(invalid(format!(
+                        "plugin `{plugin}` is in more than one group; a plugin has one supervisor"
+                    )));
+                }
+            }
+        }
+        Ok(config)
+    }
+}
+
+impl HostConfig {
+    /// The group that lists plugin `name`, if any.
+    pub(crate) fn group_of(&self, name: &str) -> Option<&GroupConfig> {
+        self.groups
+            .iter()
+            .find(|group| group.plugins.iter().any(|p| p == name))
+    }
+}
+
+impl GroupConfig {
+    /// The group's supervisor, without children.
+    pub(crate) fn supervisor(&self) -> SupervisorSpec {
+        let strategy = match self.strategy {
+            StrategySetting::OneForOne => Strategy::OneForOne,
+            StrategySetting::OneForAll => Strategy::OneForAll,
+            StrategySetting::RestForOne => Strategy::RestForOne,
+        };
+        apply_policy(
+            SupervisorSpec::new(self.name.clone()).strategy(strategy),
+            self.max_restarts,
+            self.within,
+            self.backoff,
+            self.jitter,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_need_a_unit() {
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("five s"), None);
+        assert_eq!(parse_duration("5 weeks"), None);
+    }
+
+    #[test]
+    fn a_full_manifest_parses() {
+        let manifest: Manifest = toml::from_str(
+            r#"
+            restart = "transient"
+            shutdown = "brutal-kill"
+            snapshot = { every-messages = 10 }
+            [supervisor]
+            max_restarts = 5
+            within = "30s"
+            backoff = { exponential = { initial = "100ms", max = "5s", multiplier = 2 } }
+            [limits]
+            memory_mib = 128
+            [health]
+            threshold = 2
+            [config]
+            greeting = "ahoy"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(manifest.restart, Some(RestartType::Transient));
+        assert!(matches!(
+            manifest.snapshot,
+            Some(SnapshotSetting::EveryMessages(10))
+        ));
+        let spec = manifest.own_supervisor("p");
+        assert_eq!(spec.max_restarts, 5);
+        assert_eq!(spec.within, Duration::from_secs(30));
+        assert!(matches!(
+            spec.backoff,
+            Backoff::Exponential { multiplier: 2, .. }
+        ));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_line_and_the_fix() {
+        let unknown = toml::from_str::<Manifest>("restart = \"permanent\"\nrestrat = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("line 2"), "{unknown}");
+        assert!(unknown.contains("unknown field `restrat`"), "{unknown}");
+        assert!(
+            unknown.contains("`restart`"),
+            "lists the known keys: {unknown}"
+        );
+        let bad = toml::from_str::<Manifest>("shutdown = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            bad.contains("line 1") && bad.contains("brutal-kill"),
+            "{bad}"
+        );
+        let grant = toml::from_str::<Manifest>("[capabilities]\nhttp = [\"https://x/y\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            grant.contains("line 2") && grant.contains("host:port"),
+            "{grant}"
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! Host bindings generated from `wit/` (package `wasmvisor:plugin@0.1.0`).
+//!
+//! The host binds the `full-plugin` world, which names every export it knows.
+//! A component needs only `handler`; the loader finds out which of the other
+//! exported interfaces it has (see `compiled`), and an instance loads only
+//! those. Exports are called asynchronously so that the epoch ticker can
+//! interrupt (or let yield) a guest that runs long.
+
+wasmtime::component::bindgen!({
+    path: "../../wit",
+    world: "full-plugin",
+    imports: { "wasmvisor:plugin/actors": async },
+    exports: { default: async },
+});
+
+pub(crate) use self::exports::wasmvisor::plugin::{handler, health, job, lifecycle, snapshot};
+pub(crate) use self::wasmvisor::plugin::{actors, log, state};

@@ -1,0 +1,342 @@
+//! One incarnation of an actor: a wasmtime `Store` and the component instance
+//! in it.
+//!
+//! An [`Instance`] is owned by exactly one actor at a time and never shared.
+//! Every guest call goes through [`Instance`]'s methods, which arm the call
+//! deadline, run the export, and turn any trap into a [`CrashReason`]. Once a
+//! call has trapped the instance is *poisoned*: the actor drops it and never
+//! enters it again (wasmtime would refuse to).
+
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Store, Trap};
+use wasmtime_wasi::I32Exit;
+
+use super::bindings::health::HealthStatus as WitHealthStatus;
+use super::bindings::{handler, health, job, lifecycle, snapshot};
+use super::call::{KillSwitch, bounded};
+use super::clock::Deadlines;
+use super::compiled::{Compiled, load_exports};
+use super::imports::Peers;
+use super::store::{InstanceCount, StoreData, arm, disarm, new_store};
+use super::traps::{DeadlineExceeded, Killed, MemoryLimitExceeded, TableLimitExceeded};
+use crate::error::CrashReason;
+use crate::health::HealthStatus;
+use crate::spec::{Capabilities, Limits};
+use crate::state::view::StateView;
+use crate::state::{Changes, CommittedState};
+use crate::util::millis;
+
+/// A live instance of a plugin, with the exports it has.
+pub(crate) struct Instance {
+    store: Store<StoreData>,
+    handler: handler::Guest,
+    health: Option<health::Guest>,
+    lifecycle: Option<lifecycle::Guest>,
+    snapshot: Option<snapshot::Guest>,
+    job: Option<job::Guest>,
+    call_timeout: Duration,
+    deadlines: Arc<Deadlines>,
+    kill: Arc<KillSwitch>,
+}
+
+/// Why an instance could not be started.
+#[derive(Debug)]
+pub(crate) enum StartError {
+    /// Instantiation, `init` or `restore` trapped.
+    Crashed(CrashReason),
+    /// `init` returned an error.
+    Init(String),
+    /// `restore` rejected the saved snapshot.
+    Restore(String),
+    /// A capability could not be granted (a directory that does not exist).
+    Capabilities(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Crashed(reason) => write!(f, "{reason}"),
+            StartError::Init(reason) => write!(f, "`init` failed: {reason}"),
+            StartError::Restore(reason) => {
+                write!(f, "`restore` rejected the saved snapshot: {reason}")
+            }
+            StartError::Capabilities(reason) => write!(f, "{reason}"),
+        }
+    }
+}
+
+/// What the actor needs to start an instance.
+pub(crate) struct StartParams<'a> {
+    pub(crate) compiled: &'a Compiled,
+    pub(crate) kill: &'a Arc<KillSwitch>,
+    /// Where the instance's memory size is reported.
+    pub(crate) memory_gauge: &'a Arc<AtomicU64>,
+    /// Where the size of the committed state is reported.
+    pub(crate) state_gauge: &'a Arc<AtomicU64>,
+    /// The host's count of live instances, which this one joins.
+    pub(crate) instances: &'a InstanceCount,
+    pub(crate) actor: &'a Arc<str>,
+    pub(crate) limits: &'a Limits,
+    pub(crate) config: &'a [(String, String)],
+    pub(crate) capabilities: &'a Capabilities,
+    /// The other actors, for the `actors` import.
+    pub(crate) peers: &'a Arc<dyn Peers>,
+    pub(crate) committed: CommittedState,
+}
+
+impl Instance {
+    /// Instantiates the plugin with `committed` as its state, then calls
+    /// `init` (with the config) and `restore` (with the saved snapshot) when
+    /// the plugin exports them.
+    pub(crate) async fn start(params: StartParams<'_>) -> Result<Instance, StartError> {
+        let snapshot_data = params.committed.snapshot.clone();
+        let engine = &params.compiled.engine;
+        let mut store = new_store(
+            engine,
+            params.actor.clone(),
+            params.limits,
+            params.capabilities,
+            StateView::new(params.committed).reporting_size_to(params.state_gauge),
+            params.memory_gauge,
+        )
+        .map_err(StartError::Capabilities)?;
+        store.data_mut().peers = Some(params.peers.clone());
+        store.data_mut().counted = Some(params.instances.enter());
+        let call_timeout = params.limits.call_timeout;
+        let crash = |store: &Store<StoreData>, error| {
+            StartError::Crashed(classify(error, store.data(), call_timeout))
+        };
+
+        arm(&mut store, call_timeout);
+        let loaded = load_exports(params.compiled, &mut store, Some(params.kill)).await;
+        disarm(&mut store);
+        let mut instance = match loaded {
+            Ok(exports) => Instance {
+                store,
+                handler: exports.0,
+                health: exports.1,
+                lifecycle: exports.2,
+                snapshot: exports.3,
+                job: exports.4,
+                call_timeout,
+                deadlines: engine.settings().deadlines.clone(),
+                kill: params.kill.clone(),
+            },
+            Err(error) => return Err(crash(&store, error)),
+        };
+
+        if let Some(lifecycle) = instance.lifecycle.clone() {
+            let config = params.config.to_vec();
+            instance.arm();
+            let deadline = instance.deadline();
+            let result = {
+                let call = pin!(lifecycle.call_init(&mut instance.store, &config));
+                bounded(&instance.deadlines, deadline, Some(params.kill), call).await
+            };
+            instance.disarm();
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(reason)) => return Err(StartError::Init(reason)),
+                Err(error) => return Err(crash(&instance.store, error)),
+            }
+        }
+        if let (Some(snapshot), Some(data)) = (instance.snapshot.clone(), snapshot_data) {
+            instance.arm();
+            let deadline = instance.deadline();
+            let result = {
+                let call = pin!(snapshot.call_restore(&mut instance.store, &data));
+                bounded(&instance.deadlines, deadline, Some(params.kill), call).await
+            };
+            instance.disarm();
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(reason)) => return Err(StartError::Restore(reason)),
+                Err(error) => return Err(crash(&instance.store, error)),
+            }
+        }
+        Ok(instance)
+    }
+
+    /// Handles one message. `Ok(Err(reason))` is the plugin's own error
+    /// reply; `Err(crash)` means the instance is poisoned.
+    pub(crate) async fn handle(
+        &mut self,
+        message: &[u8],
+    ) -> Result<Result<Vec<u8>, String>, CrashReason> {
+        self.arm();
+        let deadline = self.deadline();
+        let result = {
+            let call = pin!(self.handler.call_handle(&mut self.store, message));
+            bounded(&self.deadlines, deadline, Some(&self.kill), call).await
+        };
+        self.finish(result)
+    }
+
+    /// Runs the health check, if the plugin exports one.
+    pub(crate) async fn check_health(&mut self) -> Option<Result<HealthStatus, CrashReason>> {
+        let health = self.health.clone()?;
+        self.arm();
+        let deadline = self.deadline();
+        let result = {
+            let call = pin!(health.call_check(&mut self.store));
+            bounded(&self.deadlines, deadline, Some(&self.kill), call).await
+        };
+        Some(self.finish(result).map(health_status))
+    }
+
+    /// Takes a snapshot into the pending changes, if the plugin exports
+    /// `snapshot`.
+    pub(crate) async fn take_snapshot(&mut self) -> Result<(), CrashReason> {
+        let Some(snapshot) = self.snapshot.clone() else {
+            return Ok(());
+        };
+        self.arm();
+        let deadline = self.deadline();
+        let result = {
+            let call = pin!(snapshot.call_snapshot(&mut self.store));
+            bounded(&self.deadlines, deadline, Some(&self.kill), call).await
+        };
+        let data = self.finish(result)?;
+        self.store.data_mut().state.set_snapshot(data);
+        Ok(())
+    }
+
+    /// Runs the job, if the plugin exports `job`.
+    pub(crate) async fn run_job(&mut self) -> Option<Result<Result<(), String>, CrashReason>> {
+        let job = self.job.clone()?;
+        self.arm();
+        let deadline = self.deadline();
+        let result = {
+            let call = pin!(job.call_run(&mut self.store));
+            bounded(&self.deadlines, deadline, Some(&self.kill), call).await
+        };
+        Some(self.finish(result))
+    }
+
+    /// Calls the `shutdown` hook, if exported, within `timeout`.
+    pub(crate) async fn shutdown(&mut self, timeout: Duration) -> Result<(), CrashReason> {
+        let Some(lifecycle) = self.lifecycle.clone() else {
+            return Ok(());
+        };
+        self.arm_for(timeout);
+        let deadline = self.deadline();
+        let result = {
+            let call = pin!(lifecycle.call_shutdown(&mut self.store));
+            bounded(&self.deadlines, deadline, Some(&self.kill), call).await
+        };
+        self.finish(result)
+    }
+
+    pub(crate) fn has_health_check(&self) -> bool {
+        self.health.is_some()
+    }
+
+    pub(crate) fn has_snapshot(&self) -> bool {
+        self.snapshot.is_some()
+    }
+
+    pub(crate) fn has_job(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// The pending state changes of the call that just succeeded.
+    pub(crate) fn take_changes(&mut self) -> Changes {
+        self.store.data_mut().state.take_changes()
+    }
+
+    /// Records a successful commit.
+    pub(crate) fn committed_as(&mut self, changes: Changes, version: u64) {
+        self.store.data_mut().state.committed_as(changes, version);
+    }
+
+    /// Drops the pending state changes.
+    pub(crate) fn discard_changes(&mut self) {
+        self.store.data_mut().state.discard();
+    }
+
+    fn arm(&mut self) {
+        arm(&mut self.store, self.call_timeout);
+    }
+
+    /// The deadline of the call in progress.
+    fn deadline(&self) -> Option<Instant> {
+        self.store.data().deadline
+    }
+
+    fn arm_for(&mut self, timeout: Duration) {
+        arm(&mut self.store, timeout);
+    }
+
+    fn disarm(&mut self) {
+        disarm(&mut self.store);
+    }
+
+    fn finish<T>(&mut self, result: wasmtime::Result<T>) -> Result<T, CrashReason> {
+        self.disarm();
+        result.map_err(|error| classify(error, self.store.data(), self.call_timeout))
+    }
+}
+
+/// What a health check answered, in the host's terms.
+fn health_status(status: WitHealthStatus) -> HealthStatus {
+    match status {
+        WitHealthStatus::Healthy => HealthStatus::Healthy,
+        WitHealthStatus::Degraded(reason) => HealthStatus::Degraded(reason),
+        WitHealthStatus::Unhealthy(reason) => HealthStatus::Unhealthy(reason),
+    }
+}
+
+/// Turns a trap (or a fatal host error) into the reason reported for the crash.
+fn classify(error: wasmtime::Error, data: &StoreData, call_timeout: Duration) -> CrashReason {
+    if error.is::<Killed>() {
+        return CrashReason::Killed;
+    }
+    if error.is::<DeadlineExceeded>() {
+        return CrashReason::DeadlineExceeded {
+            limit_ms: millis(call_timeout),
+        };
+    }
+    if let Some(limit) = error.downcast_ref::<MemoryLimitExceeded>() {
+        return CrashReason::MemoryLimit {
+            limit_bytes: limit.limit_bytes,
+        };
+    }
+    if let Some(limit) = error.downcast_ref::<TableLimitExceeded>() {
+        return CrashReason::TableLimit {
+            limit_elements: limit.limit_elements,
+        };
+    }
+    if let Some(full) = error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+        return CrashReason::Trap(format!(
+            "the instance pool is full ({full}): give the host more slots \
+             (`HostBuilder::instance_pool`, `wasmvisor run --instance-pool`)"
+        ));
+    }
+    if let Some(exit) = error.downcast_ref::<I32Exit>() {
+        return CrashReason::Exit(exit.0);
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::UnreachableCodeReached) => match data.stderr.panic_message() {
+            Some(message) => CrashReason::Panic(message),
+            None => CrashReason::Unreachable,
+        },
+        Some(Trap::StackOverflow) => CrashReason::StackOverflow {
+            limit_bytes: data.stack_bytes,
+        },
+        Some(Trap::MemoryOutOfBounds | Trap::TableOutOfBounds | Trap::HeapMisaligned) => {
+            CrashReason::OutOfBounds
+        }
+        Some(Trap::OutOfFuel) => CrashReason::FuelExhausted {
+            limit: data.fuel.unwrap_or(u64::MAX),
+        },
+        Some(Trap::Interrupt) => CrashReason::DeadlineExceeded {
+            limit_ms: millis(call_timeout),
+        },
+        Some(trap) => CrashReason::Trap(trap.to_string()),
+        None => CrashReason::Trap(format!("{error:#}")),
+    }
+}

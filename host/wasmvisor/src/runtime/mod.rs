@@ -1,0 +1,41 @@
+//! The WebAssembly runtime: wasmtime engines, the host's imports, loading
+//! plugins, and one instance of a plugin. Nothing here knows of actors or
+//! supervisors; the actor drives an [`Instance`] and gets a
+//! [`CrashReason`](crate::CrashReason) when it ends.
+//!
+//! ```text
+//!  bytes ─ loader ─> Plugin ── compiled (InstancePre, export indices; one per engine)
+//!                       │            ▲ linker: engine + imports (state, log, actors, WASI, wasi:http)
+//!                       ▼            │ engines: one engine per stack size; engine: wasmtime config
+//!  instance: Store<StoreData> + the exports, one guest call at a time
+//!     │ store: the data imports see, the limiter, the call's deadline
+//!     │ call: deadline and kill switch around every guest call (clock: real time)
+//!     └ traps -> CrashReason
+//! ```
+
+pub(crate) mod bindings;
+mod call;
+pub(crate) mod clock;
+mod compiled;
+mod engine;
+mod engines;
+mod guest_io;
+pub(crate) mod imports;
+mod instance;
+mod linker;
+mod loader;
+mod sandbox;
+mod store;
+mod traps;
+
+pub(crate) use self::call::KillSwitch;
+pub(crate) use self::compiled::Compiled;
+pub(crate) use self::engine::{EngineSettings, wasmtime_config};
+pub(crate) use self::engines::Engines;
+pub(crate) use self::imports::Peers;
+pub(crate) use self::instance::{Instance, StartError, StartParams};
+pub(crate) use self::linker::LinkedEngine;
+#[cfg(feature = "dir")]
+pub(crate) use self::loader::{content_hash, read_plugin_file};
+pub use self::loader::{Plugin, PluginExports};
+pub(crate) use self::store::InstanceCount;

@@ -1,0 +1,28 @@
+//! Specs: what a Rust user writes to describe supervised actors, in the
+//! spirit of OTP's child specifications. Plain data, checked when a
+//! supervisor starts; nothing here runs.
+//!
+//! - [`ChildSpec`]: one child, an actor (a plugin under a name) or a
+//!   nested supervisor, with its restart type, shutdown, limits, health
+//!   checks, capabilities and config.
+//! - [`SupervisorSpec`]: a supervisor, its children, strategy, restart
+//!   intensity and backoff.
+//! - The parts: [`Limits`], [`HealthSpec`], [`Capabilities`], and the
+//!   restart vocabulary ([`RestartType`], [`Shutdown`], [`Strategy`],
+//!   [`Backoff`], [`SnapshotPolicy`], [`AutoShutdown`]).
+
+mod capabilities;
+mod health;
+mod limits;
+mod restart;
+mod tree;
+
+pub(crate) use self::capabilities::HttpGrant;
+#[cfg(feature = "dir")]
+pub(crate) use self::capabilities::check_http_grant;
+pub use self::capabilities::Capabilities;
+pub use self::health::HealthSpec;
+pub use self::limits::Limits;
+pub use self::restart::{AutoShutdown, Backoff, RestartType, Shutdown, SnapshotPolicy, Strategy};
+pub(crate) use self::tree::Runs;
+pub use self::tree::{ChildKind, ChildSpec, SupervisorSpec};
