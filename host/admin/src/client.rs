@@ -266,18 +266,18 @@ impl AdminClient {
 
     /// Sends a request; a failure to reach the host, or an error answer,
     /// becomes a message.
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, ClientError> {
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ClientError> {
         let request = match &self.token {
             Some(token) => request.bearer_auth(token),
             None => request,
         };
-        let response = request
-            .send()
-            .await
-            .map_err(|e| ClientError::Unreachable {
-                addr: self.base.clone(),
-                source: Box::new(e),
-            })?;
+        let response = request.send().await.map_err(|e| ClientError::Unreachable {
+            addr: self.base.clone(),
+            source: Box::new(e),
+        })?;
         check(response).await
     }
 }

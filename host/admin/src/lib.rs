@@ -51,7 +51,6 @@
 //! Features: `server` ([`AdminServer`] and the dashboard; axum) and
 //! `client` ([`AdminClient`]; reqwest), both on by default.
 
-
 pub mod api;
 #[cfg(feature = "client")]
 mod client;

@@ -50,8 +50,7 @@ pub(crate) async fn inspect(client: &AdminClient, name: &str) -> anyhow::Result<
             "version": state.get("version"),
             "keys": keys,
         },
-    }))
-    ?;
+    }))?;
     println!("{text}");
     Ok(())
 }
@@ -111,4 +110,3 @@ fn format_table(actors: &[ActorInfo]) -> String {
     }
     table
 }
-

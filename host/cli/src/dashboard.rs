@@ -16,4 +16,3 @@ pub(crate) fn dashboard(target: &Target) -> anyhow::Result<()> {
     println!("{}", wasmvisor_admin::sign_in_url(&addr, &token));
     Ok(())
 }
-

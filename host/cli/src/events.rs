@@ -14,4 +14,3 @@ pub(crate) async fn events(client: &AdminClient, follow: bool) -> anyhow::Result
     }
     Ok(())
 }
-

@@ -184,7 +184,9 @@ pub fn main() -> ExitCode {
             Command::Restart { name, target } => {
                 actors::act(&target.client(), &name, Action::Restart).await
             }
-            Command::Stop { name, target } => actors::act(&target.client(), &name, Action::Stop).await,
+            Command::Stop { name, target } => {
+                actors::act(&target.client(), &name, Action::Stop).await
+            }
             Command::Start { name, target } => {
                 actors::act(&target.client(), &name, Action::Start).await
             }

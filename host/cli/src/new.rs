@@ -30,4 +30,3 @@ pub(crate) fn new_plugin(
     );
     Ok(())
 }
-

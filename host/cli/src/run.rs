@@ -104,9 +104,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let host = builder.build()?;
     // The endpoint first: a port in use is reported before anything starts.
     let token = load_or_create_token(&dir)?;
-    let server = AdminServer::start(host.clone(), args.admin, &token)
-        .await
-        ?;
+    let server = AdminServer::start(host.clone(), args.admin, &token).await?;
     let addr = server.addr();
     write_addr(&dir, addr)?;
     // A progress bar while the plugins compile, on a terminal only.
@@ -119,8 +117,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         progress.set_length(total as u64);
         progress.set_position(done as u64);
     })
-    .await
-    ?;
+    .await?;
     progress.finish_and_clear();
     for error in &report.failed {
         tracing::error!("{error}");
@@ -217,4 +214,3 @@ async fn wait_for_stop_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
-

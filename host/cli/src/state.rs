@@ -95,8 +95,7 @@ pub(crate) async fn state(command: StateCommand) -> anyhow::Result<()> {
             use std::io::Write;
             std::io::stdout()
                 .write_all(value)
-                .and_then(|()| std::io::stdout().flush())
-                ?;
+                .and_then(|()| std::io::stdout().flush())?;
         }
         StateCommand::Export {
             store,
@@ -104,9 +103,7 @@ pub(crate) async fn state(command: StateCommand) -> anyhow::Result<()> {
             output,
         } => {
             let store = open_store(&store)?;
-            let export = export_actor(&store, &actor)
-                .await
-                ?;
+            let export = export_actor(&store, &actor).await?;
             let json = serde_json::to_string_pretty(&export)?;
             if output.as_os_str() == "-" {
                 println!("{json}");
@@ -126,10 +123,11 @@ pub(crate) async fn state(command: StateCommand) -> anyhow::Result<()> {
             actor,
             input,
         } => {
-            let text =
-                std::fs::read_to_string(&input).map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
-            let export: StateExport = serde_json::from_str(&text)
-                .map_err(|e| anyhow::anyhow!("{}: not a wasmvisor state export: {e}", input.display()))?;
+            let text = std::fs::read_to_string(&input)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+            let export: StateExport = serde_json::from_str(&text).map_err(|e| {
+                anyhow::anyhow!("{}: not a wasmvisor state export: {e}", input.display())
+            })?;
             let store = open_store(&store)?;
             let version = import_actor(&store, &actor, &export).await?;
             eprintln!(
@@ -140,4 +138,3 @@ pub(crate) async fn state(command: StateCommand) -> anyhow::Result<()> {
     }
     Ok(())
 }
-

@@ -311,9 +311,8 @@ impl Host {
     /// already, or an actor that is gone, and whatever the call answers.
     pub async fn replay_dead_letter(&self, id: u64) -> Result<Vec<u8>, CallError> {
         let letters = self.inner.context.actor.dead_letters.clone();
-        let store_failed = move |e: StateError| {
-            CallError::NotFound(format!("dead letter {id}: {e}"))
-        };
+        let store_failed =
+            move |e: StateError| CallError::NotFound(format!("dead letter {id}: {e}"));
         let letter = letters
             .begin_replay(id)
             .await

@@ -14,8 +14,8 @@ use std::sync::RwLock;
 
 use crate::actor::ActorRef;
 use crate::error::{CallError, Error};
-use crate::runtime::imports::actors::PeerCall;
 use crate::runtime::Peers;
+use crate::runtime::imports::actors::PeerCall;
 
 pub(crate) struct Registry {
     names: RwLock<BTreeMap<String, ActorRef>>,

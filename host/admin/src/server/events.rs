@@ -89,4 +89,3 @@ pub(crate) async fn events(
         .keep_alive(sse::KeepAlive::default())
         .into_response()
 }
-

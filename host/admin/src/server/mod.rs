@@ -169,7 +169,10 @@ fn router(host: Host, token: &str, stopping: watch::Receiver<bool>) -> Router {
         .route("/v1/actors/{name}/start", post(routes::start_actor))
         .route("/v1/actors/{name}/state", get(routes::actor_state))
         .route("/v1/dead-letters", get(routes::list_dead_letters))
-        .route("/v1/dead-letters/{id}/replay", post(routes::replay_dead_letter))
+        .route(
+            "/v1/dead-letters/{id}/replay",
+            post(routes::replay_dead_letter),
+        )
         .route("/v1/events", get(events::events))
         .route("/v1/events/recent", get(routes::recent_events))
         .route("/metrics", get(routes::metrics))
@@ -228,7 +231,6 @@ async fn require_token(
     }
     next.run(request).await
 }
-
 
 /// The endpoint's request handling (its routes, token check, limits and
 /// headers), serving `host` to requests that carry `token`, without a

@@ -68,7 +68,10 @@ pub(crate) async fn list_actors(State(state): State<AppState>) -> Json<Vec<Actor
     Json(state.host.actors())
 }
 
-pub(crate) async fn actor_detail(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+pub(crate) async fn actor_detail(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Response {
     match supervisor_of(&state.host, &name) {
         Some((supervisor, info)) => Json(ActorDetail {
             info,
@@ -139,7 +142,10 @@ async fn act(State(state): State<AppState>, Path(name): Path<String>, action: Ac
     }
 }
 
-pub(crate) async fn actor_state(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+pub(crate) async fn actor_state(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Response {
     match state.host.export_state(&name).await {
         Ok(export) => Json(export).into_response(),
         Err(error) => error_response(
@@ -161,7 +167,10 @@ pub(crate) async fn list_dead_letters(State(state): State<AppState>) -> Response
     }
 }
 
-pub(crate) async fn replay_dead_letter(State(state): State<AppState>, Path(id): Path<u64>) -> Response {
+pub(crate) async fn replay_dead_letter(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+) -> Response {
     reply_in_time(
         format!("dead letter {id}"),
         state.host.replay_dead_letter(id),
@@ -201,4 +210,3 @@ async fn reply_in_time(
         ),
     }
 }
-

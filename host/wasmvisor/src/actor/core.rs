@@ -54,7 +54,6 @@ pub(crate) struct ActorCore {
     pub(crate) taken: AtomicBool,
 }
 
-
 impl ActorCore {
     /// Handles one message: answers it, or keeps it for the next instance.
     pub(crate) async fn handle(&self, desk: &mut Desk, mut envelope: Envelope) -> Handled {
@@ -220,4 +219,3 @@ pub(crate) fn exit_for(crash: CrashReason) -> ExitReason {
         crash => ExitReason::Crash(crash),
     }
 }
-

@@ -39,7 +39,6 @@ impl Desk {
     }
 }
 
-
 /// When the current instance was last snapshotted.
 pub(crate) struct SnapshotClock {
     pub(crate) messages_since: u32,
@@ -64,4 +63,3 @@ impl SnapshotClock {
         }
     }
 }
-

@@ -118,4 +118,3 @@ pub(crate) fn respond(reply: Reply, outcome: Outcome) {
     // Nothing is returned for a queued message.
     let _ = reply.send(outcome);
 }
-

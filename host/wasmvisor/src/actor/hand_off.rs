@@ -52,7 +52,6 @@ impl Drop for HandOff<'_> {
     }
 }
 
-
 /// How a call reaches the guest.
 pub(crate) enum Route {
     /// The actor is idle: the caller runs the guest now, with this desk.
@@ -69,7 +68,6 @@ pub(crate) enum Route {
     /// or no instance runs.
     Mailbox,
 }
-
 
 impl ActorCore {
     /// How a call reaches the guest now: with the desk when nobody holds it

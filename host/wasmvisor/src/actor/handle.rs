@@ -35,7 +35,6 @@ impl std::fmt::Debug for ActorRef {
     }
 }
 
-
 impl ActorRef {
     /// The actor's name.
     pub fn name(&self) -> &str {
@@ -73,8 +72,12 @@ impl ActorRef {
     /// the caller's guest call.
     pub(crate) async fn call_queued(&self, message: Vec<u8>) -> Result<Vec<u8>, CallError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Envelope::queued(&self.core.waiting, message, Reply::Channel(reply)))
-            .await?;
+        self.send(Envelope::queued(
+            &self.core.waiting,
+            message,
+            Reply::Channel(reply),
+        ))
+        .await?;
         // A dropped reply sender means the actor closed with the message unread.
         answer.await.unwrap_or_else(|_| Err(self.stopped_error()))
     }
@@ -123,8 +126,11 @@ impl ActorRef {
         message: Vec<u8>,
     ) -> Result<Vec<u8>, CallError> {
         let (reply, answer) = oneshot::channel();
-        desk.first
-            .push_back(Envelope::queued(&self.core.waiting, message, Reply::Channel(reply)));
+        desk.first.push_back(Envelope::queued(
+            &self.core.waiting,
+            message,
+            Reply::Channel(reply),
+        ));
         drop(desk);
         // Dropped unanswered only if the actor closed with it kept.
         answer.await.unwrap_or_else(|_| Err(self.stopped_error()))
@@ -146,7 +152,11 @@ impl ActorRef {
             Route::Mailbox => {}
         }
         let (reply, answer) = oneshot::channel();
-        self.try_send(Envelope::queued(&self.core.waiting, message, Reply::Channel(reply)))?;
+        self.try_send(Envelope::queued(
+            &self.core.waiting,
+            message,
+            Reply::Channel(reply),
+        ))?;
         answer.await.unwrap_or_else(|_| Err(self.stopped_error()))
     }
 
@@ -182,8 +192,12 @@ impl ActorRef {
     ///
     /// [`CallError::Stopped`] when the actor is stopped for good.
     pub async fn cast(&self, message: impl Into<Vec<u8>>) -> Result<(), CallError> {
-        self.send(Envelope::queued(&self.core.waiting, message.into(), Reply::Nobody))
-            .await
+        self.send(Envelope::queued(
+            &self.core.waiting,
+            message.into(),
+            Reply::Nobody,
+        ))
+        .await
     }
 
     /// What the actor is doing now.

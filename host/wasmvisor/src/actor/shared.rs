@@ -92,4 +92,3 @@ impl ActorShared {
         lock(&self.status)
     }
 }
-

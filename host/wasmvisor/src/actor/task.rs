@@ -48,7 +48,6 @@ enum Served {
     Closed(String, Option<oneshot::Sender<()>>),
 }
 
-
 impl ActorTask {
     pub(crate) async fn run(mut self) {
         // Set while the actor is undefined: messages get this answer.
@@ -431,4 +430,3 @@ fn ended_in_hand(crash: CrashReason) -> Served {
         _ => Served::Reported,
     }
 }
-

@@ -62,8 +62,8 @@ use serde::Deserialize;
 
 use crate::error::Error;
 use crate::spec::{
-    Capabilities, HealthSpec, Limits,
-    Backoff, ChildSpec, RestartType, Shutdown, SnapshotPolicy, Strategy, SupervisorSpec,
+    Backoff, Capabilities, ChildSpec, HealthSpec, Limits, RestartType, Shutdown, SnapshotPolicy,
+    Strategy, SupervisorSpec,
 };
 
 /// The directory-wide configuration file's name.

@@ -363,9 +363,10 @@ impl DirState {
         // The group's supervisor, if it runs (one that gave up cannot take
         // children; the plugin then runs on its own).
         let group_supervisor = group.as_ref().and_then(|group| {
-            self.host.supervisors().into_iter().find(|s| {
-                s.name() == group && s.status() == SupervisorStatus::Running
-            })
+            self.host
+                .supervisors()
+                .into_iter()
+                .find(|s| s.name() == group && s.status() == SupervisorStatus::Running)
         });
         let wasm = self.wasm_path(name);
         let failed = |error: String| format!("{}: {error}", wasm.display());

@@ -50,7 +50,13 @@ pub(crate) async fn load_exports(
     let deadline = store.data().deadline;
     let instance = {
         let instantiate = pin!(compiled.pre.instantiate_async(&mut *store));
-        bounded(&compiled.engine.settings().deadlines, deadline, kill, instantiate).await?
+        bounded(
+            &compiled.engine.settings().deadlines,
+            deadline,
+            kill,
+            instantiate,
+        )
+        .await?
     };
     let indices = &compiled.exports;
     let handler = indices.handler.load(&mut *store, &instance)?;
@@ -93,4 +99,3 @@ pub(crate) async fn probe(compiled: &Compiled) -> wasmtime::Result<()> {
     arm(&mut store, limits.call_timeout);
     load_exports(compiled, &mut store, None).await.map(drop)
 }
-

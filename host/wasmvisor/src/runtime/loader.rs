@@ -241,9 +241,7 @@ async fn compile(linked: &LinkedEngine, bytes: Arc<[u8]>) -> Result<Compiled, St
     };
     // Instantiate once, so that exports with the right names but the wrong
     // signatures are reported now, naming the file, rather than at start.
-    probe(&compiled)
-        .await
-        .map_err(|e| format!("{e:#}"))?;
+    probe(&compiled).await.map_err(|e| format!("{e:#}"))?;
     Ok(compiled)
 }
 

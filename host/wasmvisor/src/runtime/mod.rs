@@ -35,7 +35,7 @@ pub(crate) use self::engines::Engines;
 pub(crate) use self::imports::Peers;
 pub(crate) use self::instance::{Instance, StartError, StartParams};
 pub(crate) use self::linker::LinkedEngine;
+pub use self::loader::{Plugin, PluginExports};
 #[cfg(feature = "dir")]
 pub(crate) use self::loader::{content_hash, read_plugin_file};
-pub use self::loader::{Plugin, PluginExports};
 pub(crate) use self::store::InstanceCount;

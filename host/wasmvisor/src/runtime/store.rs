@@ -164,7 +164,6 @@ impl wasmtime::ResourceLimiter for Limiter {
     }
 }
 
-
 /// A new store on `engine` for an instance of `actor`, with its limits and
 /// capabilities, seeing `state`; its memory size is reported to
 /// `memory_gauge`.

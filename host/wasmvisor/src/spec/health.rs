@@ -71,4 +71,3 @@ impl HealthSpec {
         Ok(())
     }
 }
-

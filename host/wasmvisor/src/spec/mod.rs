@@ -17,10 +17,10 @@ mod limits;
 mod restart;
 mod tree;
 
+pub use self::capabilities::Capabilities;
 pub(crate) use self::capabilities::HttpGrant;
 #[cfg(feature = "dir")]
 pub(crate) use self::capabilities::check_http_grant;
-pub use self::capabilities::Capabilities;
 pub use self::health::HealthSpec;
 pub use self::limits::Limits;
 pub use self::restart::{AutoShutdown, Backoff, RestartType, Shutdown, SnapshotPolicy, Strategy};

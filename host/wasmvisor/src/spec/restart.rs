@@ -138,7 +138,6 @@ pub enum SnapshotPolicy {
     Interval(Duration),
 }
 
-
 /// When a supervisor stops by itself because its *significant* children
 /// finished (OTP's `auto_shutdown`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -151,7 +150,6 @@ pub enum AutoShutdown {
     /// When every significant child has finished.
     AllSignificant,
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -222,7 +222,6 @@ pub struct SupervisorSpec {
     pub(crate) auto_shutdown: AutoShutdown,
 }
 
-
 impl SupervisorSpec {
     /// A one-for-one supervisor named `name` with no children, allowing 3
     /// restarts within 5 s, restarting at once.

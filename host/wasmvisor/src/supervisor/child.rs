@@ -39,4 +39,3 @@ pub(crate) enum ChildState {
     /// Not running and not going to be restarted (OTP's `undefined` pid).
     Undefined,
 }
-

@@ -19,4 +19,3 @@ impl SupervisorContext {
         self.next_instance.fetch_add(1, Ordering::Relaxed)
     }
 }
-

@@ -49,7 +49,6 @@ impl SupervisorShared {
     }
 }
 
-
 impl std::fmt::Debug for SupervisorRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SupervisorRef")
@@ -277,7 +276,6 @@ pub(crate) enum Command {
     },
 }
 
-
 /// The running incarnation of a nested supervisor, if any.
 pub(crate) type Incarnation = Arc<Mutex<Option<SupervisorRef>>>;
 
@@ -306,4 +304,3 @@ impl ChildHandle {
         lock(nested).clone()
     }
 }
-

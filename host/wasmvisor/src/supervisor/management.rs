@@ -73,7 +73,11 @@ impl SupervisorTask {
         }
     }
 
-    pub(crate) async fn upgrade_child(&mut self, id: &str, plugin: Plugin) -> Result<(), ChildError> {
+    pub(crate) async fn upgrade_child(
+        &mut self,
+        id: &str,
+        plugin: Plugin,
+    ) -> Result<(), ChildError> {
         let index = self
             .index_of(id)
             .ok_or_else(|| ChildError::NotFound(id.to_owned()))?;
@@ -164,7 +168,11 @@ impl SupervisorTask {
 
     /// The index of child `id` if `operation` may act on it: it exists, is
     /// neither running nor restarting, and the supervisor is not dynamic.
-    pub(crate) fn undefined_child(&self, id: &str, operation: &'static str) -> Result<usize, ChildError> {
+    pub(crate) fn undefined_child(
+        &self,
+        id: &str,
+        operation: &'static str,
+    ) -> Result<usize, ChildError> {
         if self.policy.dynamic {
             return Err(ChildError::Unsupported(operation));
         }

@@ -26,7 +26,6 @@ use crate::util::lock;
 
 const NOT_UPGRADABLE: &str = "a supervisor has no plugin to upgrade; upgrade its children";
 
-
 /// Spawns the task that runs `sub` as the child `id` of a supervisor whose
 /// exits channel is `exits`. Nothing starts until `Control::Start`.
 pub(crate) fn spawn(

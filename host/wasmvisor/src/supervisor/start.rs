@@ -96,7 +96,10 @@ pub(crate) async fn start(
 }
 
 /// Checks that every plugin in the tree was compiled by this host.
-pub(crate) fn check_plugins(context: &SupervisorContext, spec: &SupervisorSpec) -> Result<(), Error> {
+pub(crate) fn check_plugins(
+    context: &SupervisorContext,
+    spec: &SupervisorSpec,
+) -> Result<(), Error> {
     for child in &spec.children {
         check_plugin(context, child).map_err(|reason| Error::InvalidSpec {
             what: child.id.clone(),
@@ -118,13 +121,11 @@ pub(crate) fn check_plugin(context: &SupervisorContext, child: &ChildSpec) -> Re
         );
     }
     match &child.runs {
-        Runs::Plugin(plugin) if !context.actor.engines.owns(plugin.engine()) => {
-            Err(format!(
-                "its plugin ({}) was loaded by another host; load it with this host's \
+        Runs::Plugin(plugin) if !context.actor.engines.owns(plugin.engine()) => Err(format!(
+            "its plugin ({}) was loaded by another host; load it with this host's \
                  `load_plugin_file`",
-                plugin.source().display()
-            ))
-        }
+            plugin.source().display()
+        )),
         Runs::Plugin(_) => match context.actor.engines.settings().memory_ceiling() {
             Some(ceiling) if child.limits.memory_bytes > ceiling => Err(format!(
                 "its memory limit ({} bytes) is more than a pooled instance of this host can \
@@ -138,7 +139,6 @@ pub(crate) fn check_plugin(context: &SupervisorContext, child: &ChildSpec) -> Re
         Runs::Supervisor(_) => Ok(()),
     }
 }
-
 
 /// Starting a supervisor may start nested ones: the future boxed, to give
 /// the recursion a size.

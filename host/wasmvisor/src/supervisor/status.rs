@@ -41,7 +41,6 @@ pub struct ChildCounts {
     pub workers: usize,
 }
 
-
 /// How many restarts a supervisor may still make before it gives up: its
 /// restart intensity (at most `max_restarts` within `within_ms`) less the
 /// restarts made in the window that ends now.
@@ -62,4 +61,3 @@ impl RestartBudget {
         self.max_restarts.saturating_sub(self.used)
     }
 }
-

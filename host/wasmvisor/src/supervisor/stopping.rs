@@ -74,7 +74,11 @@ impl Stopping {
             match shutdown {
                 Shutdown::BrutalKill => {}
                 Shutdown::Timeout(timeout) => {
-                    engines.settings().deadlines.wait_until(since + timeout).await
+                    engines
+                        .settings()
+                        .deadlines
+                        .wait_until(since + timeout)
+                        .await
                 }
                 Shutdown::Infinity => std::future::pending().await,
             }
@@ -89,7 +93,6 @@ impl Stopping {
         stopped.await.ok().flatten()
     }
 }
-
 
 impl SupervisorTask {
     /// Stops the child's instance (if running) by its shutdown spec and
@@ -132,7 +135,6 @@ impl SupervisorTask {
         close(&self.context, &child, reason)
     }
 
-
     /// Stops every child in reverse start order (a dynamic supervisor: all
     /// at once), then closes them all with `reason` and releases their
     /// names.
@@ -166,7 +168,11 @@ impl SupervisorTask {
 
 /// Closes a child's actor for good and releases its name; the receiver
 /// completes once its task has let go of everything.
-pub(crate) fn close(context: &SupervisorContext, child: &Child, reason: &str) -> oneshot::Receiver<()> {
+pub(crate) fn close(
+    context: &SupervisorContext,
+    child: &Child,
+    reason: &str,
+) -> oneshot::Receiver<()> {
     let (done, closed) = oneshot::channel();
     let _ = child.handle.control.send(Control::Close {
         reason: reason.to_owned(),

@@ -41,7 +41,6 @@ impl SupervisorTask {
         self.schedule_restart(index);
     }
 
-
     /// Applies the child's restart type and the strategy to an exit; returns
     /// how the supervisor ends if the exit makes it shut down.
     pub(crate) async fn on_exit(&mut self, exit: Exit) -> Option<SupervisorStatus> {

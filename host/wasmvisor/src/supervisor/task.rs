@@ -114,7 +114,6 @@ impl SupervisorTask {
         }
     }
 
-
     pub(crate) fn index_of(&self, id: &str) -> Option<usize> {
         self.children.iter().position(|c| c.spec.id == id)
     }
@@ -166,5 +165,4 @@ impl SupervisorTask {
             .map_err(|_| "the actor task is gone".to_owned())?;
         Ok(instance)
     }
-
 }
