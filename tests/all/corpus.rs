@@ -103,7 +103,9 @@ async fn bad_plugin_files_are_refused_one_by_one_and_the_good_plugin_runs() {
     );
     // Larger than a plugin may be (sparse: no disk is used).
     let enormous = std::fs::File::create(path("enormous.wasm")).unwrap();
-    enormous.set_len(wasmvisor::Plugin::MAX_FILE_BYTES + 1).unwrap();
+    enormous
+        .set_len(wasmvisor::Plugin::MAX_FILE_BYTES + 1)
+        .unwrap();
     expected.push((
         "enormous.wasm".into(),
         "a plugin file may be at most 256 MiB",
@@ -264,7 +266,10 @@ async fn bad_manifests_name_their_file_and_cause_and_only_their_plugin_stays_out
     }
     plugin_with("binary", b"\0\x01\x02\xff\xfe", "cannot read the file");
     let mut huge = b"[config]\nbig = \"".to_vec();
-    huge.resize(huge.len() + (wasmvisor::dir::MAX_MANIFEST_BYTES as usize), b'x');
+    huge.resize(
+        huge.len() + (wasmvisor::dir::MAX_MANIFEST_BYTES as usize),
+        b'x',
+    );
     huge.extend_from_slice(b"\"\n");
     plugin_with("huge", &huge, "a manifest may be at most 1024 KiB");
     // An empty manifest is a valid one: every key is optional.

@@ -11,8 +11,7 @@ use std::time::Duration;
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Semaphore;
 use wasmvisor::{
-    ActorRef, CallError, ChildSpec, Host, MemoryStateStore, StateError, StateStore,
-    SupervisorSpec,
+    ActorRef, CallError, ChildSpec, Host, MemoryStateStore, StateError, StateStore, SupervisorSpec,
 };
 
 use crate::common::{PATIENCE, call_ok, plugin, single, supervise, within};
@@ -82,7 +81,11 @@ impl StateStore for GatedStore {
         self.inner.load(actor).await
     }
 
-    async fn commit(&self, actor: &str, changes: wasmvisor::state::Changes) -> Result<u64, StateError> {
+    async fn commit(
+        &self,
+        actor: &str,
+        changes: wasmvisor::state::Changes,
+    ) -> Result<u64, StateError> {
         let _permit = self.gate.acquire().await.unwrap();
         self.inner.commit(actor, changes).await
     }

@@ -570,7 +570,10 @@ async fn the_event_stream_replays_kept_events_after_a_number_or_a_browsers_last_
         .unwrap();
         assert_eq!(&event, expected);
     }
-    client.act("counter", wasmvisor_admin::Action::Restart).await.unwrap();
+    client
+        .act("counter", wasmvisor_admin::Action::Restart)
+        .await
+        .unwrap();
     let live: serde_json::Value = serde_json::from_str(
         &within("a live event", stream.next())
             .await

@@ -24,11 +24,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wasmvisor_admin::{Action, AdminClient, AdminServer};
-use wasmvisor::{
-    ActorStatus, CallError, HealthStatus, Host, SupervisorStatus,
-};
 use wasmvisor::dir::{start_plugin_dir, watch_plugin_dir};
+use wasmvisor::{ActorStatus, CallError, HealthStatus, Host, SupervisorStatus};
+use wasmvisor_admin::{Action, AdminClient, AdminServer};
 
 use crate::common::{Random, guest};
 

@@ -4,11 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmvisor::{
-    MemoryStateStore, RedbStateStore, StateError, StateStore,
-};
 use wasmvisor::state::conformance as state_conformance;
 use wasmvisor::state::{Changes, CommitMode};
+use wasmvisor::{MemoryStateStore, RedbStateStore, StateError, StateStore};
 
 #[tokio::test]
 async fn the_memory_store_keeps_the_contract() {

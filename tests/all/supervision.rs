@@ -168,7 +168,10 @@ struct SlowToLoad {
 
 #[async_trait::async_trait]
 impl wasmvisor::StateStore for SlowToLoad {
-    async fn load(&self, actor: &str) -> Result<wasmvisor::state::CommittedState, wasmvisor::StateError> {
+    async fn load(
+        &self,
+        actor: &str,
+    ) -> Result<wasmvisor::state::CommittedState, wasmvisor::StateError> {
         use std::sync::atomic::Ordering;
         if actor == self.actor && self.armed.load(Ordering::SeqCst) {
             self.waiting.store(true, Ordering::SeqCst);
