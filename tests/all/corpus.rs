@@ -374,6 +374,8 @@ async fn bad_admin_requests_get_clear_refusals_and_the_host_keeps_serving() {
         .await
         .unwrap();
     assert_eq!(answer.status(), 413);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["error"], "payload-too-large", "{body}");
     let chunked = format!(
         "POST /v1/actors/counter/call HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
          Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{}\r\n0\r\n\r\n",
@@ -385,16 +387,19 @@ async fn bad_admin_requests_get_clear_refusals_and_the_host_keeps_serving() {
     count += 1;
     serving(count).await;
 
-    // Requests that are not the API's: each gets its status, with a reason.
+    // Requests that are not the API's: each gets its status, and a JSON
+    // body with a stable code and a reason, the HTTP framework's own
+    // refusals (an unknown route, a wrong method, a path that does not
+    // parse) included.
     let long_path = format!("/v1/actors/{}", "n".repeat(10_000));
-    for (method, path, status) in [
-        ("GET", "/v1/nothing-here", 404),
-        ("DELETE", "/v1/actors/counter", 405),
-        ("POST", "/v1/dead-letters/not-a-number/replay", 400),
-        ("GET", "/v1/events?since=yesterday", 400),
-        ("POST", "/v1/actors/nobody/call", 404),
-        ("POST", "/v1/actors/%FF%FE/call", 400),
-        ("GET", long_path.as_str(), 404),
+    for (method, path, status, code) in [
+        ("GET", "/v1/nothing-here", 404, "not-found"),
+        ("DELETE", "/v1/actors/counter", 405, "method-not-allowed"),
+        ("POST", "/v1/dead-letters/not-a-number/replay", 400, "bad-request"),
+        ("GET", "/v1/events?since=yesterday", 400, "bad-request"),
+        ("POST", "/v1/actors/nobody/call", 404, "not-found"),
+        ("POST", "/v1/actors/%FF%FE/call", 400, "bad-request"),
+        ("GET", long_path.as_str(), 404, "not-found"),
     ] {
         let answer = http
             .request(method.parse().unwrap(), format!("{base}{path}"))
@@ -403,6 +408,14 @@ async fn bad_admin_requests_get_clear_refusals_and_the_host_keeps_serving() {
             .await
             .unwrap();
         assert_eq!(answer.status(), status, "{method} {path}");
+        let body: serde_json::Value = answer.json().await.unwrap_or_else(|e| {
+            panic!("{method} {path}: the refusal is not JSON: {e}");
+        });
+        assert_eq!(body["error"], code, "{method} {path}: {body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{method} {path}: {body}"
+        );
     }
     // Not HTTP at all (a TLS hello), and a request line that never ends:
     // refused, or the connection closed.
