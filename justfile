@@ -9,13 +9,19 @@ examples := "counter memo crasher spinner hog vitals sandboxed greeter relay tod
 default:
     @just --list
 
-# Build the guest examples as components: the Rust ones with plain cargo (on the SDK in sdk/),
-# the Python one with componentize-py (into .tools/venv), the JavaScript one with jco (npm, in
-# its folder) and the C one with clang, wasi-libc and wit-bindgen (see guest-examples/c-counter).
-guests: tools
-    @rustup target list --installed | grep -qx wasm32-wasip2 || { \
-        echo "error: the wasm32-wasip2 target is not installed; run: rustup target add wasm32-wasip2" >&2; exit 1; }
+# The wasm32-wasip2 target of the pinned toolchain, added when it is missing.
+target:
+    @rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+# Build the Rust guest examples as components, with plain cargo on the SDK in sdk/ (what
+# `just run` runs; needs nothing but Rust).
+guests-rust: target
     cd guest-examples && cargo build --release --target wasm32-wasip2
+
+# Build every guest example: the Rust ones, the Python one with componentize-py (into
+# .tools/venv), the JavaScript one with jco (npm, in its folder), the C one with clang,
+# wasi-libc and wit-bindgen (see guest-examples/c-counter), and a plugin made by `wasmvisor new`.
+guests: guests-rust tools
     @.tools/venv/bin/python -c "import componentize_py" 2>/dev/null || \
         .tools/venv/bin/pip install --quiet "componentize-py==0.25.1" || { \
         echo "error: could not install componentize-py from PyPI into .tools/venv" >&2; exit 1; }
@@ -59,7 +65,8 @@ build:
     cargo build -p wasmvisor-cli
 
 # Run the host on the example plugins, keeping state in target/plugins/wasmvisor-state.redb.
-run: guests build
+# Needs only Rust: it builds the Rust examples (the other languages' are built by `just guests`).
+run: guests-rust build
     mkdir -p target/plugins
     for name in {{examples}}; do cp {{guest_dir}}/$name.wasm target/plugins/; done
     @echo "In another terminal: just call counter inc   |   just ps   (Ctrl-C here stops the host)"
@@ -73,10 +80,22 @@ call NAME MESSAGE:
 ps:
     ./target/debug/wasmvisor ps --dir target/plugins
 
+# Chromium and chromedriver, for the dashboard's browser test: installed with apt-get when
+# missing (as root), else the command is printed. (`WASMVISOR_SKIP_BROWSER=1 just test` skips
+# that test instead.)
+browser:
+    @if [ -n "${WASMVISOR_SKIP_BROWSER:-}" ] || { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }; then :; \
+    elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+        echo "installing chromium and chromium-driver (apt-get) for the dashboard's browser test"; \
+        apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
+    else \
+        echo "error: the dashboard's browser test needs Chromium and chromedriver; run: sudo apt-get install chromium chromium-driver (or set WASMVISOR_SKIP_BROWSER=1)" >&2; exit 1; \
+    fi
+
 # Build the guests, then run every test (the CLI tests build their own binary). The chaos soak
 # runs last, alone (it measures the process's memory), in its short form, with its summary shown.
 # Both commands say `--workspace` so that they resolve features alike and share one build.
-test: guests tools
+test: guests tools browser
     cargo test --workspace -- --skip soak::
     cargo test --workspace soak:: -- --nocapture
 
@@ -86,8 +105,8 @@ soak SECS="300" PLUGINS="500" SEED="":
         cargo test --workspace soak:: -- --nocapture
 
 # Remake the README's picture of the dashboard (docs/images/dashboard.png) from its browser test.
-screenshot: guests
-    WASMVISOR_REQUIRE_BROWSER=1 WASMVISOR_SCREENSHOT="{{justfile_directory()}}/docs/images/dashboard.png" \
+screenshot: guests browser
+    WASMVISOR_SCREENSHOT="{{justfile_directory()}}/docs/images/dashboard.png" \
         cargo test --workspace in_a_browser
 
 # Measure wasmvisor against raw wasmtime (release build); writes docs/benchmarks.md.
@@ -97,12 +116,23 @@ bench: guests
     RUST_LIB_BACKTRACE=0 cargo bench -p wasmvisor --bench overhead
 
 # Formatting, lints and docs, host and guests.
-lint:
+lint: architecture
     cargo fmt --all -- --check
     cargo clippy --all-targets --workspace -- -D warnings
     RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps -p wasmvisor -p wasmvisor-admin -p wasmvisor-cli -p wasmvisor-guest
     cd guest-examples && cargo fmt --all -- --check
     cd guest-examples && cargo clippy --release --target wasm32-wasip2 -- -D warnings
+
+# The architecture's rules: no import cycles between the modules of any crate (or of the
+# benchmark), and a core that builds for an embedder without the CLI's and the admin API's
+# dependencies (`default-features = false`).
+architecture:
+    python3 .ci/module-cycles.py host/*/src host/wasmvisor/benches/overhead
+    cargo check --quiet -p wasmvisor --no-default-features
+    @deps=$(cargo tree -p wasmvisor --no-default-features -e normal --prefix none | cut -d' ' -f1 | sort -u); \
+    found=$(echo "$deps" | grep -xE 'clap|axum|reqwest|notify|indicatif|tracing-subscriber|redb' || true); \
+    if [ -n "$found" ]; then echo "error: the core without default features depends on: $found" >&2; exit 1; fi; \
+    echo "the core without default features builds without clap, axum, reqwest, notify, indicatif, tracing-subscriber or redb"
 
 # What CI runs.
 ci: lint test

@@ -3,10 +3,10 @@
 //! headless Chromium (through chromedriver) against `wasmvisor run` on the
 //! example plugins.
 //!
-//! The browser test runs where `chromedriver` and Chromium are installed
-//! (`.ci/run` installs Debian's `chromium` and `chromium-driver`); elsewhere
-//! it says it is skipped, unless `WASMVISOR_REQUIRE_BROWSER` is set, which
-//! makes a missing browser a failure (CI sets it). With
+//! The browser test needs `chromedriver` and Chromium (`just test` installs
+//! Debian's `chromium` and `chromium-driver`, or prints the command). Where
+//! they are missing it fails, saying so, unless it is told to skip with
+//! `WASMVISOR_SKIP_BROWSER=1`: then it passes as skipped, and says it. With
 //! `WASMVISOR_SCREENSHOT=PATH` it saves a screenshot of the page at the end
 //! (how `docs/images/dashboard.png` is made: `just screenshot`).
 
@@ -180,21 +180,55 @@ struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// The environment variable that lets the browser test pass as skipped
+/// where there is no browser.
+const SKIP_BROWSER: &str = "WASMVISOR_SKIP_BROWSER";
+
+/// What the browser test does on this machine: run with this chromedriver
+/// (`Ok(Some)`), pass as skipped because `skip` asks for it (`Ok(None)`),
+/// or fail, saying what is missing and how to get it (`Err`).
+fn browser_plan(
+    driver: Option<PathBuf>,
+    skip: Option<std::ffi::OsString>,
+) -> Result<Option<PathBuf>, String> {
+    match (driver, skip) {
+        (Some(driver), _) => Ok(Some(driver)),
+        (None, Some(skip)) if !skip.is_empty() && skip != "0" => Ok(None),
+        (None, _) => Err(format!(
+            "the dashboard's browser test needs chromedriver and Chromium, and chromedriver \
+             is not on the PATH: install them (`just browser`, or Debian: apt-get install \
+             chromium chromium-driver), or set {SKIP_BROWSER}=1 to skip this test"
+        )),
+    }
+}
+
+#[test]
+fn a_missing_browser_fails_the_test_unless_skipping_is_asked_for() {
+    let driver = PathBuf::from("/usr/bin/chromedriver");
+    assert_eq!(browser_plan(Some(driver.clone()), None), Ok(Some(driver)));
+    let refused = browser_plan(None, None).unwrap_err();
+    assert!(refused.contains("apt-get install chromium chromium-driver"), "{refused}");
+    assert!(refused.contains(SKIP_BROWSER), "{refused}");
+    assert!(browser_plan(None, Some("0".into())).is_err());
+    assert!(browser_plan(None, Some("".into())).is_err());
+    assert_eq!(browser_plan(None, Some("1".into())), Ok(None));
+}
+
 impl Browser {
-    /// Starts one, or says why not (`None`: no browser on this machine).
+    /// Starts one; `None` when there is none and the test may skip (see
+    /// [`browser_plan`]).
     async fn start() -> Option<Browser> {
-        let Some(driver) = find_program("WASMVISOR_CHROMEDRIVER", &["chromedriver"]) else {
-            if std::env::var_os("WASMVISOR_REQUIRE_BROWSER").is_some() {
-                panic!(
-                    "WASMVISOR_REQUIRE_BROWSER is set but chromedriver is not on the PATH \
-                     (Debian: apt-get install chromium chromium-driver)"
-                );
+        let plan = browser_plan(
+            find_program("WASMVISOR_CHROMEDRIVER", &["chromedriver"]),
+            std::env::var_os(SKIP_BROWSER),
+        );
+        let driver = match plan {
+            Ok(Some(driver)) => driver,
+            Ok(None) => {
+                eprintln!("skipped, as {SKIP_BROWSER} asks: the dashboard's browser test");
+                return None;
             }
-            eprintln!(
-                "skipped: the dashboard's browser test needs chromedriver and Chromium \
-                 (Debian: apt-get install chromium chromium-driver)"
-            );
-            return None;
+            Err(why) => panic!("{why}"),
         };
         let mut driver = tokio::process::Command::new(driver)
             .arg("--port=0")
