@@ -1,5 +1,6 @@
-//! The compile cache: compiled components kept on disk across hosts, and a
-//! damaged entry rebuilt instead of trusted.
+//! The compile cache: compiled components kept on disk across hosts, read
+//! back by the next host (not just written), and a damaged entry rebuilt
+//! instead of trusted.
 
 use std::path::{Path, PathBuf};
 
@@ -30,14 +31,35 @@ fn entries(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn compiled_plugins_are_cached_and_a_damaged_entry_is_rebuilt() {
+async fn compiled_plugins_are_cached_read_back_and_a_damaged_entry_is_rebuilt() {
     let cache = tempfile::tempdir().unwrap();
     let host = Host::builder().compile_cache(cache.path()).build().unwrap();
     single(&host, "counter", "counter", |c| c).await;
     assert_eq!(call_ok(&host, "counter", "inc").await, "1");
+    let stats = host.compile_cache_stats().unwrap();
+    assert_eq!(
+        (stats.hits, stats.misses),
+        (0, 1),
+        "compiled once, and written"
+    );
     host.shutdown().await;
     let cached = entries(cache.path());
     assert!(!cached.is_empty(), "the compiled plugin is on disk");
+    let written: Vec<Vec<u8>> = cached.iter().map(|e| std::fs::read(e).unwrap()).collect();
+
+    // The next host reads it back instead of compiling again.
+    let host = Host::builder().compile_cache(cache.path()).build().unwrap();
+    single(&host, "counter", "counter", |c| c).await;
+    assert_eq!(call_ok(&host, "counter", "inc").await, "1");
+    let stats = host.compile_cache_stats().unwrap();
+    assert_eq!(
+        (stats.hits, stats.misses),
+        (1, 0),
+        "loaded from the cache, nothing compiled"
+    );
+    host.shutdown().await;
+    let reread: Vec<Vec<u8>> = cached.iter().map(|e| std::fs::read(e).unwrap()).collect();
+    assert_eq!(reread, written, "a hit leaves the entry as it was");
 
     // Damage every entry: the next host must not trust them.
     for entry in &cached {
@@ -46,7 +68,14 @@ async fn compiled_plugins_are_cached_and_a_damaged_entry_is_rebuilt() {
     let host = Host::builder().compile_cache(cache.path()).build().unwrap();
     single(&host, "counter", "counter", |c| c).await;
     assert_eq!(call_ok(&host, "counter", "inc").await, "1");
+    let stats = host.compile_cache_stats().unwrap();
+    assert_eq!(
+        (stats.hits, stats.misses),
+        (0, 1),
+        "a damaged entry is not a hit"
+    );
     host.shutdown().await;
+    assert_eq!(Host::new().unwrap().compile_cache_stats(), None);
     for entry in &cached {
         assert_ne!(
             std::fs::read(entry).unwrap(),

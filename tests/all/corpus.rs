@@ -395,7 +395,12 @@ async fn bad_admin_requests_get_clear_refusals_and_the_host_keeps_serving() {
     for (method, path, status, code) in [
         ("GET", "/v1/nothing-here", 404, "not-found"),
         ("DELETE", "/v1/actors/counter", 405, "method-not-allowed"),
-        ("POST", "/v1/dead-letters/not-a-number/replay", 400, "bad-request"),
+        (
+            "POST",
+            "/v1/dead-letters/not-a-number/replay",
+            400,
+            "bad-request",
+        ),
         ("GET", "/v1/events?since=yesterday", 400, "bad-request"),
         ("POST", "/v1/actors/nobody/call", 404, "not-found"),
         ("POST", "/v1/actors/%FF%FE/call", 400, "bad-request"),

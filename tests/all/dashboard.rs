@@ -207,7 +207,10 @@ fn a_missing_browser_fails_the_test_unless_skipping_is_asked_for() {
     let driver = PathBuf::from("/usr/bin/chromedriver");
     assert_eq!(browser_plan(Some(driver.clone()), None), Ok(Some(driver)));
     let refused = browser_plan(None, None).unwrap_err();
-    assert!(refused.contains("apt-get install chromium chromium-driver"), "{refused}");
+    assert!(
+        refused.contains("apt-get install chromium chromium-driver"),
+        "{refused}"
+    );
     assert!(refused.contains(SKIP_BROWSER), "{refused}");
     assert!(browser_plan(None, Some("0".into())).is_err());
     assert!(browser_plan(None, Some("".into())).is_err());

@@ -47,6 +47,17 @@ struct HostInner {
     supervisors: Mutex<Vec<SupervisorRef>>,
 }
 
+/// How a host's compile cache has done (see
+/// [`Host::compile_cache_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct CompileCacheStats {
+    /// Components loaded from the cache, not compiled.
+    pub hits: u64,
+    /// Components compiled, then written to the cache.
+    pub misses: u64,
+}
+
 /// Builds a [`Host`].
 #[derive(Default)]
 pub struct HostBuilder {
@@ -424,6 +435,24 @@ impl Host {
 
     fn events(&self) -> &EventBus {
         &self.inner.context.actor.events
+    }
+
+    /// How the compile cache ([`HostBuilder::compile_cache`]) has done since
+    /// this host was built: components loaded from it, and compiled then
+    /// written to it. `None` without a cache.
+    pub fn compile_cache_stats(&self) -> Option<CompileCacheStats> {
+        let cache = self
+            .inner
+            .context
+            .actor
+            .engines
+            .settings()
+            .compile_cache
+            .as_ref()?;
+        Some(CompileCacheStats {
+            hits: cache.cache_hits() as u64,
+            misses: cache.cache_misses() as u64,
+        })
     }
 
     /// How many guest instances (wasmtime stores) exist right now. With

@@ -94,7 +94,7 @@ pub use self::dead_letters::DeadLetter;
 pub use self::error::{CallError, ChildError, CrashReason, Error, ExitReason};
 pub use self::events::Event;
 pub use self::health::HealthStatus;
-pub use self::host::{Host, HostBuilder};
+pub use self::host::{CompileCacheStats, Host, HostBuilder};
 pub use self::runtime::{Plugin, PluginExports};
 pub use self::spec::{
     AutoShutdown, Backoff, Capabilities, ChildKind, ChildSpec, HealthSpec, Limits, RestartType,
