@@ -115,3 +115,33 @@ async fn a_check_stuck_behind_a_long_message_counts_as_late() {
     assert!(reason.starts_with("no answer within 100 ms"), "{reason}");
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_check_that_hangs_is_cut_off_at_the_health_timeout_not_the_call_timeout() {
+    let host = Host::new().unwrap();
+    single(&host, "vitals", "vitals", |c| {
+        c.health(
+            HealthSpec::default()
+                .interval(Duration::from_millis(20))
+                .timeout(Duration::from_millis(150))
+                .threshold(1000),
+        )
+    })
+    .await;
+    let vitals = host.actor("vitals").unwrap();
+    call_ok(&host, "vitals", "hang").await;
+    // One hanging check ends the instance, far below the threshold: an
+    // interrupted instance is never entered again.
+    wait_until("the cut-off check restarts it", || {
+        vitals.info().restarts == 1
+    })
+    .await;
+    let Some(ExitReason::HealthCheckFailed(reason)) = vitals.info().last_exit else {
+        panic!("unexpected exit: {:?}", vitals.info().last_exit);
+    };
+    // The health check's own timeout, not the 5 s call timeout.
+    assert_eq!(reason, "no answer within 150 ms: the check was cut off");
+    // The new instance does not hang, and answers.
+    assert_eq!(call_ok(&host, "vitals", "ping").await, "pong");
+    host.shutdown().await;
+}

@@ -8,6 +8,8 @@
 //!   checks answer;
 //! - `busy MS`: keeps working for MS milliseconds before it answers (a
 //!   health check due meanwhile waits, and is late);
+//! - `hang`: every later check never answers (it spins until the host cuts
+//!   it off at the check's timeout);
 //! - `ping`: replies `pong`.
 
 use std::time::{Duration, Instant};
@@ -16,12 +18,14 @@ use wasmvisor_guest::{Error, Health, Plugin};
 
 struct Vitals {
     mood: Health,
+    hang: bool,
 }
 
 impl Default for Vitals {
     fn default() -> Self {
         Self {
             mood: Health::Healthy,
+            hang: false,
         }
     }
 }
@@ -40,6 +44,9 @@ impl Plugin for Vitals {
             Health::Unhealthy(reason.to_owned())
         } else if text == "ping" {
             return Ok("pong");
+        } else if text == "hang" {
+            self.hang = true;
+            return Ok("ok");
         } else if let Some(ms) = text.strip_prefix("busy ") {
             let ms: u64 = ms
                 .parse()
@@ -51,13 +58,16 @@ impl Plugin for Vitals {
             return Ok("done");
         } else {
             return Err(Error::msg(format!(
-                "unknown message `{text}`; try `healthy`, `degraded REASON`, `unhealthy REASON` or `ping`"
+                "unknown message `{text}`; try `healthy`, `degraded REASON`, `unhealthy REASON`, `busy MS`, `hang` or `ping`"
             )));
         };
         Ok("ok")
     }
 
     fn health(&self) -> Health {
+        while self.hang {
+            std::hint::spin_loop();
+        }
         self.mood.clone()
     }
 }

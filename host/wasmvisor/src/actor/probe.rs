@@ -18,6 +18,9 @@ pub(crate) enum Probe {
     Passed,
     /// The check trapped: the instance is gone.
     Crashed(CrashReason),
+    /// The check ran past its timeout and was cut off, so the instance is
+    /// gone too (the reason).
+    CutOff(String),
     /// The failures in a row reached the threshold (the last failure).
     FailedTooOften(String),
 }
@@ -65,22 +68,34 @@ impl HealthProbe {
         shared: &ActorShared,
         events: &EventBus,
     ) -> Probe {
-        let status = match instance.check_health().await {
+        let (status, cut_off) = match instance.check_health(spec.timeout).await {
             None => return Probe::Passed,
-            Some(Ok(status)) => status,
+            Some(Ok(status)) => {
+                // A health check observes; whatever it wrote is not kept.
+                instance.discard_changes();
+                let late = due.elapsed();
+                let status = if late > spec.timeout {
+                    HealthStatus::Unhealthy(format!(
+                        "no answer within {} ms (answered after {} ms)",
+                        millis(spec.timeout),
+                        millis(late)
+                    ))
+                } else {
+                    status
+                };
+                (status, false)
+            }
+            // Cut off at its own deadline: wasmtime never lets an interrupted
+            // instance be entered again, so it cannot count as one failure
+            // among the threshold and go on (S18).
+            Some(Err(CrashReason::DeadlineExceeded { .. })) => {
+                let reason = format!(
+                    "no answer within {} ms: the check was cut off",
+                    millis(spec.timeout)
+                );
+                (HealthStatus::Unhealthy(reason), true)
+            }
             Some(Err(crash)) => return Probe::Crashed(crash),
-        };
-        // A health check observes; whatever it wrote is not kept.
-        instance.discard_changes();
-        let late = due.elapsed();
-        let status = if late > spec.timeout {
-            HealthStatus::Unhealthy(format!(
-                "no answer within {} ms (answered after {} ms)",
-                millis(spec.timeout),
-                millis(late)
-            ))
-        } else {
-            status
         };
         let failed_too_often = self.failures.record(&status, spec.threshold);
         let changed = {
@@ -97,11 +112,15 @@ impl HealthProbe {
                 status: status.clone(),
             });
         }
+        let last = || match &status {
+            HealthStatus::Unhealthy(reason) => reason.clone(),
+            other => other.to_string(),
+        };
+        if cut_off {
+            return Probe::CutOff(last());
+        }
         if failed_too_often {
-            let last = match &status {
-                HealthStatus::Unhealthy(reason) => reason.clone(),
-                other => other.to_string(),
-            };
+            let last = last();
             return Probe::FailedTooOften(format!(
                 "{last} ({} checks in a row)",
                 self.failures.in_a_row()

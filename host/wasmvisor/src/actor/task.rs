@@ -308,6 +308,8 @@ impl ActorTask {
                     match checked {
                         Probe::Passed => {}
                         Probe::Crashed(crash) => return Served::Exited(exit_for(crash)),
+                        // The instance cannot be entered again: no graceful stop.
+                        Probe::CutOff(why) => return Served::Exited(ExitReason::HealthCheckFailed(why)),
                         Probe::FailedTooOften(last) => {
                             // No snapshot of an unhealthy instance: the next one
                             // would only restore what made this one sick.

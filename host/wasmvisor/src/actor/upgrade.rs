@@ -50,7 +50,7 @@ pub(crate) async fn upgrade(
     };
     // Kept aside while the health check runs, whose own writes are dropped.
     let init_writes = new.take_changes();
-    match new.check_health().await {
+    match new.check_health(core.spec.health.timeout).await {
         None | Some(Ok(HealthStatus::Healthy | HealthStatus::Degraded(_))) => {}
         Some(Ok(status)) => return refused(format!("its first health check said {status}")),
         Some(Err(crash)) => return refused(format!("its first health check crashed: {crash}")),

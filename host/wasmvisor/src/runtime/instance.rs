@@ -39,6 +39,8 @@ pub(crate) struct Instance {
     snapshot: Option<snapshot::Guest>,
     job: Option<job::Guest>,
     call_timeout: Duration,
+    /// The deadline of the call in progress (or the last one).
+    armed: Duration,
     deadlines: Arc<Deadlines>,
     kill: Arc<KillSwitch>,
 }
@@ -123,6 +125,7 @@ impl Instance {
                 snapshot: exports.3,
                 job: exports.4,
                 call_timeout,
+                armed: call_timeout,
                 deadlines: engine.settings().deadlines.clone(),
                 kill: params.kill.clone(),
             },
@@ -176,10 +179,15 @@ impl Instance {
         self.finish(result)
     }
 
-    /// Runs the health check, if the plugin exports one.
-    pub(crate) async fn check_health(&mut self) -> Option<Result<HealthStatus, CrashReason>> {
+    /// Runs the health check, if the plugin exports one, cut off after
+    /// `timeout` (the health check's own, not the call timeout): running
+    /// past it is [`CrashReason::DeadlineExceeded`] with that limit.
+    pub(crate) async fn check_health(
+        &mut self,
+        timeout: Duration,
+    ) -> Option<Result<HealthStatus, CrashReason>> {
         let health = self.health.clone()?;
-        self.arm();
+        self.arm_for(timeout);
         let deadline = self.deadline();
         let result = {
             let call = pin!(health.call_check(&mut self.store));
@@ -259,7 +267,7 @@ impl Instance {
     }
 
     fn arm(&mut self) {
-        arm(&mut self.store, self.call_timeout);
+        self.arm_for(self.call_timeout);
     }
 
     /// The deadline of the call in progress.
@@ -267,7 +275,10 @@ impl Instance {
         self.store.data().deadline
     }
 
+    /// Arms the store for a call of at most `timeout`, the limit a
+    /// deadline crash of this call then names.
     fn arm_for(&mut self, timeout: Duration) {
+        self.armed = timeout;
         arm(&mut self.store, timeout);
     }
 
@@ -277,7 +288,7 @@ impl Instance {
 
     fn finish<T>(&mut self, result: wasmtime::Result<T>) -> Result<T, CrashReason> {
         self.disarm();
-        result.map_err(|error| classify(error, self.store.data(), self.call_timeout))
+        result.map_err(|error| classify(error, self.store.data(), self.armed))
     }
 }
 
@@ -290,14 +301,15 @@ fn health_status(status: WitHealthStatus) -> HealthStatus {
     }
 }
 
-/// Turns a trap (or a fatal host error) into the reason reported for the crash.
-fn classify(error: wasmtime::Error, data: &StoreData, call_timeout: Duration) -> CrashReason {
+/// Turns a trap (or a fatal host error) into the reason reported for the
+/// crash; `deadline` is the limit the call was armed with.
+fn classify(error: wasmtime::Error, data: &StoreData, deadline: Duration) -> CrashReason {
     if error.is::<Killed>() {
         return CrashReason::Killed;
     }
     if error.is::<DeadlineExceeded>() {
         return CrashReason::DeadlineExceeded {
-            limit_ms: millis(call_timeout),
+            limit_ms: millis(deadline),
         };
     }
     if let Some(limit) = error.downcast_ref::<MemoryLimitExceeded>() {
@@ -334,7 +346,7 @@ fn classify(error: wasmtime::Error, data: &StoreData, call_timeout: Duration) ->
             limit: data.fuel.unwrap_or(u64::MAX),
         },
         Some(Trap::Interrupt) => CrashReason::DeadlineExceeded {
-            limit_ms: millis(call_timeout),
+            limit_ms: millis(deadline),
         },
         Some(trap) => CrashReason::Trap(trap.to_string()),
         None => CrashReason::Trap(format!("{error:#}")),

@@ -10,8 +10,15 @@ use super::limits::check_duration;
 pub struct HealthSpec {
     /// Time between probes. Default: 10 s.
     pub interval: Duration,
-    /// How late a probe's answer may be, counted from when it was due.
-    /// Default: 1 s.
+    /// How long a check may take. An answer later than this, counted from
+    /// when the check was due (so a check that waited behind a long message
+    /// is late), is a failure. The check call itself runs under this as its
+    /// deadline, not under the call timeout of
+    /// [`Limits`](crate::Limits::call_timeout): one that runs past it is cut
+    /// off, and as an interrupted instance is never entered again, the
+    /// instance ends at once with
+    /// [`ExitReason::HealthCheckFailed`](crate::ExitReason::HealthCheckFailed),
+    /// whatever the count. Default: 1 s.
     pub timeout: Duration,
     /// Failures in a row that make the host restart the instance. Default: 3.
     pub threshold: u32,
