@@ -191,3 +191,57 @@ async fn a_significant_permanent_child_is_rejected() {
         "{error}"
     );
 }
+
+/// An operator's restart (`wasmvisor restart`, the admin API's
+/// `POST /v1/actors/NAME/restart`) of a dynamic child: a fresh instance of
+/// the same child, its state kept; it used to delete the child (terminate,
+/// then a restart_child that a dynamic supervisor does not support).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operators_restart_of_a_dynamic_child_restarts_it_and_keeps_it() {
+    use wasmvisor_admin::{Action, AdminClient, AdminServer};
+
+    let host = Host::new().unwrap();
+    let counter = plugin(&host, "counter").await;
+    let pool = supervise(&host, SupervisorSpec::dynamic("pool")).await;
+    let first = pool
+        .start_child(ChildSpec::new("worker", counter))
+        .await
+        .unwrap();
+    assert_eq!(call_ok(&host, "worker", "inc").await, "1");
+    let server = AdminServer::start(host.clone(), "127.0.0.1:0".parse().unwrap(), "t")
+        .await
+        .unwrap();
+    let admin = AdminClient::new(&server.addr().to_string(), Some("t".into()));
+
+    admin.act("worker", Action::Restart).await.unwrap();
+    let children = pool.which_children();
+    assert_eq!(children.len(), 1, "{children:?}");
+    assert_eq!(children[0].name, "worker");
+    assert_eq!(children[0].status, ActorStatus::Running);
+    assert!(
+        children[0]
+            .instance
+            .is_some_and(|instance| instance != first)
+    );
+    assert_eq!(children[0].restarts, 0, "not counted as a crash's restart");
+    assert_eq!(
+        call_ok(&host, "worker", "get").await,
+        "1",
+        "its state is kept"
+    );
+    assert_eq!(
+        pool.restart_budget().used,
+        0,
+        "not counted toward the intensity"
+    );
+
+    // The same call on the host's API, and for an unknown child.
+    let again = pool.restart_running("worker").await.unwrap();
+    assert!(children[0].instance.is_some_and(|before| before != again));
+    assert_eq!(
+        pool.restart_running("nobody").await,
+        Err(ChildError::NotFound("nobody".into()))
+    );
+    server.stop().await;
+    host.shutdown().await;
+}

@@ -129,10 +129,7 @@ async fn act(State(state): State<AppState>, Path(name): Path<String>, action: Ac
         return call_error(&CallError::NotFound(name));
     };
     let done = match action {
-        Action::Restart => match supervisor.terminate_child(&name).await {
-            Ok(()) => supervisor.restart_child(&name).await.map(drop),
-            Err(error) => Err(error),
-        },
+        Action::Restart => supervisor.restart_running(&name).await.map(drop),
         Action::Stop => supervisor.terminate_child(&name).await,
         Action::Start => supervisor.restart_child(&name).await.map(drop),
     };

@@ -172,6 +172,25 @@ impl SupervisorRef {
         self.ask(|reply| Command::RestartChild { id, reply }).await
     }
 
+    /// The operator's restart: stops the child `id` by its shutdown spec if
+    /// it runs (or cancels its pending restart), and starts a fresh instance
+    /// of it at once, on a static or a dynamic supervisor alike (OTP has no
+    /// such call: `terminate_child` then `restart_child` would delete a
+    /// dynamic child). Not a crash: it counts neither toward the intensity
+    /// nor in the child's restarts. Returns the new instance's id. Cancelling
+    /// a group's pending restart leaves the siblings that waited for it
+    /// undefined, as `terminate_child` does.
+    ///
+    /// # Errors
+    ///
+    /// [`ChildError::NotFound`], and [`ChildError::StartFailed`]: the child
+    /// is then left undefined (a dynamic one is removed).
+    pub async fn restart_running(&self, id: &str) -> Result<u64, ChildError> {
+        let id = id.to_owned();
+        self.ask(|reply| Command::RestartRunning { id, reply })
+            .await
+    }
+
     /// Switches the worker `id` to another version of its plugin without
     /// losing a message. When it runs, this is a hot upgrade between two
     /// messages: the running instance is snapshotted and its state
@@ -262,6 +281,10 @@ pub(crate) enum Command {
         reply: Reply<()>,
     },
     RestartChild {
+        id: String,
+        reply: Reply<u64>,
+    },
+    RestartRunning {
         id: String,
         reply: Reply<u64>,
     },

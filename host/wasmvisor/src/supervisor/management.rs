@@ -121,20 +121,7 @@ impl SupervisorTask {
         let index = self
             .index_of(id)
             .ok_or_else(|| ChildError::NotFound(id.to_owned()))?;
-        let cancels_a_group_restart = self.children[index].state == ChildState::Restarting
-            && self.strategy != Strategy::OneForOne;
-        self.stop_one(index).await;
-        if cancels_a_group_restart {
-            // The siblings were waiting for this child's restart: they stay down.
-            for i in 0..self.children.len() {
-                if i != index && self.children[i].state == ChildState::Restarting {
-                    self.park(
-                        i,
-                        &format!("its group restart was cancelled (terminate_child `{id}`)"),
-                    );
-                }
-            }
-        }
+        self.stop_cancelling(index, "terminate_child").await;
         let reason = "terminated by its supervisor (terminate_child)";
         if self.children[index].spec.restart == RestartType::Temporary || self.policy.dynamic {
             let _ = self.remove(index, reason).await;
@@ -150,6 +137,50 @@ impl SupervisorTask {
             Ok(instance) => Ok(instance),
             Err(reason) => {
                 self.park(index, &format!("restart_child failed: {reason}"));
+                Err(ChildError::StartFailed {
+                    id: id.to_owned(),
+                    reason,
+                })
+            }
+        }
+    }
+
+    /// Stops the child at `index` by its shutdown spec, or cancels its
+    /// pending restart; when that restart was a group's (one-for-all,
+    /// rest-for-one), the siblings waiting for it stay down (undefined), as
+    /// `what` cancelled it.
+    async fn stop_cancelling(&mut self, index: usize, what: &str) {
+        let cancels_a_group_restart = self.children[index].state == ChildState::Restarting
+            && self.strategy != Strategy::OneForOne;
+        self.stop_one(index).await;
+        if cancels_a_group_restart {
+            let id = self.children[index].spec.id.clone();
+            for i in 0..self.children.len() {
+                if i != index && self.children[i].state == ChildState::Restarting {
+                    self.park(
+                        i,
+                        &format!("its group restart was cancelled ({what} `{id}`)"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// See [`SupervisorRef::restart_running`](super::SupervisorRef::restart_running).
+    pub(crate) async fn restart_running(&mut self, id: &str) -> Result<u64, ChildError> {
+        let index = self
+            .index_of(id)
+            .ok_or_else(|| ChildError::NotFound(id.to_owned()))?;
+        self.stop_cancelling(index, "restart by hand").await;
+        match self.start_one(index, false).await {
+            Ok(instance) => Ok(instance),
+            Err(reason) => {
+                let why = format!("restarted by hand, it failed to start: {reason}");
+                if self.policy.dynamic {
+                    drop(self.remove(index, &why));
+                } else {
+                    self.park(index, &why);
+                }
                 Err(ChildError::StartFailed {
                     id: id.to_owned(),
                     reason,

@@ -103,6 +103,9 @@ impl SupervisorTask {
                     Command::RestartChild { id, reply } => {
                         let _ = reply.send(self.restart_child(&id).await);
                     }
+                    Command::RestartRunning { id, reply } => {
+                        let _ = reply.send(self.restart_running(&id).await);
+                    }
                     Command::DeleteChild { id, reply } => {
                         let _ = reply.send(self.delete_child(&id).await);
                     }
