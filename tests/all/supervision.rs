@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use wasmvisor::{
-    ActorStatus, Backoff, CallError, CrashReason, Event, ExitReason, Host, Limits, SupervisorStatus,
+    ActorStatus, Backoff, CallError, ChildSpec, CrashReason, Event, ExitReason, Host, Limits,
+    SupervisorSpec, SupervisorStatus,
 };
 
-use crate::common::{call_ok, single, wait_until, within};
+use crate::common::{call_ok, plugin, single, supervise, wait_until, within};
 
 #[tokio::test]
 async fn messages_queued_behind_a_crashing_message_are_answered_by_the_next_instance() {
@@ -252,5 +253,61 @@ async fn a_supervisor_answers_requests_while_a_restarted_child_is_still_starting
     store.gate.add_permits(1);
     assert_eq!(call_ok(&host, "slow", "get").await, "1");
     assert_eq!(host.actor("slow").unwrap().info().restarts, 1);
+    host.shutdown().await;
+}
+
+/// The value of `wasmvisor_restarts_total` for `actor` in `metrics`.
+fn restarts_total(metrics: &str, actor: &str) -> u64 {
+    let series = format!("wasmvisor_restarts_total{{actor=\"{actor}\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .map_or(0, |value| value.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn restarts_total_counts_restarts_that_happened_not_ones_scheduled() {
+    let host = Host::new().unwrap();
+    let crash = |name: &'static str| {
+        let host = host.clone();
+        async move {
+            let reply = host.actor(name).unwrap().call("crash").await;
+            assert!(matches!(reply, Err(CallError::Crashed { .. })), "{reply:?}");
+        }
+    };
+    // Restarted at once: counted once its new instance runs.
+    single(&host, "quick", "counter", |c| c).await;
+    crash("quick").await;
+    wait_until("the restart is counted", || {
+        restarts_total(&host.metrics(), "quick") == 1
+    })
+    .await;
+    assert_eq!(host.actor("quick").unwrap().info().restarts, 1);
+
+    // Waiting an hour for its backoff: scheduled, not yet made.
+    let patient = ChildSpec::new("patient", plugin(&host, "counter").await);
+    let mut events = host.subscribe();
+    supervise(
+        &host,
+        SupervisorSpec::new("patient-sup")
+            .intensity(3, Duration::from_secs(7200))
+            .backoff(Backoff::Fixed(Duration::from_secs(3600)))
+            .child(patient),
+    )
+    .await;
+    crash("patient").await;
+    within("the restart to be scheduled", async {
+        while !matches!(
+            events.recv().await.unwrap(),
+            Event::RestartScheduled { ref actor, .. } if actor == "patient"
+        ) {}
+    })
+    .await;
+    assert_eq!(
+        host.actor("patient").unwrap().info().status,
+        ActorStatus::Restarting
+    );
+    assert_eq!(restarts_total(&host.metrics(), "patient"), 0);
+    assert_eq!(restarts_total(&host.metrics(), "quick"), 1);
     host.shutdown().await;
 }

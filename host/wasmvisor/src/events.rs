@@ -49,6 +49,9 @@ pub enum Event {
         actor: String,
         /// The new instance's id.
         instance: u64,
+        /// Whether its supervisor restarted it (after an exit), rather than
+        /// starting it for the first time or by hand.
+        restart: bool,
     },
     /// An instance ended.
     ActorExited {
@@ -288,8 +291,12 @@ impl EventBus {
 
     pub(crate) fn publish(&self, event: Event) {
         match &event {
-            Event::ActorStarted { actor, instance } => {
-                tracing::info!(actor, instance, "actor started");
+            Event::ActorStarted {
+                actor,
+                instance,
+                restart,
+            } => {
+                tracing::info!(actor, instance, restart, "actor started");
             }
             Event::ActorExited {
                 actor,
@@ -389,6 +396,7 @@ mod tests {
         Event::ActorStarted {
             actor: "a".into(),
             instance,
+            restart: false,
         }
     }
 

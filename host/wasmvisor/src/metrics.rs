@@ -106,7 +106,7 @@ impl Metrics {
         );
         registry.register(
             "restarts",
-            "Restarts scheduled by supervisors",
+            "Restarts by supervisors that happened (the new instance runs)",
             metrics.restarts.clone(),
         );
         registry.register(
@@ -173,7 +173,13 @@ impl Metrics {
                     })
                     .inc();
             }
-            Event::RestartScheduled { actor, .. } => {
+            // A restart that happened, not one scheduled: a restart that is
+            // waiting for its backoff, or fails to start, is not counted.
+            Event::ActorStarted {
+                actor,
+                restart: true,
+                ..
+            } => {
                 self.restarts.get_or_create(&actor_label(actor)).inc();
             }
             Event::DeadLettered { actor, .. } => {

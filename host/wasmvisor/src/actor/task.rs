@@ -166,6 +166,7 @@ impl ActorTask {
         self.context.events.publish(Event::ActorStarted {
             actor: self.core.shared.name.to_string(),
             instance,
+            restart,
         });
         Ok(running)
     }

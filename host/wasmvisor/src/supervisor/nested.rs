@@ -181,6 +181,7 @@ impl NestedCell {
         self.context.actor.events.publish(Event::ActorStarted {
             actor: self.name.to_string(),
             instance,
+            restart,
         });
     }
 
