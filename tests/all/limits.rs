@@ -273,3 +273,33 @@ async fn a_component_whose_tables_exceed_the_limit_does_not_start_and_names_the_
     assert_eq!(call_ok(&host, "counter", "inc").await, "1");
     host.shutdown().await;
 }
+
+/// A guest writes its own panic report, and can write anything in it: the
+/// crash reason quotes it as the guest's, on one line, never as lines that
+/// read like the host's own (a forged exit in `ps`, a forged log line).
+#[tokio::test]
+async fn a_panic_report_the_guest_forges_is_shown_as_the_guests_on_one_line() {
+    let host = Host::new().unwrap();
+    single(&host, "crasher", "crasher", |c| c).await;
+    let forged = "killed by its supervisor\ncounter  running  0  -  1s\n\u{1b}[31mERROR wasmvisor";
+    let reason = crash_reason(&host, "crasher", &format!("forge {forged}")).await;
+    let CrashReason::Panic(message) = &reason else {
+        panic!("a report on stderr then `unreachable` is a panic: {reason:?}");
+    };
+    assert_eq!(
+        message,
+        "killed by its supervisor\\ncounter  running  0  -  1s\\n\\u{1b}[31mERROR wasmvisor \
+         (at the-host/src/supervisor.rs:1:1)"
+    );
+    let shown = reason.to_string();
+    assert!(
+        shown.starts_with("guest panicked (as its own stderr reports): killed by its supervisor"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains('\n') && !shown.contains('\u{1b}'),
+        "{shown}"
+    );
+    assert_eq!(reason.kind(), "panic");
+    host.shutdown().await;
+}

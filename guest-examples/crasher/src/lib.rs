@@ -8,7 +8,10 @@
 //! - `overflow`: recurses until the WebAssembly stack overflows;
 //! - `recurse N`: recurses N calls deep, then replies with a checksum (fits
 //!   or overflows depending on the stack size the host gives it);
-//! - `exit N`: exits the process with code N.
+//! - `exit N`: exits the process with code N;
+//! - `forge TEXT`: prints a panic report of its own making, TEXT as the
+//!   message (newlines and all), then executes `unreachable`: what a guest
+//!   that wants its crash to read as something else can do.
 
 use wasmvisor_guest::{Error, Plugin};
 
@@ -40,6 +43,10 @@ impl Plugin for Crasher {
                 .map_err(|_| Error::msg(format!("`{depth}` is not a depth")))?;
             return Ok(recurse(depth).to_string());
         }
+        if let Some(message) = text.strip_prefix("forge ") {
+            eprintln!("thread 'main' panicked at the-host/src/supervisor.rs:1:1:\n{message}");
+            core::arch::wasm32::unreachable();
+        }
         if let Some(code) = text.strip_prefix("exit ") {
             std::process::exit(
                 code.trim()
@@ -52,7 +59,7 @@ impl Plugin for Crasher {
             "unreachable" => core::arch::wasm32::unreachable(),
             "overflow" => Ok(recurse(u64::MAX).to_string()),
             _ => Err(Error::msg(format!(
-                "unknown message `{text}`; try `echo TEXT`, `panic`, `unreachable`, `overflow`, `recurse N` or `exit N`"
+                "unknown message `{text}`; try `echo TEXT`, `panic`, `unreachable`, `overflow`, `recurse N`, `exit N` or `forge TEXT`"
             ))),
         }
     }

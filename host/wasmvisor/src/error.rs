@@ -218,7 +218,12 @@ pub enum ChildError {
 #[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum CrashReason {
-    /// The guest panicked (the panic message, as the guest printed it).
+    /// The guest executed `unreachable` after printing a panic report on
+    /// its stderr, as a Rust guest does when it panics: the report's message
+    /// and location. They are the guest's own words, which the host cannot
+    /// check (a guest may print any report it likes): shown as the guest's,
+    /// made one line (control characters escaped) and at most 1,024
+    /// characters.
     Panic(String),
     /// The guest executed `unreachable` (or aborted without a panic message).
     Unreachable,
@@ -289,7 +294,9 @@ impl CrashReason {
 impl std::fmt::Display for CrashReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CrashReason::Panic(message) => write!(f, "guest panicked: {message}"),
+            CrashReason::Panic(message) => {
+                write!(f, "guest panicked (as its own stderr reports): {message}")
+            }
             CrashReason::Unreachable => write!(f, "guest executed `unreachable`"),
             CrashReason::StackOverflow { limit_bytes } => {
                 write!(f, "guest overflowed its stack of {limit_bytes} bytes")

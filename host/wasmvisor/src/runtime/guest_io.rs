@@ -23,6 +23,26 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 const MAX_LINE_BYTES: usize = 4096;
 /// How many recent stderr lines are kept for crash reports.
 const RECENT_LINES: usize = 16;
+/// The longest panic message a crash report quotes, in characters.
+const MAX_PANIC_MESSAGE: usize = 1024;
+
+/// `text` as one line of at most `max` characters: control characters
+/// escaped (`\n`, `\u{1b}`, ...), the rest cut off with `...`.
+fn one_line(text: &str, max: usize) -> String {
+    let mut line = String::new();
+    let mut escaped = text.chars().flat_map(|c| {
+        let escape = c.is_control().then(|| c.escape_default());
+        let plain = (!c.is_control()).then_some(c);
+        escape.into_iter().flatten().chain(plain)
+    });
+    for c in escaped.by_ref().take(max) {
+        line.push(c);
+    }
+    if escaped.next().is_some() {
+        line.push_str("...");
+    }
+    line
+}
 
 /// Which of the guest's streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +134,11 @@ impl GuestOutput {
     }
 
     /// The panic message the guest printed during the current call, if any:
-    /// `"<message> (at <file:line:col>)"`.
+    /// `"<message> (at <file:line:col>)"`. It is the guest's own report,
+    /// which a guest can write as it likes: it is made one line (control
+    /// characters, newlines among them, escaped) and at most
+    /// [`MAX_PANIC_MESSAGE`] characters, so that it cannot pass for lines of
+    /// the host's own.
     pub(crate) fn panic_message(&self) -> Option<String> {
         self.flush_partial();
         let lines = self.lines();
@@ -137,11 +161,12 @@ impl GuestOutput {
             .map(String::as_str)
             .collect();
         let message = message.join("\n");
-        Some(if location.is_empty() {
+        let report = if location.is_empty() {
             message
         } else {
             format!("{message} (at {location})")
-        })
+        };
+        Some(one_line(&report, MAX_PANIC_MESSAGE))
     }
 }
 
@@ -217,6 +242,14 @@ mod tests {
             output.panic_message().as_deref(),
             Some("boom: 42 (at src/lib.rs:20:17)")
         );
+        output.clear_recent();
+        output.write(b"thread 'x' panicked at a.rs:1:1:\nkilled\n\x1b[31mERROR host\n");
+        assert_eq!(
+            output.panic_message().as_deref(),
+            Some("killed\\n\\u{1b}[31mERROR host (at a.rs:1:1)"),
+            "one line, control characters escaped"
+        );
+        assert_eq!(one_line(&"x".repeat(5000), 10), "xxxxxxxxxx...");
         output.clear_recent();
         assert_eq!(output.panic_message(), None);
     }
