@@ -1,5 +1,5 @@
-//! Dynamic supervisors (S13: worker pools and batch jobs) and significant
-//! children with auto-shutdown (S14).
+//! Dynamic supervisors (worker pools and batch jobs) and significant
+//! children with auto-shutdown: S13 and S14 of `docs/design/supervision.md`.
 
 use std::sync::Arc;
 

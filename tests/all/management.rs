@@ -1,5 +1,6 @@
-//! The management API and its error cases (OTP's `child_adm`, S12), and the
-//! intensity and backoff rules (S5, S17) under paused time.
+//! The management API and its error cases (OTP's `child_adm`), and the
+//! intensity and backoff rules under paused time: S12, S5 and S17 of
+//! `docs/design/supervision.md`.
 
 use std::time::Duration;
 

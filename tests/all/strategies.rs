@@ -1,5 +1,6 @@
 //! Strategies, group restarts and restart types (OTP's `supervisor_SUITE`:
-//! `one_for_all`, `rest_for_one`, `temporary_bystander`, S7 and S8).
+//! `one_for_all`, `rest_for_one`, `temporary_bystander`; S7 and S8 of
+//! `docs/design/supervision.md`).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! Property tests of the supervisor against a model of the OTP rules in
-//! `supervision-semantics.md` (S4 restart types, S5 intensity, S7 strategies
+//! `docs/design/supervision.md` (S4 restart types, S5 intensity, S7 strategies
 //! and group restarts, S12 the management calls): random supervisors and
 //! random sequences of crashes, normal exits and management calls; after
 //! every step the real supervisor's children, their instances, its restart

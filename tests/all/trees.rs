@@ -1,5 +1,6 @@
 //! Supervision trees: supervisors as children, escalation (OTP's
-//! `rest_for_one_escalation`, `tree`, S9) and shutdown order across levels.
+//! `rest_for_one_escalation`, `tree`; S9 of `docs/design/supervision.md`) and
+//! shutdown order across levels.
 
 use std::time::Duration;
 
