@@ -12,6 +12,7 @@ mod cli;
 mod compile_cache;
 mod corpus;
 mod dashboard;
+mod docs;
 mod durability;
 mod dynamic;
 mod hand_off;

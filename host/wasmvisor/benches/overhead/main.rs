@@ -64,16 +64,13 @@ use std::time::Duration;
 
 use crate::directory::directory_start;
 use crate::durable::durable_commits;
-use crate::harness::guest;
-use crate::harness::on_one_worker_thread;
+use crate::harness::{guest, on_one_worker_thread};
 use crate::health::health_sweep;
 use crate::languages::languages;
-use crate::memory::IDLE_MEMORY_CHILD;
-use crate::memory::idle_memory;
-use crate::memory::idle_memory_child;
-use crate::report::Rows;
-use crate::report::render;
-use crate::report::with_measurements;
+use crate::memory::{IDLE_MEMORY_CHILD, idle_memory, idle_memory_child};
+use crate::report::{
+    README_BEGIN, README_END, Rows, readme_rows, render, with_measurements, with_section,
+};
 use crate::restart::restart;
 use crate::round_trip::round_trip;
 use crate::throughput::throughput;
@@ -180,6 +177,15 @@ async fn run() {
     let page = std::fs::read_to_string(&out).unwrap_or_default();
     std::fs::write(&out, with_measurements(&page, &table)).unwrap();
     println!("\nwritten to {}", out.display());
+    let readme = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let front = std::fs::read_to_string(&readme).unwrap();
+    let quoted = with_section(&front, README_BEGIN, README_END, &readme_rows(&table))
+        .expect("the README has the markers of its performance figures");
+    std::fs::write(&readme, quoted).unwrap();
+    println!(
+        "its rows of the README's figures copied into {}",
+        readme.display()
+    );
 }
 
 /// The instance pool of the hosts and floors that run a few instances.

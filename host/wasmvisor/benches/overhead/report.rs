@@ -59,11 +59,54 @@ pub(crate) const END: &str = "<!-- measured by `just bench`: end -->\n";
 /// `page` with the part between the markers replaced by `measured` (the
 /// whole page, if it has no markers).
 pub(crate) fn with_measurements(page: &str, measured: &str) -> String {
-    match (page.find(BEGIN), page.find(END)) {
-        (Some(begin), Some(end)) if begin < end => {
-            format!("{}{BEGIN}{measured}{}", &page[..begin], &page[end..])
+    with_section(page, BEGIN, END, measured)
+        .unwrap_or_else(|| format!("# Benchmarks\n\n{BEGIN}{measured}{END}"))
+}
+
+/// The markers around the README's performance figures: rows of the table
+/// above, copied as they are (a test checks that each is one of the page's).
+pub(crate) const README_BEGIN: &str =
+    "<!-- rows of docs/benchmarks.md, copied there by `just bench`: begin -->\n";
+pub(crate) const README_END: &str =
+    "<!-- rows of docs/benchmarks.md, copied there by `just bench`: end -->\n";
+
+/// The rows the README quotes, by how their `what` begins: one per target.
+const README_ROWS: [&str; 5] = [
+    "round trip, read-only message",
+    "throughput, 1 actor on 2 cores (floor: raw calls to 1 instance",
+    "throughput, 100 actors",
+    "restart p50, instance pool less the crashing call",
+    "resident memory per idle actor (10000 actors",
+];
+
+/// The README's figures: the table's header and the [`README_ROWS`] of
+/// `table` (the rendered page section), line for line.
+pub(crate) fn readme_rows(table: &str) -> String {
+    let lines: Vec<&str> = table.lines().collect();
+    let header = lines
+        .iter()
+        .position(|line| line.starts_with("| what |"))
+        .map_or(&[][..], |at| &lines[at..at + 2]);
+    let rows = README_ROWS.iter().filter_map(|start| {
+        lines
+            .iter()
+            .find(|line| line.starts_with(&format!("| {start}")))
+    });
+    header
+        .iter()
+        .chain(rows)
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+/// `page` with the part between `begin` and `end` replaced by `content`;
+/// `None` if the page lacks the markers.
+pub(crate) fn with_section(page: &str, begin: &str, end: &str, content: &str) -> Option<String> {
+    match (page.find(begin), page.find(end)) {
+        (Some(at), Some(until)) if at < until => {
+            Some(format!("{}{begin}{content}{}", &page[..at], &page[until..]))
         }
-        _ => format!("# Benchmarks\n\n{BEGIN}{measured}{END}"),
+        _ => None,
     }
 }
 
@@ -91,7 +134,7 @@ pub(crate) fn render(rows: &[Row], group_commit_gain: f64, cache_gain: f64) -> S
         })
         .unwrap_or_else(|| "unknown memory".into());
     let mut table = format!(
-        "Measured by `just bench` (`host/benches/overhead.rs`, release build) on {cpu}, {} cores, \
+        "Measured by `just bench` (`host/wasmvisor/benches/overhead/`, release build) on {cpu}, {} cores, \
          {memory}. Each floor is measured in the same run: raw wasmtime on an engine with the \
          host's settings (a typed call, an `InstancePre` instantiation of the same component), \
          and raw redb commits of one row each with `Durability::Immediate`. A ratio is \
