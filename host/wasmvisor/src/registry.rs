@@ -2,7 +2,7 @@
 //!
 //! A name maps to the actor's [`ActorRef`], whose mailbox outlives every
 //! instance, so a name stays valid across restarts: a call made while the
-//! actor restarts waits in the mailbox for the next instance. Names are
+//! actor restarts waits for the next instance. Names are
 //! released when the actor's supervisor stops (S15 of
 //! `docs/design/supervision.md`).
 //!
