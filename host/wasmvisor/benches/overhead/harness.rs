@@ -119,7 +119,7 @@ pub(crate) async fn start_counters(host: &Host, plugin: &Plugin, prefix: &str, c
 
 pub(crate) fn guest(name: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../guest-examples/target/wasm32-wasip2/release")
+        .join("../../guest-examples/target/wasm32-wasip2/release")
         .join(format!("{name}.wasm"));
     assert!(
         path.is_file(),
