@@ -61,12 +61,13 @@ pub enum Error {
         context: String,
         /// The underlying error.
         #[source]
-        source: anyhow::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
 impl Error {
     pub(crate) fn host(context: impl Into<String>, source: impl Into<anyhow::Error>) -> Self {
+        let source: anyhow::Error = source.into();
         Error::Host {
             context: context.into(),
             source: source.into(),

@@ -39,6 +39,19 @@ pub struct RecordedEvent {
 }
 
 /// Something that happened to an actor or a supervisor.
+///
+/// ```no_run
+/// # async fn example(host: wasmvisor::Host) {
+/// use wasmvisor::{Event, ExitReason};
+///
+/// let mut events = host.subscribe();
+/// while let Ok(event) = events.recv().await {
+///     if let Event::ActorExited { actor, reason: ExitReason::Crash(crash), .. } = &event {
+///         eprintln!("{actor} crashed: {crash} ({})", crash.kind());
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 #[non_exhaustive]

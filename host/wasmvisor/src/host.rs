@@ -58,7 +58,21 @@ pub struct CompileCacheStats {
     pub misses: u64,
 }
 
-/// Builds a [`Host`].
+/// Builds a [`Host`]: its state store and its engine settings. Every
+/// setting has a default, named in its method's docs.
+///
+/// ```no_run
+/// # fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// use wasmvisor::{Host, RedbStateStore};
+///
+/// let host = Host::builder()
+///     .state_store(RedbStateStore::open("state.redb")?) // default: in memory
+///     .compile_cache("compiled") // default: compile at every start
+///     .instance_pool(1_000) // default: map memory per instance
+///     .max_actors(1_000) // default: no cap
+///     .build()?;
+/// # drop(host); Ok(()) }
+/// ```
 #[derive(Default)]
 pub struct HostBuilder {
     state_store: Option<Arc<dyn StateStore>>,

@@ -21,6 +21,23 @@ use crate::spec::ChildKind;
 /// A handle to an actor. Cheap to clone, `Send + Sync`, and valid across
 /// restarts of the actor: messages sent while it restarts wait for the next
 /// instance.
+///
+/// ```no_run
+/// # async fn example(host: wasmvisor::Host) -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use wasmvisor::CallError;
+///
+/// let counter = host.actor("counter").ok_or("no counter")?;
+/// let reply = counter.call("inc").await?; // waits for the reply
+/// counter.cast("inc").await?; // waits only for room in the mailbox
+/// match tokio::time::timeout(Duration::from_secs(1), counter.call("get")).await {
+///     Ok(Ok(count)) => println!("{}", String::from_utf8_lossy(&count)),
+///     Ok(Err(CallError::Crashed { reason, .. })) => println!("crashed: {reason}"),
+///     Ok(Err(other)) => println!("no reply: {other}"),
+///     Err(_) => println!("no reply within a second (the message is still handled)"),
+/// }
+/// # drop(reply); Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct ActorRef {
     pub(crate) core: Arc<ActorCore>,

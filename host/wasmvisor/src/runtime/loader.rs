@@ -55,7 +55,16 @@ pub(crate) fn read_plugin_file(path: &Path) -> Result<Vec<u8>, String> {
 pub(crate) const HANDLER_INTERFACE: &str = "wasmvisor:plugin/handler@0.1.0";
 
 /// A compiled, checked plugin component, ready to be instantiated any number
-/// of times. Cheap to clone.
+/// of times. Cheap to clone. Load one with
+/// [`Host::load_plugin_file`](crate::Host::load_plugin_file) or
+/// [`Host::load_plugin`](crate::Host::load_plugin).
+///
+/// ```no_run
+/// # async fn example(host: wasmvisor::Host) -> Result<(), Box<dyn std::error::Error>> {
+/// let plugin = host.load_plugin_file("counter.wasm").await?;
+/// println!("version {}, health check: {}", plugin.version(), plugin.exports().health);
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Plugin {
     inner: Arc<PluginInner>,

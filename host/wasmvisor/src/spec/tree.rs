@@ -34,6 +34,22 @@ pub(crate) enum Runs {
 
 /// One supervised child: an actor (which plugin, under which name) or a
 /// nested supervisor, and how it is restarted and stopped.
+///
+/// ```no_run
+/// # fn example(plugin: wasmvisor::Plugin) {
+/// use std::time::Duration;
+/// use wasmvisor::{Capabilities, ChildSpec, HealthSpec, Limits, RestartType, Shutdown};
+///
+/// let child = ChildSpec::new("indexer", plugin)
+///     .restart(RestartType::Transient) // restarted only after a crash
+///     .shutdown(Shutdown::Timeout(Duration::from_secs(10)))
+///     .limits(Limits::default().memory_bytes(128 << 20).call_timeout(Duration::from_secs(2)))
+///     .health(HealthSpec::default().interval(Duration::from_secs(5)))
+///     .capabilities(Capabilities::new().dir("data", "/data", true))
+///     .redelivery(3) // a crashing message is tried 3 times, then dead-lettered
+///     .config("mode", "fast"); // handed to `init`
+/// # drop(child); }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ChildSpec {
     pub(crate) id: String,
@@ -208,6 +224,23 @@ impl ChildSpec {
 }
 
 /// A supervisor: its children, strategy, restart intensity and backoff.
+///
+/// ```no_run
+/// # fn example(store: wasmvisor::Plugin, index: wasmvisor::Plugin) {
+/// use std::time::Duration;
+/// use wasmvisor::{Backoff, ChildSpec, Strategy, SupervisorSpec};
+///
+/// // The store and its index restart together; more than 3 restarts in
+/// // 10 s and the supervisor gives up, which its parent sees as an exit.
+/// let core = SupervisorSpec::new("core")
+///     .strategy(Strategy::OneForAll)
+///     .intensity(3, Duration::from_secs(10))
+///     .backoff(Backoff::Fixed(Duration::from_millis(200)))
+///     .child(ChildSpec::new("store", store))
+///     .child(ChildSpec::new("index", index));
+/// let app = SupervisorSpec::new("app").child(ChildSpec::supervisor(core));
+/// # drop(app); }
+/// ```
 #[derive(Debug, Clone)]
 pub struct SupervisorSpec {
     pub(crate) name: String,

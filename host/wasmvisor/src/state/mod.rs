@@ -132,6 +132,39 @@ impl StateError {
 /// - **Durability:** once `commit` has returned `Ok`, the changes survive
 ///   whatever the backend promises to survive (a durable backend: a crash of
 ///   the process; the memory backend: restarts of actors only).
+///
+/// A backend of your own, checked against the contract and handed to a host:
+///
+/// ```no_run
+/// use wasmvisor::state::{Changes, CommittedState, conformance};
+/// use wasmvisor::{Host, MemoryStateStore, StateError, StateStore};
+///
+/// /// A store that logs every commit, over the memory store.
+/// struct Logged(MemoryStateStore);
+///
+/// #[async_trait::async_trait]
+/// impl StateStore for Logged {
+///     async fn load(&self, actor: &str) -> Result<CommittedState, StateError> {
+///         self.0.load(actor).await
+///     }
+///     async fn commit(&self, actor: &str, changes: Changes) -> Result<u64, StateError> {
+///         let version = self.0.commit(actor, changes).await?;
+///         println!("{actor} is at version {version}");
+///         Ok(version)
+///     }
+///     async fn delete(&self, actor: &str) -> Result<(), StateError> {
+///         self.0.delete(actor).await
+///     }
+///     async fn actors(&self) -> Result<Vec<(String, u64)>, StateError> {
+///         self.0.actors().await
+///     }
+/// }
+///
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// conformance::check(&Logged(MemoryStateStore::new())).await?;
+/// let host = Host::builder().state_store(Logged(MemoryStateStore::new())).build()?;
+/// # drop(host); Ok(()) }
+/// ```
 #[async_trait::async_trait]
 pub trait StateStore: Send + Sync + 'static {
     /// Reads the committed state of `actor`.

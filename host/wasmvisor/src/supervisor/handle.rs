@@ -17,7 +17,24 @@ use crate::runtime::{KillSwitch, Plugin};
 use crate::spec::{ChildKind, ChildSpec, Strategy};
 use crate::util::lock;
 
-/// A handle to a running supervisor. Cheap to clone.
+/// A handle to a running supervisor: its status and children, and OTP's
+/// management calls. Cheap to clone.
+///
+/// ```no_run
+/// # async fn example(host: wasmvisor::Host, plugin: wasmvisor::Plugin)
+/// # -> Result<(), Box<dyn std::error::Error>> {
+/// use wasmvisor::{ChildSpec, SupervisorSpec};
+///
+/// let pool = host.start_supervisor(SupervisorSpec::dynamic("pool")).await?;
+/// pool.start_child(ChildSpec::new("worker-1", plugin)).await?;
+/// for child in pool.which_children() {
+///     println!("{} {} ({} restarts)", child.name, child.status, child.restarts);
+/// }
+/// println!("{} restarts left", pool.restart_budget().left());
+/// pool.terminate_child("worker-1").await?; // a dynamic child goes away
+/// pool.stop().await;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct SupervisorRef {
     pub(crate) shared: Arc<SupervisorShared>,
