@@ -30,51 +30,48 @@ fn entries(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// Runs a host with the compile cache in `cache` on the counter until it
+/// answers, and returns how its cache did: (hits, misses).
+async fn host_on(cache: &Path) -> (u64, u64) {
+    let host = Host::builder().compile_cache(cache).build().unwrap();
+    single(&host, "counter", "counter", |c| c).await;
+    assert_eq!(call_ok(&host, "counter", "inc").await, "1");
+    let stats = host.compile_cache_stats().unwrap();
+    host.shutdown().await;
+    (stats.hits, stats.misses)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn compiled_plugins_are_cached_read_back_and_a_damaged_entry_is_rebuilt() {
     let cache = tempfile::tempdir().unwrap();
-    let host = Host::builder().compile_cache(cache.path()).build().unwrap();
-    single(&host, "counter", "counter", |c| c).await;
-    assert_eq!(call_ok(&host, "counter", "inc").await, "1");
-    let stats = host.compile_cache_stats().unwrap();
     assert_eq!(
-        (stats.hits, stats.misses),
+        host_on(cache.path()).await,
         (0, 1),
         "compiled once, and written"
     );
-    host.shutdown().await;
     let cached = entries(cache.path());
     assert!(!cached.is_empty(), "the compiled plugin is on disk");
-    let written: Vec<Vec<u8>> = cached.iter().map(|e| std::fs::read(e).unwrap()).collect();
+    let contents =
+        || -> Vec<Vec<u8>> { cached.iter().map(|e| std::fs::read(e).unwrap()).collect() };
+    let written = contents();
 
     // The next host reads it back instead of compiling again.
-    let host = Host::builder().compile_cache(cache.path()).build().unwrap();
-    single(&host, "counter", "counter", |c| c).await;
-    assert_eq!(call_ok(&host, "counter", "inc").await, "1");
-    let stats = host.compile_cache_stats().unwrap();
     assert_eq!(
-        (stats.hits, stats.misses),
+        host_on(cache.path()).await,
         (1, 0),
         "loaded from the cache, nothing compiled"
     );
-    host.shutdown().await;
-    let reread: Vec<Vec<u8>> = cached.iter().map(|e| std::fs::read(e).unwrap()).collect();
-    assert_eq!(reread, written, "a hit leaves the entry as it was");
+    assert_eq!(contents(), written, "a hit leaves the entry as it was");
 
     // Damage every entry: the next host must not trust them.
     for entry in &cached {
         std::fs::write(entry, b"not a compiled component").unwrap();
     }
-    let host = Host::builder().compile_cache(cache.path()).build().unwrap();
-    single(&host, "counter", "counter", |c| c).await;
-    assert_eq!(call_ok(&host, "counter", "inc").await, "1");
-    let stats = host.compile_cache_stats().unwrap();
     assert_eq!(
-        (stats.hits, stats.misses),
+        host_on(cache.path()).await,
         (0, 1),
         "a damaged entry is not a hit"
     );
-    host.shutdown().await;
     assert_eq!(Host::new().unwrap().compile_cache_stats(), None);
     for entry in &cached {
         assert_ne!(
