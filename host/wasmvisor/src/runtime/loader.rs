@@ -5,7 +5,7 @@
 //! instance of it (the first start and every restart) comes from the same
 //! cached `InstancePre`, so a restart does no compiling, linking or export
 //! lookups. A plugin whose limits ask for a stack size other than the
-//! default runs on another engine (see `engine`), and is compiled for it on
+//! default runs on another engine (see `engines`), and is compiled for it on
 //! the first start that needs it, then cached the same way.
 //!
 //! Each way a file can be wrong gets its own message naming the file, the
