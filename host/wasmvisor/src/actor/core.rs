@@ -32,8 +32,9 @@ pub(crate) struct ActorCore {
     /// Where the instance's exits go (to the supervisor).
     pub(crate) exits: mpsc::UnboundedSender<Exit>,
     // The parts of the `ActorContext` that handling a message needs, not the
-    // context itself: every handle holds the core, and the context's
-    // registry holds every handle, so the whole host would keep itself alive.
+    // context itself: every handle holds the core, and the context's peers
+    // (the registry) hold every handle, so the whole host would keep itself
+    // alive.
     pub(crate) state_store: Arc<dyn StateStore>,
     pub(crate) events: EventBus,
     pub(crate) metrics: Arc<Metrics>,
