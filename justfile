@@ -29,9 +29,9 @@ guests: guests-rust tools
         -w plugin-with-health componentize app -o ../target/wasm32-wasip2/release/pycounter.wasm
     @command -v npm >/dev/null || { \
         echo "error: npm (Node.js 18 or later) is needed for the JavaScript guest; Debian: apt-get install nodejs npm" >&2; exit 1; }
-    # `npm install`, not `npm ci`: npm leaves other platforms' optional binaries out of the
-    # lock file, and `npm ci` then refuses it as out of sync.
-    cd guest-examples/js-counter && { test -d node_modules || npm install --no-audit --no-fund; } && npm run --silent build
+    # `npm ci`: exactly the committed lock, which lists every platform's optional binaries (made
+    # by `npm install` without node_modules), so that a build leaves the tree as it was.
+    cd guest-examples/js-counter && { test -d node_modules || npm ci --no-audit --no-fund; } && npm run --silent build
     # The C guest: clang-19, wasi-libc and wit-bindgen-cli are installed when missing (apt-get needs
     # root; otherwise the script prints the command), then build.sh says what is still missing.
     guest-examples/c-counter/install-toolchain.sh
