@@ -394,6 +394,7 @@ async fn bad_admin_requests_get_clear_refusals_and_the_host_keeps_serving() {
     let long_path = format!("/v1/actors/{}", "n".repeat(10_000));
     for (method, path, status, code) in [
         ("GET", "/v1/nothing-here", 404, "not-found"),
+        ("GET", "/no/such/path", 404, "not-found"),
         ("DELETE", "/v1/actors/counter", 405, "method-not-allowed"),
         (
             "POST",
