@@ -165,6 +165,8 @@ struct SlowToLoad {
     armed: std::sync::atomic::AtomicBool,
     waiting: std::sync::atomic::AtomicBool,
     gate: tokio::sync::Semaphore,
+    /// Whether a load let through the gate fails (once).
+    fail_at_gate: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait::async_trait]
@@ -177,6 +179,13 @@ impl wasmvisor::StateStore for SlowToLoad {
         if actor == self.actor && self.armed.load(Ordering::SeqCst) {
             self.waiting.store(true, Ordering::SeqCst);
             let _permit = self.gate.acquire().await.unwrap();
+            self.waiting.store(false, Ordering::SeqCst);
+            if self.fail_at_gate.swap(false, Ordering::SeqCst) {
+                return Err(wasmvisor::StateError::Backend {
+                    context: "loading".to_owned(),
+                    source: "the disk is gone".into(),
+                });
+            }
         }
         self.inner.load(actor).await
     }
@@ -213,6 +222,7 @@ async fn a_supervisor_answers_requests_while_a_restarted_child_is_still_starting
         armed: false.into(),
         waiting: false.into(),
         gate: tokio::sync::Semaphore::new(0),
+        fail_at_gate: false.into(),
     });
     let host = Host::builder()
         .shared_state_store(store.clone())
@@ -253,6 +263,94 @@ async fn a_supervisor_answers_requests_while_a_restarted_child_is_still_starting
     store.gate.add_permits(1);
     assert_eq!(call_ok(&host, "slow", "get").await, "1");
     assert_eq!(host.actor("slow").unwrap().info().restarts, 1);
+    host.shutdown().await;
+}
+
+/// The child a restart does not wait for is restarting, not running, until
+/// its new instance runs (S6): listings and management calls made while its
+/// start is held at a gate see it so, and when that start fails, the usual
+/// retry follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_whose_restart_is_still_starting_is_seen_restarting() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use wasmvisor::{ChildError, ChildSpec, Event, SupervisorSpec};
+
+    let store = Arc::new(SlowToLoad {
+        inner: wasmvisor::MemoryStateStore::new(),
+        actor: "slow",
+        armed: false.into(),
+        waiting: false.into(),
+        gate: tokio::sync::Semaphore::new(0),
+        fail_at_gate: false.into(),
+    });
+    let host = Host::builder()
+        .shared_state_store(store.clone())
+        .build()
+        .unwrap();
+    let counter = crate::common::plugin(&host, "counter").await;
+    let supervisor = crate::common::supervise(
+        &host,
+        SupervisorSpec::new("sup").child(ChildSpec::new("slow", counter.clone())),
+    )
+    .await;
+    assert_eq!(call_ok(&host, "slow", "inc").await, "1");
+    let mut events = host.subscribe();
+
+    store.armed.store(true, Ordering::SeqCst);
+    let crashed = host.actor("slow").unwrap().call("crash").await;
+    assert!(
+        matches!(crashed, Err(CallError::Crashed { .. })),
+        "{crashed:?}"
+    );
+    wait_until("the restart waits for its state", || {
+        store.waiting.load(Ordering::SeqCst)
+    })
+    .await;
+    let listed = &supervisor.which_children()[0];
+    assert_eq!(listed.status, ActorStatus::Restarting, "{listed:?}");
+    assert_eq!(listed.instance, None);
+    assert_eq!(supervisor.count_children().active, 0);
+    assert!(
+        matches!(
+            supervisor.restart_child("slow").await,
+            Err(ChildError::Restarting(_))
+        ),
+        "restart_child sees it restarting"
+    );
+    assert!(
+        matches!(
+            supervisor.start_child(ChildSpec::new("slow", counter.clone())).await,
+            Err(ChildError::AlreadyPresent(_))
+        ),
+        "start_child sees it present, not started"
+    );
+
+    // That start fails: it is retried, as any failed restart is.
+    store.fail_at_gate.store(true, Ordering::SeqCst);
+    store.armed.store(false, Ordering::SeqCst);
+    store.gate.add_permits(1);
+    within("the failed start is reported and retried", async {
+        loop {
+            if let Event::RestartFailed { actor, reason } = events.recv().await.unwrap() {
+                assert_eq!(actor, "slow");
+                assert!(reason.contains("the disk is gone"), "{reason}");
+                break;
+            }
+        }
+    })
+    .await;
+    assert_eq!(call_ok(&host, "slow", "get").await, "1");
+    let listed = &supervisor.which_children()[0];
+    assert_eq!(listed.status, ActorStatus::Running);
+    assert_eq!(listed.restarts, 1);
+    assert!(
+        matches!(
+            supervisor.restart_child("slow").await,
+            Err(ChildError::Running(_))
+        ),
+        "running once it runs"
+    );
     host.shutdown().await;
 }
 

@@ -7,6 +7,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::handle::ChildHandle;
+use crate::actor::ActorStatus;
 use crate::spec::ChildSpec;
 
 pub(crate) struct Child {
@@ -30,11 +31,41 @@ impl Child {
         self.up_since = Some(Instant::now());
         self.last_start_failure = None;
     }
+
+    /// Its state as a management call must see it: a start nobody waited
+    /// for is `Running` once the child shows that instance running, and
+    /// `Restarting` until then.
+    pub(crate) fn settled(&self) -> ChildState {
+        match self.state {
+            ChildState::Starting(instance) => {
+                let status = self.handle.shared.lock();
+                if status.state == ActorStatus::Running && status.instance == Some(instance) {
+                    ChildState::Running(instance)
+                } else {
+                    ChildState::Restarting
+                }
+            }
+            state => state,
+        }
+    }
+
+    /// The instance that is (or is becoming) the child's current one: its
+    /// exits and start failures are not stale (S16).
+    pub(crate) fn current_instance(&self) -> Option<u64> {
+        match self.state {
+            ChildState::Running(instance) | ChildState::Starting(instance) => Some(instance),
+            ChildState::Restarting | ChildState::Undefined => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ChildState {
     Running(u64),
+    /// Asked to start this instance by a restart that does not wait for it
+    /// (`SupervisorTask::restart_unawaited`): restarting, as every listing
+    /// and management call sees it, until the child shows it running.
+    Starting(u64),
     Restarting,
     /// Not running and not going to be restarted (OTP's `undefined` pid).
     Undefined,

@@ -19,7 +19,7 @@ use crate::spec::{ChildSpec, RestartType, Runs, Strategy};
 impl SupervisorTask {
     pub(crate) async fn start_child(&mut self, spec: ChildSpec) -> Result<u64, ChildError> {
         if let Some(index) = self.index_of(&spec.id) {
-            return Err(match self.children[index].state {
+            return Err(match self.children[index].settled() {
                 ChildState::Running(instance) => ChildError::AlreadyStarted {
                     id: spec.id,
                     instance,
@@ -210,9 +210,11 @@ impl SupervisorTask {
         let index = self
             .index_of(id)
             .ok_or_else(|| ChildError::NotFound(id.to_owned()))?;
-        match self.children[index].state {
+        match self.children[index].settled() {
             ChildState::Running(_) => Err(ChildError::Running(id.to_owned())),
-            ChildState::Restarting => Err(ChildError::Restarting(id.to_owned())),
+            ChildState::Restarting | ChildState::Starting(_) => {
+                Err(ChildError::Restarting(id.to_owned()))
+            }
             ChildState::Undefined => Ok(index),
         }
     }

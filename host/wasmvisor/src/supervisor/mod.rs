@@ -29,11 +29,12 @@
 //!   the range is started, even one that was undefined. If one fails to
 //!   start, the ones already started stay up and the retry applies the
 //!   strategy again. The supervisor waits for each child of a restart to
-//!   run before it starts the next, but not for the last: that one counts
-//!   as running at once, and reports only a failure to start, which is
-//!   then handled as if the supervisor had waited (so a restart does not
-//!   wake the supervisor's task a second time, on the way to its first
-//!   answer).
+//!   run before it starts the next, but not for the last: that one is
+//!   *starting* (restarting, to every listing and management call) until
+//!   it shows its new instance running, and reports only a failure to
+//!   start, which is then handled as if the supervisor had waited (so a
+//!   restart does not wake the supervisor's task a second time, on the way
+//!   to its first answer).
 //! - Every restart *attempt* is recorded in one window per supervisor (a
 //!   group restart counts once); the attempt that would make more than
 //!   `max_restarts` within `within` is not made: the supervisor stops every

@@ -25,7 +25,7 @@ impl Child {
         if let Some(timer) = self.timer.take() {
             timer.abort();
         }
-        let running = matches!(self.state, ChildState::Running(_));
+        let running = self.current_instance().is_some();
         self.up_since = None;
         self.state = ChildState::Undefined;
         if !running {

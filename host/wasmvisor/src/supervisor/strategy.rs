@@ -23,7 +23,7 @@ impl SupervisorTask {
         let Some(index) = self.index_of(&failure.child) else {
             return;
         };
-        if self.children[index].state == ChildState::Running(failure.instance) {
+        if self.children[index].current_instance() == Some(failure.instance) {
             self.children[index].up_since = None;
             self.restart_failed(index, failure.reason);
         }
@@ -47,7 +47,7 @@ impl SupervisorTask {
         let index = self.index_of(&exit.child)?;
         let within = self.within;
         let child = &mut self.children[index];
-        if child.state != ChildState::Running(exit.instance) {
+        if child.current_instance() != Some(exit.instance) {
             // A stale exit of an instance that is no longer current.
             return None;
         }
@@ -93,7 +93,7 @@ impl SupervisorTask {
     /// `auto_shutdown` says so.
     pub(crate) async fn auto_shutdown(&mut self, finished: &str) -> Option<SupervisorStatus> {
         let any_left = self.children.iter().any(|c| {
-            c.spec.significant && matches!(c.state, ChildState::Running(_) | ChildState::Restarting)
+            c.spec.significant && !matches!(c.state, ChildState::Undefined)
         });
         let shut_down = match self.policy.auto_shutdown {
             AutoShutdown::Never => false,
@@ -195,7 +195,7 @@ impl SupervisorTask {
         // that did start, and start the group again from the top.
         let running_in_group: Vec<String> = self
             .group(index)
-            .filter(|&i| matches!(self.children[i].state, ChildState::Running(_)))
+            .filter(|&i| self.children[i].current_instance().is_some())
             .map(|i| self.children[i].spec.id.clone())
             .collect();
         for sibling in running_in_group.iter().rev() {

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::child::Child;
+use super::child::{Child, ChildState};
 use super::context::SupervisorContext;
 use super::handle::{Command, SupervisorShared};
 use super::status::SupervisorStatus;
-use crate::actor::{Control, Exit, StartFailure, StartReply};
+use crate::actor::{ActorStatus, Control, Exit, StartFailure, StartReply};
 use crate::spec::{Strategy, SupervisorSpec};
 
 pub(crate) struct SupervisorTask {
@@ -138,14 +138,19 @@ impl SupervisorTask {
         Ok(instance)
     }
 
-    /// Restarts the child at `index` without waiting: it counts as running
-    /// from now, and a failure to start comes back on `start_failures`
-    /// (see [`StartReply::Unawaited`]). For the last child of a restart:
-    /// no sibling starts after it.
+    /// Restarts the child at `index` without waiting: it is `Starting`
+    /// (restarting, to every listing) until it shows the new instance
+    /// running, and a failure to start comes back on `start_failures` (see
+    /// [`StartReply::Unawaited`]). For the last child of a restart: no
+    /// sibling starts after it.
     pub(crate) fn restart_unawaited(&mut self, index: usize) -> Result<u64, String> {
+        // Before the start is sent, so that the child's own "running" comes after.
+        self.children[index].handle.shared.lock().state = ActorStatus::Restarting;
         let failures = StartReply::Unawaited(self.start_failures_tx.clone());
         let instance = self.send_start(index, true, failures)?;
-        self.children[index].running(instance);
+        let child = &mut self.children[index];
+        child.running(instance);
+        child.state = ChildState::Starting(instance);
         Ok(instance)
     }
 
