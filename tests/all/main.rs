@@ -18,6 +18,7 @@ mod dynamic;
 mod hand_off;
 mod health;
 mod instance_pool;
+mod kill;
 mod languages;
 mod lifecycle;
 mod limits;

@@ -320,7 +320,9 @@ async fn a_child_whose_restart_is_still_starting_is_seen_restarting() {
     );
     assert!(
         matches!(
-            supervisor.start_child(ChildSpec::new("slow", counter.clone())).await,
+            supervisor
+                .start_child(ChildSpec::new("slow", counter.clone()))
+                .await,
             Err(ChildError::AlreadyPresent(_))
         ),
         "start_child sees it present, not started"

@@ -56,15 +56,20 @@ pub enum Action {
     Stop,
     /// Start a stopped actor.
     Start,
+    /// Kill it (an actor, or a supervisor with its subtree) at once, with
+    /// exit reason `killed`; its supervisor applies its restart type.
+    Kill,
 }
 
 impl Action {
-    /// The action as its path segment says it: `restart`, `stop`, `start`.
+    /// The action as its path segment says it: `restart`, `stop`, `start`,
+    /// `kill`.
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Restart => "restart",
             Action::Stop => "stop",
             Action::Start => "start",
+            Action::Kill => "kill",
         }
     }
 }

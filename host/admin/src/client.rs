@@ -142,7 +142,8 @@ impl AdminClient {
             .map(drop)
     }
 
-    /// Asks the actor's supervisor to restart, stop or start it.
+    /// Asks the actor's supervisor to restart, stop or start it, or kills
+    /// it (an actor or a supervisor).
     ///
     /// # Errors
     ///

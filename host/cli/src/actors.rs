@@ -1,5 +1,5 @@
 //! The commands that talk to one actor of a running host, or list them:
-//! `call`, `cast`, `restart`, `stop`, `start`, `inspect`, `ps`.
+//! `call`, `cast`, `restart`, `stop`, `start`, `kill`, `inspect`, `ps`.
 
 use wasmvisor::ActorInfo;
 use wasmvisor_admin::{Action, AdminClient};
@@ -16,7 +16,7 @@ pub(crate) async fn cast(client: &AdminClient, name: &str, message: String) -> a
     Ok(client.cast(name, message.into_bytes()).await?)
 }
 
-/// `restart`, `stop`, `start`.
+/// `restart`, `stop`, `start`, `kill`.
 pub(crate) async fn act(client: &AdminClient, name: &str, action: Action) -> anyhow::Result<()> {
     Ok(client.act(name, action).await?)
 }

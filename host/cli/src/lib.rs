@@ -6,7 +6,7 @@
 //! | command                                   | module            |
 //! |-------------------------------------------|-------------------|
 //! | `run`                                     | `run.rs`          |
-//! | `call`, `cast`, `restart`, `stop`, `start`, `inspect`, `ps` | `actors.rs` |
+//! | `call`, `cast`, `restart`, `stop`, `start`, `kill`, `inspect`, `ps` | `actors.rs` |
 //! | `events`                                  | `events.rs`       |
 //! | `dead-letters`, `replay`                  | `dead_letters.rs` |
 //! | `dashboard`                               | `dashboard.rs`    |
@@ -86,6 +86,15 @@ enum Command {
     /// Starts the stopped actor NAME.
     Start {
         /// The actor's name.
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Kills the actor or supervisor NAME at once (a supervisor with every
+    /// actor below it), with exit reason `killed`: its supervisor restarts
+    /// it unless it is temporary.
+    Kill {
+        /// The actor's or supervisor's name.
         name: String,
         #[command(flatten)]
         target: Target,
@@ -189,6 +198,9 @@ pub fn main() -> ExitCode {
             }
             Command::Start { name, target } => {
                 actors::act(&target.client(), &name, Action::Start).await
+            }
+            Command::Kill { name, target } => {
+                actors::act(&target.client(), &name, Action::Kill).await
             }
             Command::Inspect { name, target } => actors::inspect(&target.client(), &name).await,
             Command::Events { follow, target } => events::events(&target.client(), follow).await,

@@ -167,6 +167,7 @@ fn router(host: Host, token: &str, stopping: watch::Receiver<bool>) -> Router {
         .route("/v1/actors/{name}/restart", post(routes::restart_actor))
         .route("/v1/actors/{name}/stop", post(routes::stop_actor))
         .route("/v1/actors/{name}/start", post(routes::start_actor))
+        .route("/v1/actors/{name}/kill", post(routes::kill_actor))
         .route("/v1/actors/{name}/state", get(routes::actor_state))
         .route("/v1/dead-letters", get(routes::list_dead_letters))
         .route(

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use wasmvisor::events::RecordedEvent;
-use wasmvisor::{ActorInfo, CallError, DeadLetter, Host, SupervisorRef};
+use wasmvisor::{ActorInfo, CallError, DeadLetter, Host, SupervisorRef, SupervisorStatus};
 
 use super::AppState;
 use super::errors::{call_error, child_error, error_response};
@@ -123,6 +123,44 @@ pub(crate) async fn start_actor(state: State<AppState>, name: Path<String>) -> R
     act(state, name, Action::Start).await
 }
 
+/// `POST /v1/actors/NAME/kill`: NAME is an actor or a supervisor, at any
+/// depth.
+pub(crate) async fn kill_actor(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Response {
+    kill(&state.host, &name).await
+}
+
+/// Kills the actor or supervisor `name`.
+async fn kill(host: &Host, name: &str) -> Response {
+    let killed = if let Some(actor) = host.actor(name) {
+        actor.kill().await.is_some()
+    } else if let Some(supervisor) = supervisor_named(host, name) {
+        supervisor.kill().await == SupervisorStatus::Killed
+    } else {
+        return call_error(&CallError::NotFound(name.to_owned()));
+    };
+    if killed {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        error_response(
+            StatusCode::CONFLICT,
+            ErrorCode::Management,
+            format!("`{name}` is not running: nothing to kill"),
+        )
+    }
+}
+
+/// The running supervisor `name`: a top-level one, or a nested one at any
+/// depth.
+fn supervisor_named(host: &Host, name: &str) -> Option<SupervisorRef> {
+    host.supervisors()
+        .into_iter()
+        .find(|supervisor| supervisor.name() == name)
+        .or_else(|| supervisor_of(host, name)?.0.child_supervisor(name))
+}
+
 /// Asks the supervisor of `name` (at any depth) to act on it.
 async fn act(State(state): State<AppState>, Path(name): Path<String>, action: Action) -> Response {
     let Some((supervisor, _)) = supervisor_of(&state.host, &name) else {
@@ -132,6 +170,8 @@ async fn act(State(state): State<AppState>, Path(name): Path<String>, action: Ac
         Action::Restart => supervisor.restart_running(&name).await.map(drop),
         Action::Stop => supervisor.terminate_child(&name).await,
         Action::Start => supervisor.restart_child(&name).await.map(drop),
+        // Not the supervisor's call: the actor's own, or a supervisor's.
+        Action::Kill => return kill(&state.host, &name).await,
     };
     match done {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),

@@ -53,7 +53,13 @@ pub(crate) struct ActorCore {
     /// the desk (a caller has it) to handle it: counted in the mailbox's
     /// depth, as it was not started.
     pub(crate) taken: AtomicBool,
+    /// Kills asked from outside ([`ActorRef::kill`](super::ActorRef::kill)),
+    /// each answered with the instance it ended, if one ran.
+    pub(crate) kills: mpsc::UnboundedSender<KillRequest>,
 }
+
+/// An outside kill, answered with the instance it ended (`None`: none ran).
+pub(crate) type KillRequest = tokio::sync::oneshot::Sender<Option<u64>>;
 
 impl ActorCore {
     /// Handles one message: answers it, or keeps it for the next instance.
@@ -193,15 +199,13 @@ impl ActorCore {
         });
     }
 
-    /// The answer to a message whose instance its supervisor killed: the
-    /// actor was stopped, the message did not crash it (no redelivery, no
+    /// The answer to a message whose instance was killed (by its supervisor,
+    /// or from outside): the message did not crash it (no redelivery, no
     /// dead letter).
     pub(crate) fn killed_mid_message(&self) -> CallError {
         CallError::Stopped {
             actor: self.shared.name.to_string(),
-            reason: "killed by its supervisor while handling this message \
-                     (its writes were discarded)"
-                .to_owned(),
+            reason: "killed while handling this message (its writes were discarded)".to_owned(),
         }
     }
 

@@ -58,6 +58,29 @@ impl ActorRef {
         &self.core.shared.name
     }
 
+    /// Kills the running instance at once, even in the middle of a message
+    /// (OTP's `exit(Pid, kill)`): no `shutdown` export, no snapshot, the
+    /// message's writes discarded and its caller answered
+    /// [`CallError::Stopped`]. The exit reason is
+    /// [`ExitReason::Killed`](crate::ExitReason::Killed), abnormal: the
+    /// supervisor applies the restart type (a permanent or transient child
+    /// is restarted, and the restart counts toward the intensity; a
+    /// temporary one is removed and its name released). Returns once the
+    /// instance is gone and its exit reported, with the id of the instance
+    /// it ended, or `None` when none was running (the actor was starting,
+    /// restarting or stopped).
+    pub async fn kill(&self) -> Option<u64> {
+        if self.core.shared.lock().state != ActorStatus::Running {
+            return None;
+        }
+        let (reply, killed) = oneshot::channel();
+        // Asked first, so that whoever the cut-off call returns to finds
+        // the request waiting.
+        self.core.kills.send(reply).ok()?;
+        self.core.shared.kill.trigger();
+        killed.await.ok().flatten()
+    }
+
     /// Sends `message` and waits for the reply. Waits for room in the mailbox
     /// when it is full, and for the next instance when the actor is
     /// restarting; wrap it in `tokio::time::timeout` to bound the wait.

@@ -33,6 +33,7 @@ pub(crate) fn spawn(
 ) -> ActorChannels {
     let (mailbox_tx, mailbox) = mpsc::channel(spec.limits.mailbox_capacity);
     let (control_tx, control) = mpsc::unbounded_channel();
+    let (kills_tx, kills) = mpsc::unbounded_channel();
     let shared = Arc::new(ActorShared::new(&spec.id));
     shared.lock().version = Some(plugin.version().to_owned());
     let core = Arc::new(ActorCore {
@@ -54,6 +55,7 @@ pub(crate) fn spawn(
         })),
         waiting: Arc::default(),
         taken: AtomicBool::new(false),
+        kills: kills_tx,
     });
     let task = ActorTask {
         core: Arc::clone(&core),
@@ -61,6 +63,7 @@ pub(crate) fn spawn(
         context,
         mailbox,
         control,
+        kills,
         deferred: None,
     };
     tokio::spawn(task.run());

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::context::ActorContext;
 use super::control::Control;
-use super::core::{ActorCore, exit_for};
+use super::core::{ActorCore, KillRequest, exit_for};
 use super::desk::{Desk, SnapshotClock};
 use super::envelope::{Envelope, respond};
 use super::info::ActorStatus;
@@ -31,6 +31,8 @@ pub(crate) struct ActorTask {
     pub(crate) context: ActorContext,
     pub(crate) mailbox: mpsc::Receiver<Envelope>,
     pub(crate) control: mpsc::UnboundedReceiver<Control>,
+    /// Kills asked from outside (see [`ActorRef::kill`](super::ActorRef::kill)).
+    pub(crate) kills: mpsc::UnboundedReceiver<KillRequest>,
     /// A control request taken just as a handed-off message ended the
     /// instance: handled first, once that exit is reported.
     pub(crate) deferred: Option<Control>,
@@ -46,6 +48,8 @@ enum Served {
     Stopped(ExitReason, oneshot::Sender<Option<ExitReason>>),
     /// The supervisor closed the actor for good while it ran.
     Closed(String, Option<oneshot::Sender<()>>),
+    /// Killed from outside: report the exit (`Killed`), then answer.
+    Killed(KillRequest),
 }
 
 impl ActorTask {
@@ -55,9 +59,20 @@ impl ActorTask {
         loop {
             let control = match (self.deferred.take(), &parked) {
                 (Some(control), _) => Some(control),
-                (None, None) => self.control.recv().await,
+                (None, None) => tokio::select! {
+                    control = self.control.recv() => control,
+                    // No instance runs: nothing to kill.
+                    Some(kill) = self.kills.recv() => {
+                        let _ = kill.send(None);
+                        continue;
+                    }
+                },
                 (None, Some(reason)) => tokio::select! {
                     control = self.control.recv() => control,
+                    Some(kill) = self.kills.recv() => {
+                        let _ = kill.send(None);
+                        continue;
+                    }
                     Some(envelope) = self.mailbox.recv() => {
                         respond(envelope.reply, Err(CallError::Stopped {
                             actor: self.core.shared.name.to_string(),
@@ -96,6 +111,10 @@ impl ActorTask {
                                 drop(done);
                                 return;
                             }
+                            Served::Killed(kill) => {
+                                self.core.report_exit(instance, ExitReason::Killed);
+                                let _ = kill.send(Some(instance));
+                            }
                         }
                     }
                     Err(reason) => reply.send(&self.core.shared.name, instance, Err(reason)),
@@ -132,14 +151,6 @@ impl ActorTask {
         // The supervisor is gone without closing us (it panicked): do not
         // leave callers waiting forever.
         self.close("its supervisor is gone".to_owned()).await;
-    }
-
-    /// The next control request: the deferred one first.
-    async fn next_control(&mut self) -> Option<Control> {
-        match self.deferred.take() {
-            Some(control) => Some(control),
-            None => self.control.recv().await,
-        }
     }
 
     async fn start(&mut self, instance: u64, restart: bool) -> Result<Instance, String> {
@@ -190,17 +201,27 @@ impl ActorTask {
         let ended = self.core.desk.lock().await.instance.take();
         drop(ended);
         match served {
-            // The supervisor killed it mid-call, and its stop request is
-            // waiting: answer that instead of reporting a crash.
+            // Killed mid-call, by the supervisor (whose stop request is
+            // waiting: answer that instead of reporting a crash) or from
+            // outside (whose request is waiting).
             Served::Exited(ExitReason::Crash(CrashReason::Killed)) => self.after_kill().await,
             served => served,
         }
     }
 
-    /// Waits for the stop (or close) that came with a kill.
+    /// Waits for the stop (or close) that came with a kill, or the outside
+    /// kill request behind it.
     async fn after_kill(&mut self) -> Served {
         loop {
-            match self.next_control().await {
+            let control = match self.deferred.take() {
+                Some(control) => Some(control),
+                None => tokio::select! {
+                    biased;
+                    control = self.control.recv() => control,
+                    Some(kill) = self.kills.recv() => return Served::Killed(kill),
+                },
+            };
+            match control {
                 Some(Control::Stop { reply, .. }) => {
                     return Served::Stopped(ExitReason::Killed, reply);
                 }
@@ -295,6 +316,21 @@ impl ActorTask {
                         }
                     }
                 },
+                Some(kill) = self.kills.recv() => {
+                    let mut desk = core.desk.lock().await;
+                    match desk.ended.take() {
+                        // Ended in a caller's hands: by this kill (which it
+                        // left for us to report), or by itself first (which
+                        // it reported).
+                        Some(CrashReason::Killed) | None => {}
+                        Some(_) => {
+                            let _ = kill.send(None);
+                            return Served::Reported;
+                        }
+                    }
+                    drop(desk.instance.take());
+                    return Served::Killed(kill);
+                }
                 due = probe.due() => {
                     let mut desk = core.desk.lock().await;
                     if let Some(crash) = desk.ended.take() {

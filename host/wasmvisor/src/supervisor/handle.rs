@@ -250,10 +250,30 @@ impl SupervisorRef {
         self.stopped().await;
     }
 
+    /// Kills the supervisor and its whole subtree at once (OTP's
+    /// `exit(Sup, kill)`): every child is killed, whatever its shutdown spec,
+    /// nested supervisors' children too, and every name is released. The
+    /// supervisor ends [`SupervisorStatus::Killed`]; a nested one is, to its
+    /// parent, a child that exited with
+    /// [`ExitReason::Killed`](crate::ExitReason::Killed), abnormal, so the
+    /// parent applies its restart type (a permanent or transient child
+    /// supervisor is restarted with its initial children). Returns once
+    /// everything is stopped; a supervisor that already ended returns at
+    /// once.
+    pub async fn kill(&self) -> SupervisorStatus {
+        self.kill_children();
+        let (reply, done) = oneshot::channel();
+        if self.commands.send(Command::Kill { reply }).is_ok() {
+            // An error means the task ended meanwhile: ended either way.
+            let _ = done.await;
+        }
+        self.stopped().await
+    }
+
     /// Kills every child this supervisor is stopping (or will stop) at once,
     /// whatever their shutdown specs: its own parent's shutdown timeout ran
-    /// out, or its parent kills it brutally.
-    pub(crate) fn kill(&self) {
+    /// out, or it (or its parent) is killed.
+    pub(crate) fn kill_children(&self) {
         self.shared.kill.trigger();
     }
 
@@ -283,6 +303,9 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T, ChildError>>;
 
 pub(crate) enum Command {
     Stop {
+        reply: oneshot::Sender<()>,
+    },
+    Kill {
         reply: oneshot::Sender<()>,
     },
     RestartDue {

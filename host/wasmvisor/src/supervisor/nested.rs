@@ -119,7 +119,7 @@ impl NestedCell {
                             biased;
                             () = &mut stopped => ExitReason::Shutdown,
                             () = self.shared.kill.triggered() => {
-                                supervisor.kill();
+                                supervisor.kill_children();
                                 stopped.await;
                                 ExitReason::Killed
                             }
@@ -149,16 +149,20 @@ impl NestedCell {
                 },
                 status = supervisor.stopped() => {
                     // It gave up (or was stopped from outside): to its parent,
-                    // an ordinary exit with reason `Shutdown`.
+                    // an ordinary exit with reason `Shutdown`; killed, `Killed`.
                     if let SupervisorStatus::GaveUp(reason) = &status {
                         tracing::warn!(supervisor = &*self.name, "escalating: {reason}");
                     }
-                    self.set_down(ExitReason::Shutdown);
-                    self.publish_exit(instance, ExitReason::Shutdown);
+                    let reason = match status {
+                        SupervisorStatus::Killed => ExitReason::Killed,
+                        _ => ExitReason::Shutdown,
+                    };
+                    self.set_down(reason.clone());
+                    self.publish_exit(instance, reason.clone());
                     let _ = self.exits.send(Exit {
                         child: self.name.clone(),
                         instance,
-                        reason: ExitReason::Shutdown,
+                        reason,
                     });
                     return true;
                 }

@@ -15,6 +15,9 @@ pub enum SupervisorStatus {
     Stopped,
     /// Stopped by itself: its significant children finished (why).
     AutoShutdown(String),
+    /// Killed ([`SupervisorRef::kill`](super::SupervisorRef::kill)): every
+    /// child was killed at once.
+    Killed,
 }
 
 impl std::fmt::Display for SupervisorStatus {
@@ -24,6 +27,7 @@ impl std::fmt::Display for SupervisorStatus {
             SupervisorStatus::GaveUp(reason) => write!(f, "gave up: {reason}"),
             SupervisorStatus::Stopped => write!(f, "stopped"),
             SupervisorStatus::AutoShutdown(reason) => write!(f, "shut itself down: {reason}"),
+            SupervisorStatus::Killed => write!(f, "killed"),
         }
     }
 }

@@ -18,9 +18,10 @@ use crate::spec::Shutdown;
 
 impl Child {
     /// Forgets a pending restart and, if an instance runs, tells it to stop
-    /// by the child's shutdown spec; the receiver completes when it has.
-    /// The child is undefined from then on.
-    pub(crate) fn signal_stop(&mut self) -> Option<Stopping> {
+    /// by the child's shutdown spec (at once, when its supervisor is
+    /// `killed`); the receiver completes when it has. The child is undefined
+    /// from then on.
+    pub(crate) fn signal_stop(&mut self, killed: bool) -> Option<Stopping> {
         self.generation += 1;
         if let Some(timer) = self.timer.take() {
             timer.abort();
@@ -31,14 +32,16 @@ impl Child {
         if !running {
             return None;
         }
-        let (reply, stopped) = oneshot::channel();
-        let stop = Control::Stop {
-            shutdown: self.spec.shutdown,
-            reply,
+        let shutdown = if killed {
+            Shutdown::BrutalKill
+        } else {
+            self.spec.shutdown
         };
+        let (reply, stopped) = oneshot::channel();
+        let stop = Control::Stop { shutdown, reply };
         self.handle.control.send(stop).ok().map(|()| Stopping {
             stopped,
-            shutdown: self.spec.shutdown,
+            shutdown,
             kill: self.handle.shared.kill.clone(),
         })
     }
@@ -98,7 +101,8 @@ impl SupervisorTask {
     /// Stops the child's instance (if running) by its shutdown spec and
     /// forgets a pending restart; the exit is consumed, never a crash.
     pub(crate) async fn stop_one(&mut self, index: usize) {
-        if let Some(stopping) = self.children[index].signal_stop() {
+        let killed = self.shared.kill.is_triggered();
+        if let Some(stopping) = self.children[index].signal_stop(killed) {
             let since = std::time::Instant::now();
             stopping
                 .finish(&self.context.actor.engines, since, &self.shared.kill)
@@ -153,10 +157,11 @@ impl SupervisorTask {
     /// one shutdown timer for all (S11, dynamic supervisors).
     pub(crate) async fn stop_all_at_once(&mut self) {
         let since = std::time::Instant::now();
+        let killed = self.shared.kill.is_triggered();
         let stopping: Vec<_> = self
             .children
             .iter_mut()
-            .filter_map(Child::signal_stop)
+            .filter_map(|child| child.signal_stop(killed))
             .collect();
         for stopping in stopping {
             stopping

@@ -92,9 +92,10 @@ impl SupervisorTask {
     /// A significant child finished: stop the supervisor if its
     /// `auto_shutdown` says so.
     pub(crate) async fn auto_shutdown(&mut self, finished: &str) -> Option<SupervisorStatus> {
-        let any_left = self.children.iter().any(|c| {
-            c.spec.significant && !matches!(c.state, ChildState::Undefined)
-        });
+        let any_left = self
+            .children
+            .iter()
+            .any(|c| c.spec.significant && !matches!(c.state, ChildState::Undefined));
         let shut_down = match self.policy.auto_shutdown {
             AutoShutdown::Never => false,
             AutoShutdown::AnySignificant => true,

@@ -89,6 +89,12 @@ impl SupervisorTask {
                         let _ = reply.send(());
                         return SupervisorStatus::Stopped;
                     }
+                    // The kill switch is already triggered: every stop kills.
+                    Command::Kill { reply } => {
+                        self.stop_children(&format!("supervisor `{}` killed", self.name)).await;
+                        let _ = reply.send(());
+                        return SupervisorStatus::Killed;
+                    }
                     Command::RestartDue { child, generation } => {
                         if let Some(reason) = self.restart(&child, generation).await {
                             return SupervisorStatus::GaveUp(reason);
