@@ -136,3 +136,68 @@ async fn a_version_whose_first_health_check_fails_is_refused() {
     assert_eq!(call_ok(&host, "counter", "inc").await, "2");
     host.shutdown().await;
 }
+
+/// `wasmvisor upgrade NAME FILE` on a running host (through the admin API's
+/// `POST /v1/actors/NAME/upgrade`): the new version takes over with the
+/// state; a file that does not compile is refused before anything changes,
+/// with the cause, and the running version serves on.
+#[tokio::test(flavor = "multi_thread")]
+async fn wasmvisor_upgrade_switches_a_running_actor_or_refuses_a_broken_file() {
+    use crate::cli::{start_host, stop_host, wasmvisor};
+    use crate::common::guest;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("counter"), dir.path().join("counter.wasm")).unwrap();
+    let host = start_host(dir.path()).await;
+    let call = |message: &'static str| {
+        let dir = host.dir.clone();
+        async move {
+            let (ok, out, err) = wasmvisor(&dir, &["call", "counter", message]).await;
+            assert!(ok, "call {message}: {out}{err}");
+            out.trim().to_owned()
+        }
+    };
+    assert_eq!(call("inc").await, "1");
+    assert_eq!(call("version").await, "1");
+
+    let v2 = guest("counter_v2");
+    let (ok, out, err) = wasmvisor(&host.dir, &["upgrade", "counter", v2.to_str().unwrap()]).await;
+    assert!(ok, "{out}{err}");
+    let version = host.client().actor("counter").await.unwrap().info.version;
+    let version = version.unwrap();
+    assert!(out.contains(&version), "{out}");
+    assert_eq!(call("version").await, "2");
+    assert_eq!(call("get").await, "1", "the state is carried over");
+
+    let broken = dir.path().join("broken.bin");
+    std::fs::write(&broken, b"\0asm not really").unwrap();
+    let (ok, _, err) =
+        wasmvisor(&host.dir, &["upgrade", "counter", broken.to_str().unwrap()]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("the new version of `counter`")
+            && err.contains("not a valid WebAssembly component"),
+        "{err}"
+    );
+    let refused = host
+        .client()
+        .upgrade("counter", std::fs::read(&broken).unwrap())
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(wasmvisor_admin::ClientError::Refused {
+                status: 422,
+                code: wasmvisor_admin::ErrorCode::InvalidPlugin,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(call("version").await, "2", "the running version serves on");
+
+    let (ok, _, err) = wasmvisor(&host.dir, &["upgrade", "nobody", v2.to_str().unwrap()]).await;
+    assert!(!ok);
+    assert!(err.contains("nobody"), "{err}");
+    stop_host(host).await;
+}

@@ -80,6 +80,16 @@ impl std::fmt::Display for Action {
     }
 }
 
+/// The answer to an upgrade (`POST /v1/actors/NAME/upgrade`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Upgraded {
+    /// The actor.
+    pub actor: String,
+    /// The version it runs now (see `wasmvisor::Plugin::version`).
+    pub version: String,
+}
+
 /// The stable code of an error answer: its `error` field. A client matches
 /// on the code, never on the message, which is for people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -101,6 +111,9 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// 422: the plugin answered the message with an error.
     Rejected,
+    /// 422: the uploaded component is not a plugin the host can run (it
+    /// does not compile, or lacks the `handler` export); nothing changed.
+    InvalidPlugin,
     /// 429: the actor's mailbox is full.
     MailboxFull,
     /// 500: the instance crashed on the message.

@@ -3,7 +3,7 @@
 
 use wasmvisor::{ActorInfo, DeadLetter};
 
-use crate::api::{Action, ActorDetail, ErrorBody, ErrorCode, SupervisorNode};
+use crate::api::{Action, ActorDetail, ErrorBody, ErrorCode, SupervisorNode, Upgraded};
 
 /// Why a request to the admin endpoint got no answer the client could use.
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +152,22 @@ impl AdminClient {
         self.post(&format!("/v1/actors/{name}/{action}"), Vec::new())
             .await
             .map(drop)
+    }
+
+    /// Upgrades the actor `name` to the component `component` (the bytes of
+    /// a `.wasm` file); returns the version it runs now.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`]: the host cannot be reached, the component does not
+    /// load (`invalid-plugin`), or the upgrade was refused and the running
+    /// version goes on (`management`).
+    pub async fn upgrade(&self, name: &str, component: Vec<u8>) -> Result<Upgraded, ClientError> {
+        read_json(
+            self.post(&format!("/v1/actors/{name}/upgrade"), component)
+                .await?,
+        )
+        .await
     }
 
     /// The actor's state, exported as JSON (see

@@ -58,7 +58,9 @@ pub mod credentials;
 #[cfg(feature = "server")]
 mod server;
 
-pub use self::api::{Action, ActorDetail, ChildNode, ErrorBody, ErrorCode, SupervisorNode};
+pub use self::api::{
+    Action, ActorDetail, ChildNode, ErrorBody, ErrorCode, SupervisorNode, Upgraded,
+};
 #[cfg(feature = "client")]
 pub use self::client::{AdminClient, ClientError, EventStream};
 #[cfg(feature = "server")]

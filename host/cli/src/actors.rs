@@ -1,5 +1,6 @@
 //! The commands that talk to one actor of a running host, or list them:
-//! `call`, `cast`, `restart`, `stop`, `start`, `kill`, `inspect`, `ps`.
+//! `call`, `cast`, `restart`, `stop`, `start`, `kill`, `upgrade`, `inspect`,
+//! `ps`.
 
 use wasmvisor::ActorInfo;
 use wasmvisor_admin::{Action, AdminClient};
@@ -19,6 +20,20 @@ pub(crate) async fn cast(client: &AdminClient, name: &str, message: String) -> a
 /// `restart`, `stop`, `start`, `kill`.
 pub(crate) async fn act(client: &AdminClient, name: &str, action: Action) -> anyhow::Result<()> {
     Ok(client.act(name, action).await?)
+}
+
+/// `upgrade`: sends the component in `file` to the host, which upgrades
+/// `name` to it.
+pub(crate) async fn upgrade(
+    client: &AdminClient,
+    name: &str,
+    file: &std::path::Path,
+) -> anyhow::Result<()> {
+    let component = std::fs::read(file)
+        .map_err(|error| anyhow::anyhow!("cannot read {}: {error}", file.display()))?;
+    let upgraded = client.upgrade(name, component).await?;
+    println!("`{}` runs version {} now", upgraded.actor, upgraded.version);
+    Ok(())
 }
 
 /// `ps`: the actors, as a table or JSON.

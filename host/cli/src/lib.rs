@@ -6,7 +6,7 @@
 //! | command                                   | module            |
 //! |-------------------------------------------|-------------------|
 //! | `run`                                     | `run.rs`          |
-//! | `call`, `cast`, `restart`, `stop`, `start`, `kill`, `inspect`, `ps` | `actors.rs` |
+//! | `call`, `cast`, `restart`, `stop`, `start`, `kill`, `upgrade`, `inspect`, `ps` | `actors.rs` |
 //! | `events`                                  | `events.rs`       |
 //! | `dead-letters`, `replay`                  | `dead_letters.rs` |
 //! | `dashboard`                               | `dashboard.rs`    |
@@ -87,6 +87,18 @@ enum Command {
     Start {
         /// The actor's name.
         name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Upgrades the actor NAME to the component FILE while it runs: the new
+    /// version takes over between two messages with the state and the
+    /// mailbox, or is refused (a file that does not load, a failed `init`,
+    /// `restore` or first health check) and the running version goes on.
+    Upgrade {
+        /// The actor's name.
+        name: String,
+        /// The new version's `.wasm` component.
+        file: PathBuf,
         #[command(flatten)]
         target: Target,
     },
@@ -198,6 +210,9 @@ pub fn main() -> ExitCode {
             }
             Command::Start { name, target } => {
                 actors::act(&target.client(), &name, Action::Start).await
+            }
+            Command::Upgrade { name, file, target } => {
+                actors::upgrade(&target.client(), &name, &file).await
             }
             Command::Kill { name, target } => {
                 actors::act(&target.client(), &name, Action::Kill).await

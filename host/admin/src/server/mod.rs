@@ -24,6 +24,10 @@ use self::errors::error_response;
 use crate::api::ErrorCode;
 use crate::{MAX_BODY_BYTES, MAX_CONCURRENT_REQUESTS};
 
+/// The largest component an upgrade takes: the largest plugin file the host
+/// reads.
+const UPGRADE_MAX_BYTES: usize = wasmvisor::Plugin::MAX_FILE_BYTES as usize;
+
 pub use self::dashboard::sign_in_url;
 
 /// Why the admin endpoint did not start.
@@ -168,6 +172,11 @@ fn router(host: Host, token: &str, stopping: watch::Receiver<bool>) -> Router {
         .route("/v1/actors/{name}/stop", post(routes::stop_actor))
         .route("/v1/actors/{name}/start", post(routes::start_actor))
         .route("/v1/actors/{name}/kill", post(routes::kill_actor))
+        // A component may be far larger than any other body.
+        .route(
+            "/v1/actors/{name}/upgrade",
+            post(routes::upgrade_actor).layer(DefaultBodyLimit::max(UPGRADE_MAX_BYTES)),
+        )
         .route("/v1/actors/{name}/state", get(routes::actor_state))
         .route("/v1/dead-letters", get(routes::list_dead_letters))
         .route(

@@ -14,7 +14,7 @@ use wasmvisor::{ActorInfo, CallError, DeadLetter, Host, SupervisorRef, Superviso
 
 use super::AppState;
 use super::errors::{call_error, child_error, error_response};
-use crate::api::{Action, ActorDetail, ChildNode, ErrorCode, SupervisorNode};
+use crate::api::{Action, ActorDetail, ChildNode, ErrorCode, SupervisorNode, Upgraded};
 
 /// How long the endpoint waits for an actor's reply.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -121,6 +121,40 @@ pub(crate) async fn stop_actor(state: State<AppState>, name: Path<String>) -> Re
 /// `POST /v1/actors/NAME/start`.
 pub(crate) async fn start_actor(state: State<AppState>, name: Path<String>) -> Response {
     act(state, name, Action::Start).await
+}
+
+/// `POST /v1/actors/NAME/upgrade`: the body is the new version's component.
+/// It is compiled and checked first: one that does not load is refused
+/// before anything changes; then the actor's supervisor upgrades it (see
+/// `SupervisorRef::upgrade_child`).
+pub(crate) async fn upgrade_actor(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    component: Bytes,
+) -> Response {
+    let Some((supervisor, _)) = supervisor_of(&state.host, &name) else {
+        return call_error(&CallError::NotFound(name));
+    };
+    let label = format!("the new version of `{name}` (uploaded)");
+    let plugin = match state.host.load_plugin(label, component.to_vec()).await {
+        Ok(plugin) => plugin,
+        Err(error) => {
+            return error_response(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidPlugin,
+                error.to_string(),
+            );
+        }
+    };
+    let version = plugin.version().to_owned();
+    match supervisor.upgrade_child(&name, plugin).await {
+        Ok(()) => Json(Upgraded {
+            actor: name,
+            version,
+        })
+        .into_response(),
+        Err(error) => child_error(&error),
+    }
 }
 
 /// `POST /v1/actors/NAME/kill`: NAME is an actor or a supervisor, at any
