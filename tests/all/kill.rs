@@ -186,7 +186,7 @@ async fn killing_a_supervisor_kills_its_subtree() {
 }
 
 /// `wasmvisor kill NAME` on a running host: the actor restarts with its
-/// state; an unknown name is refused, naming it.
+/// state; a stopped one, or an unknown name, is refused, saying why.
 #[tokio::test(flavor = "multi_thread")]
 async fn wasmvisor_kill_kills_an_actor_of_a_running_host() {
     let dir = tempfile::tempdir().unwrap();
@@ -213,6 +213,13 @@ async fn wasmvisor_kill_kills_an_actor_of_a_running_host() {
     let (ok, out, err) = wasmvisor(&host.dir, &["call", "counter", "get"]).await;
     assert!(ok, "{out}{err}");
     assert_eq!(out.trim(), "1");
+
+    // Stopped, it runs nothing to kill: refused, saying so.
+    let (ok, out, err) = wasmvisor(&host.dir, &["stop", "counter"]).await;
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) = wasmvisor(&host.dir, &["kill", "counter"]).await;
+    assert!(!ok);
+    assert!(err.contains("not running"), "{err}");
 
     let (ok, _, err) = wasmvisor(&host.dir, &["kill", "nobody"]).await;
     assert!(!ok);
