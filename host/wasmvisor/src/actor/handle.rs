@@ -70,14 +70,20 @@ impl ActorRef {
     /// it ended, or `None` when none was running (the actor was starting,
     /// restarting or stopped).
     pub async fn kill(&self) -> Option<u64> {
-        if self.core.shared.lock().state != ActorStatus::Running {
-            return None;
-        }
         let (reply, killed) = oneshot::channel();
-        // Asked first, so that whoever the cut-off call returns to finds
-        // the request waiting.
-        self.core.kills.send(reply).ok()?;
-        self.core.shared.kill.trigger();
+        {
+            // Under the status lock: an instance shown running has not been
+            // marked down, so the next one has not reset the switch yet, and
+            // the trigger cannot reach a start that comes after.
+            let status = self.core.shared.lock();
+            if status.state != ActorStatus::Running {
+                return None;
+            }
+            // Asked first, so that whoever the cut-off call returns to finds
+            // the request waiting.
+            self.core.kills.send(reply).ok()?;
+            self.core.shared.kill.trigger();
+        }
         killed.await.ok().flatten()
     }
 
