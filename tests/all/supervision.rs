@@ -207,16 +207,17 @@ impl wasmvisor::StateStore for SlowToLoad {
     }
 }
 
-/// A restart's last child is not waited for: while its new instance is
-/// still starting, the supervisor answers requests (here `start_child`),
-/// and the restart then completes with the state kept.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_supervisor_answers_requests_while_a_restarted_child_is_still_starting() {
-    use std::sync::Arc;
-    use std::sync::atomic::Ordering;
+/// A host on a [`SlowToLoad`] store (not armed yet), running the counter as
+/// `slow` under supervisor `sup`, counted to 1; and the counter's plugin.
+async fn slow_to_load_counter() -> (
+    std::sync::Arc<SlowToLoad>,
+    Host,
+    wasmvisor::SupervisorRef,
+    wasmvisor::Plugin,
+) {
     use wasmvisor::{ChildSpec, SupervisorSpec};
 
-    let store = Arc::new(SlowToLoad {
+    let store = std::sync::Arc::new(SlowToLoad {
         inner: wasmvisor::MemoryStateStore::new(),
         actor: "slow",
         armed: false.into(),
@@ -235,6 +236,18 @@ async fn a_supervisor_answers_requests_while_a_restarted_child_is_still_starting
     )
     .await;
     assert_eq!(call_ok(&host, "slow", "inc").await, "1");
+    (store, host, supervisor, counter)
+}
+
+/// A restart's last child is not waited for: while its new instance is
+/// still starting, the supervisor answers requests (here `start_child`),
+/// and the restart then completes with the state kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_answers_requests_while_a_restarted_child_is_still_starting() {
+    use std::sync::atomic::Ordering;
+    use wasmvisor::ChildSpec;
+
+    let (store, host, supervisor, counter) = slow_to_load_counter().await;
 
     store.armed.store(true, Ordering::SeqCst);
     let crashed = host.actor("slow").unwrap().call("crash").await;
@@ -272,29 +285,10 @@ async fn a_supervisor_answers_requests_while_a_restarted_child_is_still_starting
 /// retry follows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_whose_restart_is_still_starting_is_seen_restarting() {
-    use std::sync::Arc;
     use std::sync::atomic::Ordering;
-    use wasmvisor::{ChildError, ChildSpec, Event, SupervisorSpec};
+    use wasmvisor::{ChildError, ChildSpec, Event};
 
-    let store = Arc::new(SlowToLoad {
-        inner: wasmvisor::MemoryStateStore::new(),
-        actor: "slow",
-        armed: false.into(),
-        waiting: false.into(),
-        gate: tokio::sync::Semaphore::new(0),
-        fail_at_gate: false.into(),
-    });
-    let host = Host::builder()
-        .shared_state_store(store.clone())
-        .build()
-        .unwrap();
-    let counter = crate::common::plugin(&host, "counter").await;
-    let supervisor = crate::common::supervise(
-        &host,
-        SupervisorSpec::new("sup").child(ChildSpec::new("slow", counter.clone())),
-    )
-    .await;
-    assert_eq!(call_ok(&host, "slow", "inc").await, "1");
+    let (store, host, supervisor, counter) = slow_to_load_counter().await;
     let mut events = host.subscribe();
 
     store.armed.store(true, Ordering::SeqCst);
