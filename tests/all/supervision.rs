@@ -239,15 +239,10 @@ async fn slow_to_load_counter() -> (
     (store, host, supervisor, counter)
 }
 
-/// A restart's last child is not waited for: while its new instance is
-/// still starting, the supervisor answers requests (here `start_child`),
-/// and the restart then completes with the state kept.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_supervisor_answers_requests_while_a_restarted_child_is_still_starting() {
+/// Crashes `slow` with its store armed, and waits until its restart waits
+/// at the gate.
+async fn crash_and_hold_its_restart(store: &SlowToLoad, host: &Host) {
     use std::sync::atomic::Ordering;
-    use wasmvisor::ChildSpec;
-
-    let (store, host, supervisor, counter) = slow_to_load_counter().await;
 
     store.armed.store(true, Ordering::SeqCst);
     let crashed = host.actor("slow").unwrap().call("crash").await;
@@ -259,6 +254,18 @@ async fn a_supervisor_answers_requests_while_a_restarted_child_is_still_starting
         store.waiting.load(Ordering::SeqCst)
     })
     .await;
+}
+
+/// A restart's last child is not waited for: while its new instance is
+/// still starting, the supervisor answers requests (here `start_child`),
+/// and the restart then completes with the state kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_answers_requests_while_a_restarted_child_is_still_starting() {
+    use wasmvisor::ChildSpec;
+
+    let (store, host, supervisor, counter) = slow_to_load_counter().await;
+
+    crash_and_hold_its_restart(&store, &host).await;
     // Were the supervisor waiting for that start, this would wait too.
     within(
         "a new child, started while the restart waits",
@@ -291,16 +298,7 @@ async fn a_child_whose_restart_is_still_starting_is_seen_restarting() {
     let (store, host, supervisor, counter) = slow_to_load_counter().await;
     let mut events = host.subscribe();
 
-    store.armed.store(true, Ordering::SeqCst);
-    let crashed = host.actor("slow").unwrap().call("crash").await;
-    assert!(
-        matches!(crashed, Err(CallError::Crashed { .. })),
-        "{crashed:?}"
-    );
-    wait_until("the restart waits for its state", || {
-        store.waiting.load(Ordering::SeqCst)
-    })
-    .await;
+    crash_and_hold_its_restart(&store, &host).await;
     let listed = &supervisor.which_children()[0];
     assert_eq!(listed.status, ActorStatus::Restarting, "{listed:?}");
     assert_eq!(listed.instance, None);
