@@ -57,26 +57,20 @@ impl ActorTask {
         // Set while the actor is undefined: messages get this answer.
         let mut parked: Option<String> = None;
         loop {
-            let control = match (self.deferred.take(), &parked) {
-                (Some(control), _) => Some(control),
-                (None, None) => tokio::select! {
+            let control = match self.deferred.take() {
+                Some(control) => Some(control),
+                None => tokio::select! {
                     control = self.control.recv() => control,
                     // No instance runs: nothing to kill.
                     Some(kill) = self.kills.recv() => {
                         let _ = kill.send(None);
                         continue;
                     }
-                },
-                (None, Some(reason)) => tokio::select! {
-                    control = self.control.recv() => control,
-                    Some(kill) = self.kills.recv() => {
-                        let _ = kill.send(None);
-                        continue;
-                    }
-                    Some(envelope) = self.mailbox.recv() => {
+                    // Undefined: messages are answered now, not kept for an instance.
+                    Some(envelope) = self.mailbox.recv(), if parked.is_some() => {
                         respond(envelope.reply, Err(CallError::Stopped {
                             actor: self.core.shared.name.to_string(),
-                            reason: reason.clone(),
+                            reason: parked.clone().unwrap_or_default(),
                         }));
                         continue;
                     }
