@@ -1,9 +1,13 @@
 //! The WIT package round-trips through `wasm-tools component wit`: encoded
 //! as a binary package and printed back, it reads the same as the source.
+//! Components built against an earlier `0.1.x` of it keep loading.
 
 use std::process::Command;
+use std::time::Duration;
 
-use crate::common::workspace_root;
+use wasmvisor::{CallError, ChildSpec, HealthSpec, HealthStatus, Host, SupervisorSpec};
+
+use crate::common::{call_ok, wait_until, workspace_root};
 
 fn wasm_tools(args: &[&str]) -> String {
     let tool = workspace_root().join(".tools/venv/bin/wasm-tools");
@@ -47,4 +51,43 @@ fn the_wit_reference_page_is_up_to_date() {
         page.contains(&format!("```wit\n{printed}```\n")),
         "docs/wit.md is out of date with wit/: run `just wit-doc`"
     );
+}
+
+/// A component built against an earlier `0.1.x` of the WIT package (the C
+/// counter, built against `wasmvisor:plugin@0.1.0` and kept as a fixture):
+/// its imports bind and its exports are found on this host, as semver
+/// promises for `0.1.x` (see docs/wit.md).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_built_against_wit_0_1_0_loads_and_runs() {
+    let fixture = workspace_root().join("tests/fixtures/ccounter-wit-0.1.0.wasm");
+    let bytes = std::fs::read(&fixture).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.contains("wasmvisor:plugin/state@0.1.0") && !text.contains("@0.1.1"),
+        "the fixture must be the one built against 0.1.0"
+    );
+    let host = Host::new().unwrap();
+    let plugin = host.load_plugin_file(&fixture).await.unwrap();
+    assert!(plugin.exports().health, "its `health` export is found");
+    let health = HealthSpec::default()
+        .interval(Duration::from_millis(20))
+        .timeout(Duration::from_secs(2));
+    host.start_supervisor(
+        SupervisorSpec::new("old-sup").child(ChildSpec::new("old", plugin).health(health)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(call_ok(&host, "old", "inc").await, "1");
+    assert_eq!(call_ok(&host, "old", "inc").await, "2");
+    let actor = host.actor("old").unwrap();
+    assert!(matches!(
+        actor.call("crash").await,
+        Err(CallError::Crashed { .. })
+    ));
+    assert_eq!(call_ok(&host, "old", "get").await, "2");
+    wait_until("its health export answers", || {
+        actor.info().health == HealthStatus::Healthy && actor.info().health_checks > 0
+    })
+    .await;
+    host.shutdown().await;
 }
