@@ -57,7 +57,7 @@ tools:
 
 # Regenerate docs/wit.md, the WIT reference, from wit/.
 wit-doc: tools
-    { printf '# The WIT reference\n\nThe `wasmvisor:plugin@0.1.0` package, every interface and world with its documentation, as\n`wasm-tools component wit wit` prints it (the source is in [`wit/`](../wit), one interface per\nfile). A test keeps this page equal to that output: after changing `wit/`, regenerate it with\n`just wit-doc`.\n\n```wit\n'; \
+    { printf '# The WIT reference\n\nThe `wasmvisor:plugin@0.1.1` package, every interface and world with its documentation, as\n`wasm-tools component wit wit` prints it (the source is in [`wit/`](../wit), one interface per\nfile). A test keeps this page equal to that output: after changing `wit/`, regenerate it with\n`just wit-doc`.\n\nEach `0.1.x` only adds to the one before it, so a component built against an earlier `0.1.x`\nloads unchanged: the host binds its imports and finds its exports by semver (`0.1.1` added\nthe `exit` interface).\n\n```wit\n'; \
       .tools/venv/bin/wasm-tools component wit wit; printf '```\n'; } > docs/wit.md
 
 # Build the host library and the `wasmvisor` binary.

@@ -2,8 +2,8 @@
 // Messages (UTF-8 text): `inc` adds 1 to the count kept under state key `count`
 // and replies with the new count; `get` replies the count; `crash` traps the
 // instance; anything else is an error reply.
-import { get, set } from 'wasmvisor:plugin/state@0.1.0';
-import { log } from 'wasmvisor:plugin/log@0.1.0';
+import { get, set } from 'wasmvisor:plugin/state@0.1.1';
+import { log } from 'wasmvisor:plugin/log@0.1.1';
 
 const KEY = 'count';
 const enc = new TextEncoder();

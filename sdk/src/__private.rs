@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use crate::{Config, FromMessage, IntoReply, Plugin};
 
 /// The import bindings, for the generated code's wit-bindgen `with`.
-pub use crate::bindings::{actors, log, state};
+pub use crate::bindings::{actors, exit, log, state};
 
 /// The plugin value of the running instance, made with `Default` on first
 /// use. Kept in a `thread_local!` by the generated code (an instance is

@@ -1,4 +1,4 @@
-//! The WIT imports every plugin has (`state`, `log`, `actors`), generated
+//! The WIT imports every plugin has (`state`, `log`, `actors`, `exit`), generated
 //! once here by wit-bindgen. The code that `#[export]` generates in a plugin
 //! reuses these bindings (wit-bindgen's `with`) instead of generating its
 //! own, so the SDK's modules and the plugin's exports share one set of types.
@@ -10,4 +10,4 @@ wit_bindgen::generate!({
     world: "imports",
 });
 
-pub use wasmvisor::plugin::{actors, log, state};
+pub use wasmvisor::plugin::{actors, exit, log, state};

@@ -77,7 +77,8 @@
 //!   them as text and plugins in other languages can read them.
 //!
 //! Logging is [`info!`] and its siblings (into the host's log, tagged with
-//! the actor's name); other actors are reached through [`actors`].
+//! the actor's name); other actors are reached through [`actors`]; a plugin
+//! ends itself, or answers its start with "ignore", through [`exit`].
 
 mod bindings;
 mod error;
@@ -85,6 +86,7 @@ mod message;
 mod plugin;
 
 pub mod actors;
+pub mod exit;
 pub mod log;
 pub mod state;
 

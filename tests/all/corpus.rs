@@ -75,7 +75,7 @@ async fn bad_plugin_files_are_refused_one_by_one_and_the_good_plugin_runs() {
     bad(
         "header-only.wasm",
         &counter[..8],
-        "does not export `wasmvisor:plugin/handler@0.1.0`",
+        "does not export `wasmvisor:plugin/handler@0.1.1`",
     );
     for cut in [4, 100, counter.len() / 2, counter.len() - 1] {
         bad(
@@ -87,19 +87,19 @@ async fn bad_plugin_files_are_refused_one_by_one_and_the_good_plugin_runs() {
     // The handler of another version of the package.
     let other_version = replace_all(
         &counter,
-        b"wasmvisor:plugin/handler@0.1.0",
+        b"wasmvisor:plugin/handler@0.1.1",
         b"wasmvisor:plugin/handler@0.9.0",
     );
     bad(
         "other-version.wasm",
         &other_version,
-        "does not export `wasmvisor:plugin/handler@0.1.0`",
+        "does not export `wasmvisor:plugin/handler@0.1.1`",
     );
     // A component of another world: no handler at all.
     bad(
         "other-world.wasm",
         &std::fs::read(guest("no_handler")).unwrap(),
-        "does not export `wasmvisor:plugin/handler@0.1.0`",
+        "does not export `wasmvisor:plugin/handler@0.1.1`",
     );
     // Larger than a plugin may be (sparse: no disk is used).
     let enormous = std::fs::File::create(path("enormous.wasm")).unwrap();

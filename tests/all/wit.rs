@@ -36,7 +36,7 @@ fn the_wit_package_round_trips_through_wasm_tools() {
     let encoded = encoded.to_str().unwrap();
     let printed = wasm_tools(&["component", "wit", "wit"]);
     assert!(
-        printed.starts_with("package wasmvisor:plugin@0.1.0;"),
+        printed.starts_with("package wasmvisor:plugin@0.1.1;"),
         "{printed}"
     );
     wasm_tools(&["component", "wit", "wit", "--wasm", "-o", encoded]);

@@ -335,8 +335,12 @@ pub enum ExitReason {
     /// The instance finished by itself: its `run` export returned `ok`, or the
     /// guest exited with code 0.
     Normal,
-    /// The instance was stopped on request, within its shutdown timeout.
+    /// The instance was stopped on request, within its shutdown timeout, or
+    /// ended itself with `exit.shutdown` (OTP's `shutdown`).
     Shutdown,
+    /// The instance ended itself with `exit.shutdown-with(reason)` (OTP's
+    /// `{shutdown, Reason}`): the plugin's reason.
+    ShutdownWith(String),
     /// The instance crashed.
     Crash(CrashReason),
     /// The instance was killed (brutal kill, or its graceful shutdown ran out
@@ -348,10 +352,14 @@ pub enum ExitReason {
 }
 
 impl ExitReason {
-    /// `Normal` and `Shutdown` are "normal-ish": a transient child is not
+    /// `Normal`, `Shutdown` and `ShutdownWith` are "normal-ish" (OTP's
+    /// `normal`, `shutdown`, `{shutdown, _}`): a transient child is not
     /// restarted after them.
     pub fn is_normal(&self) -> bool {
-        matches!(self, ExitReason::Normal | ExitReason::Shutdown)
+        matches!(
+            self,
+            ExitReason::Normal | ExitReason::Shutdown | ExitReason::ShutdownWith(_)
+        )
     }
 }
 
@@ -360,6 +368,7 @@ impl std::fmt::Display for ExitReason {
         match self {
             ExitReason::Normal => write!(f, "exited normally"),
             ExitReason::Shutdown => write!(f, "shut down"),
+            ExitReason::ShutdownWith(reason) => write!(f, "shut down: {reason}"),
             ExitReason::Crash(reason) => write!(f, "crashed: {reason}"),
             ExitReason::Killed => write!(f, "killed"),
             ExitReason::HealthCheckFailed(last) => write!(f, "health check failed: {last}"),

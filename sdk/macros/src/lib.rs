@@ -139,9 +139,10 @@ fn expand(item: &ItemImpl) -> syn::Result<proc_macro2::TokenStream> {
                 world: "wasmvisor:rust-plugin/plugin",
                 runtime_path: "::wasmvisor_guest::__wit_bindgen::rt",
                 with: {
-                    "wasmvisor:plugin/state@0.1.0": ::wasmvisor_guest::__private::state,
-                    "wasmvisor:plugin/log@0.1.0": ::wasmvisor_guest::__private::log,
-                    "wasmvisor:plugin/actors@0.1.0": ::wasmvisor_guest::__private::actors,
+                    "wasmvisor:plugin/state@0.1.1": ::wasmvisor_guest::__private::state,
+                    "wasmvisor:plugin/log@0.1.1": ::wasmvisor_guest::__private::log,
+                    "wasmvisor:plugin/actors@0.1.1": ::wasmvisor_guest::__private::actors,
+                    "wasmvisor:plugin/exit@0.1.1": ::wasmvisor_guest::__private::exit,
                 },
             });
 
@@ -176,11 +177,11 @@ fn expand(item: &ItemImpl) -> syn::Result<proc_macro2::TokenStream> {
 fn world(exported: &[&str]) -> String {
     let mut world = String::from(
         "package wasmvisor:rust-plugin;\n\
-         world plugin {\n    include wasmvisor:plugin/imports@0.1.0;\n    \
-         export wasmvisor:plugin/handler@0.1.0;\n",
+         world plugin {\n    include wasmvisor:plugin/imports@0.1.1;\n    \
+         export wasmvisor:plugin/handler@0.1.1;\n",
     );
     for interface in exported {
-        world.push_str(&format!("    export wasmvisor:plugin/{interface}@0.1.0;\n"));
+        world.push_str(&format!("    export wasmvisor:plugin/{interface}@0.1.1;\n"));
     }
     world.push('}');
     world

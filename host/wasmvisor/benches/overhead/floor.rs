@@ -17,7 +17,7 @@ wasmtime::component::bindgen!({
 });
 
 pub(crate) use self::exports::wasmvisor::plugin::{handler, health};
-use self::wasmvisor::plugin::{actors, log, state};
+use self::wasmvisor::plugin::{actors, exit, log, state};
 
 /// Raw wasmtime: one engine and one linker with just the imports a plugin
 /// needs; stores are nothing but a WASI context and a map.
@@ -149,4 +149,11 @@ impl actors::Host for Raw {
 
 impl log::Host for Raw {
     fn log(&mut self, _level: log::Level, _message: String) {}
+}
+
+/// The bench's guests never end themselves.
+impl exit::Host for Raw {
+    fn shutdown(&mut self) {}
+    fn shutdown_with(&mut self, _reason: String) {}
+    fn ignore(&mut self) {}
 }

@@ -1,4 +1,4 @@
-//! Host bindings generated from `wit/` (package `wasmvisor:plugin@0.1.0`).
+//! Host bindings generated from `wit/` (package `wasmvisor:plugin@0.1.1`).
 //!
 //! The host binds the `full-plugin` world, which names every export it knows.
 //! A component needs only `handler`; the loader finds out which of the other
@@ -9,9 +9,13 @@
 wasmtime::component::bindgen!({
     path: "../../wit",
     world: "full-plugin",
-    imports: { "wasmvisor:plugin/actors": async },
+    imports: {
+        "wasmvisor:plugin/actors": async,
+        // Asked outside `init`, `ignore` traps.
+        "wasmvisor:plugin/exit.ignore": trappable,
+    },
     exports: { default: async },
 });
 
 pub(crate) use self::exports::wasmvisor::plugin::{handler, health, job, lifecycle, snapshot};
-pub(crate) use self::wasmvisor::plugin::{actors, log, state};
+pub(crate) use self::wasmvisor::plugin::{actors, exit, log, state};

@@ -20,10 +20,10 @@ use super::bindings::{handler, health, job, lifecycle, snapshot};
 use super::call::{KillSwitch, bounded};
 use super::clock::Deadlines;
 use super::compiled::{Compiled, load_exports};
-use super::imports::Peers;
+use super::imports::{ExitRequest, Peers};
 use super::store::{InstanceCount, StoreData, arm, disarm, new_store};
 use super::traps::{DeadlineExceeded, Killed, MemoryLimitExceeded, TableLimitExceeded};
-use crate::error::CrashReason;
+use crate::error::{CrashReason, ExitReason};
 use crate::health::HealthStatus;
 use crate::spec::{Capabilities, Limits};
 use crate::state::view::StateView;
@@ -56,6 +56,8 @@ pub(crate) enum StartError {
     Restore(String),
     /// A capability could not be granted (a directory that does not exist).
     Capabilities(String),
+    /// `init` asked `exit.ignore` and returned `ok`: nothing is to run.
+    Ignored,
 }
 
 impl std::fmt::Display for StartError {
@@ -67,6 +69,7 @@ impl std::fmt::Display for StartError {
                 write!(f, "`restore` rejected the saved snapshot: {reason}")
             }
             StartError::Capabilities(reason) => write!(f, "{reason}"),
+            StartError::Ignored => write!(f, "ignored its start (`exit.ignore` in `init`)"),
         }
     }
 }
@@ -132,36 +135,69 @@ impl Instance {
             Err(error) => return Err(crash(&store, error)),
         };
 
-        if let Some(lifecycle) = instance.lifecycle.clone() {
-            let config = params.config.to_vec();
-            instance.arm();
-            let deadline = instance.deadline();
+        instance.store.data_mut().starting = true;
+        let started = instance
+            .init_and_restore(params.config, params.kill, snapshot_data)
+            .await;
+        instance.store.data_mut().starting = false;
+        started?;
+        Ok(instance)
+    }
+
+    /// The start's guest calls: `init`, then `restore` (see [`Instance::start`]).
+    async fn init_and_restore(
+        &mut self,
+        config: &[(String, String)],
+        kill: &Arc<KillSwitch>,
+        snapshot_data: Option<Vec<u8>>,
+    ) -> Result<(), StartError> {
+        let crash = |instance: &Instance, error| {
+            StartError::Crashed(classify(error, instance.store.data(), instance.armed))
+        };
+        if let Some(lifecycle) = self.lifecycle.clone() {
+            let config = config.to_vec();
+            self.arm();
+            let deadline = self.deadline();
             let result = {
-                let call = pin!(lifecycle.call_init(&mut instance.store, &config));
-                bounded(&instance.deadlines, deadline, Some(params.kill), call).await
+                let call = pin!(lifecycle.call_init(&mut self.store, &config));
+                bounded(&self.deadlines, deadline, Some(kill), call).await
             };
-            instance.disarm();
+            self.disarm();
             match result {
                 Ok(Ok(())) => {}
                 Ok(Err(reason)) => return Err(StartError::Init(reason)),
-                Err(error) => return Err(crash(&instance.store, error)),
+                Err(error) => return Err(crash(self, error)),
+            }
+            if self.store.data().exit == Some(ExitRequest::Ignore) {
+                return Err(StartError::Ignored);
             }
         }
-        if let (Some(snapshot), Some(data)) = (instance.snapshot.clone(), snapshot_data) {
-            instance.arm();
-            let deadline = instance.deadline();
+        if let (Some(snapshot), Some(data)) = (self.snapshot.clone(), snapshot_data) {
+            self.arm();
+            let deadline = self.deadline();
             let result = {
-                let call = pin!(snapshot.call_restore(&mut instance.store, &data));
-                bounded(&instance.deadlines, deadline, Some(params.kill), call).await
+                let call = pin!(snapshot.call_restore(&mut self.store, &data));
+                bounded(&self.deadlines, deadline, Some(kill), call).await
             };
-            instance.disarm();
+            self.disarm();
             match result {
                 Ok(Ok(())) => {}
                 Ok(Err(reason)) => return Err(StartError::Restore(reason)),
-                Err(error) => return Err(crash(&instance.store, error)),
+                Err(error) => return Err(crash(self, error)),
             }
         }
-        Ok(instance)
+        Ok(())
+    }
+
+    /// The end the plugin asked for (`exit.shutdown`, `exit.shutdown-with`)
+    /// during the calls so far, taken: the caller ends the instance with it.
+    pub(crate) fn asked_exit(&mut self) -> Option<ExitReason> {
+        match self.store.data_mut().exit.take()? {
+            ExitRequest::Shutdown(None) => Some(ExitReason::Shutdown),
+            ExitRequest::Shutdown(Some(reason)) => Some(ExitReason::ShutdownWith(reason)),
+            // Acted on by `start`, and refused once it is over.
+            ExitRequest::Ignore => None,
+        }
     }
 
     /// Handles one message. `Ok(Err(reason))` is the plugin's own error

@@ -52,7 +52,7 @@ pub(crate) fn read_plugin_file(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 /// The interface every plugin must export.
-pub(crate) const HANDLER_INTERFACE: &str = "wasmvisor:plugin/handler@0.1.0";
+pub(crate) const HANDLER_INTERFACE: &str = "wasmvisor:plugin/handler@0.1.1";
 
 /// A compiled, checked plugin component, ready to be instantiated any number
 /// of times. Cheap to clone. Load one with
@@ -228,7 +228,7 @@ async fn compile(linked: &LinkedEngine, bytes: Arc<[u8]>) -> Result<Compiled, St
     let pre = linked.linker.instantiate_pre(&component).map_err(|e| {
         format!(
             "imports something the host does not provide; plugins may import only WASI 0.2 \
-             and the `wasmvisor:plugin@0.1.0` interfaces: {e:#}"
+             and the `wasmvisor:plugin` interfaces of 0.1.1 or earlier: {e:#}"
         )
     })?;
     let exports = ExportIndices {

@@ -21,6 +21,7 @@ use super::clock::Deadlines;
 use super::engine::Engine;
 use super::guest_io::{GuestOutput, Stream};
 use super::imports::actors::{ActorsCtxView, ActorsImportView, Peers};
+use super::imports::exit::{ExitCtxView, ExitImportView, ExitRequest};
 use super::imports::http::HttpEgress;
 use super::imports::log::{LogCtxView, LogImportView};
 use super::imports::state::{StateCtxView, StateImportView, StateLimits};
@@ -52,6 +53,11 @@ pub(crate) struct StoreData {
     pub(crate) stderr: GuestOutput,
     /// Counts this store among the host's live instances until it drops.
     pub(crate) counted: Option<CountedInstance>,
+    /// What the plugin asked through the `exit` import, not yet acted on.
+    pub(crate) exit: Option<ExitRequest>,
+    /// Whether the instance is starting (`init`, `restore`): the only time
+    /// `exit.ignore` may be asked.
+    pub(crate) starting: bool,
 }
 
 /// How many instances (stores) of a host exist: with every actor settled,
@@ -110,6 +116,15 @@ impl StateImportView for StoreData {
 impl LogImportView for StoreData {
     fn log(&mut self) -> LogCtxView<'_> {
         LogCtxView { actor: &self.actor }
+    }
+}
+
+impl ExitImportView for StoreData {
+    fn exit(&mut self) -> ExitCtxView<'_> {
+        ExitCtxView {
+            request: &mut self.exit,
+            starting: self.starting,
+        }
     }
 }
 
@@ -209,6 +224,8 @@ pub(crate) fn new_store(
         peers: None,
         stderr,
         counted: None,
+        exit: None,
+        starting: false,
     };
     let mut store = Store::new(engine.wasmtime(), data);
     store.limiter(|data| &mut data.limiter);

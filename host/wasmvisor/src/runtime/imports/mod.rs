@@ -11,10 +11,12 @@
 //! | `wasmvisor:plugin/state`   | `state.rs`  | [`StateImportView`]  |
 //! | `wasmvisor:plugin/log`     | `log.rs`    | [`LogImportView`]    |
 //! | `wasmvisor:plugin/actors`  | `actors.rs` | [`ActorsImportView`] |
+//! | `wasmvisor:plugin/exit`    | `exit.rs`   | [`ExitImportView`]   |
 //! | `wasi:http` (outgoing)     | `http.rs`   | wasmtime-wasi-http's `WasiHttpView`, with the allow-list hooks |
 //! | WASI 0.2                   | (wasmtime-wasi) | `WasiView`, built by `sandbox` |
 
 pub(crate) mod actors;
+pub(crate) mod exit;
 pub(crate) mod http;
 pub(crate) mod log;
 pub(crate) mod state;
@@ -24,6 +26,7 @@ use wasmtime_wasi::WasiView;
 use wasmtime_wasi_http::WasiHttpView;
 
 pub(crate) use self::actors::{ActorsImportView, Peers};
+pub(crate) use self::exit::{ExitImportView, ExitRequest};
 pub(crate) use self::log::LogImportView;
 pub(crate) use self::state::StateImportView;
 
@@ -31,11 +34,18 @@ pub(crate) use self::state::StateImportView;
 /// `wasi:http`, and the `wasmvisor:plugin` interfaces.
 pub(crate) fn add_to_linker<T>(linker: &mut Linker<T>) -> wasmtime::Result<()>
 where
-    T: WasiView + WasiHttpView + StateImportView + LogImportView + ActorsImportView + 'static,
+    T: WasiView
+        + WasiHttpView
+        + StateImportView
+        + LogImportView
+        + ActorsImportView
+        + ExitImportView
+        + 'static,
 {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
     state::add_to_linker(linker)?;
     log::add_to_linker(linker)?;
-    actors::add_to_linker(linker)
+    actors::add_to_linker(linker)?;
+    exit::add_to_linker(linker)
 }
