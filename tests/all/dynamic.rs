@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use wasmvisor::{
     ActorStatus, AutoShutdown, ChildError, ChildSpec, Error, Host, MemoryStateStore, RestartType,
-    StateStore, SupervisorSpec, SupervisorStatus,
+    Started, StateStore, SupervisorSpec, SupervisorStatus,
 };
 
 use crate::common::{call_ok, plugin, supervise, wait_until, within};
@@ -206,6 +206,8 @@ async fn an_operators_restart_of_a_dynamic_child_restarts_it_and_keeps_it() {
     let first = pool
         .start_child(ChildSpec::new("worker", counter))
         .await
+        .unwrap()
+        .instance()
         .unwrap();
     assert_eq!(call_ok(&host, "worker", "inc").await, "1");
     let server = AdminServer::start(host.clone(), "127.0.0.1:0".parse().unwrap(), "t")
@@ -237,7 +239,11 @@ async fn an_operators_restart_of_a_dynamic_child_restarts_it_and_keeps_it() {
 
     // The same call on the host's API, and for an unknown child.
     let again = pool.restart_running("worker").await.unwrap();
-    assert!(children[0].instance.is_some_and(|before| before != again));
+    assert!(
+        children[0]
+            .instance
+            .is_some_and(|before| Started::Running(before) != again)
+    );
     assert_eq!(
         pool.restart_running("nobody").await,
         Err(ChildError::NotFound("nobody".into()))

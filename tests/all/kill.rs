@@ -4,29 +4,12 @@
 //! restart type as for a crash.
 
 use wasmvisor::{
-    ActorStatus, CallError, ChildSpec, Event, ExitReason, Host, RestartType, SupervisorSpec,
+    ActorStatus, CallError, ChildSpec, ExitReason, Host, RestartType, SupervisorSpec,
     SupervisorStatus,
 };
 
 use crate::cli::{start_host, stop_host, wasmvisor};
-use crate::common::{call_ok, guest, plugin, single, supervise, wait_until, within};
-
-/// The exits published from now on, as (actor, reason), once `count` came.
-async fn exits(
-    events: &mut tokio::sync::broadcast::Receiver<Event>,
-    count: usize,
-) -> Vec<(String, ExitReason)> {
-    within("the exits", async {
-        let mut exits = Vec::new();
-        while exits.len() < count {
-            if let Event::ActorExited { actor, reason, .. } = events.recv().await.unwrap() {
-                exits.push((actor, reason));
-            }
-        }
-        exits
-    })
-    .await
-}
+use crate::common::{call_ok, exits, guest, plugin, single, supervise, wait_until, within};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_transient_actor_exits_killed_and_is_restarted_with_its_state() {

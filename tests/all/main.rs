@@ -15,6 +15,7 @@ mod dashboard;
 mod docs;
 mod durability;
 mod dynamic;
+mod exit;
 mod hand_off;
 mod health;
 mod instance_pool;

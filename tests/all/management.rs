@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 use wasmvisor::{
     ActorStatus, Backoff, CallError, ChildCounts, ChildError, ChildSpec, Event, Host, RestartType,
-    SupervisorSpec, SupervisorStatus,
+    Started, SupervisorSpec, SupervisorStatus,
 };
 
 use crate::common::{call_ok, plugin, single, supervise, wait_until, within};
@@ -18,10 +18,13 @@ async fn start_child_adds_a_child_and_refuses_duplicates_and_failures() {
     let supervisor = single(&host, "a", "counter", |c| c).await;
     let counter = plugin(&host, "counter").await;
 
-    let instance = supervisor
+    let started = supervisor
         .start_child(ChildSpec::new("b", counter.clone()))
         .await
         .unwrap();
+    let Started::Running(instance) = started else {
+        panic!("{started:?}");
+    };
     assert_eq!(supervisor.which_children()[1].instance, Some(instance));
     assert_eq!(call_ok(&host, "b", "inc").await, "1");
 

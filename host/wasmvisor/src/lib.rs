@@ -89,7 +89,7 @@ mod util;
 #[cfg(all(doctest, feature = "redb"))]
 pub struct ReadmeDoctests;
 
-pub use self::actor::{ActorInfo, ActorRef, ActorStatus};
+pub use self::actor::{ActorInfo, ActorRef, ActorStatus, Started};
 pub use self::dead_letters::DeadLetter;
 pub use self::error::{CallError, ChildError, CrashReason, Error, ExitReason};
 pub use self::events::Event;

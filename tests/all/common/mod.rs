@@ -137,3 +137,22 @@ impl Random {
         &from[self.below(from.len())]
     }
 }
+
+/// The exits published from now on, as (actor, reason), once `count` came.
+pub async fn exits(
+    events: &mut tokio::sync::broadcast::Receiver<wasmvisor::Event>,
+    count: usize,
+) -> Vec<(String, wasmvisor::ExitReason)> {
+    within("the exits", async {
+        let mut exits = Vec::new();
+        while exits.len() < count {
+            if let wasmvisor::Event::ActorExited { actor, reason, .. } =
+                events.recv().await.unwrap()
+            {
+                exits.push((actor, reason));
+            }
+        }
+        exits
+    })
+    .await
+}

@@ -70,10 +70,7 @@ impl ActorCore {
             // it waits for the next.
             let answer = envelope.reply.wait_later();
             desk.first.push_back(envelope);
-            return Handled {
-                crash: None,
-                answer,
-            };
+            return Handled { exit: None, answer };
         };
         let handled = instance.handle(&envelope.message).await;
         let (outcome, crash) = match handled {
@@ -105,18 +102,22 @@ impl ActorCore {
             Err(crash) => {
                 let answer = self.after_crash(&mut desk.first, envelope, &crash).await;
                 return Handled {
-                    crash: Some(crash),
+                    exit: Some(exit_for(crash)),
                     answer,
                 };
             }
         };
         // The latency of messages the instance survived (answered or
         // rejected), not of those that ended it.
-        if crash.is_none() {
-            self.call_latency.observe(started.elapsed().as_secs_f64());
-        }
+        let exit = match crash {
+            Some(crash) => Some(exit_for(crash)),
+            None => {
+                self.call_latency.observe(started.elapsed().as_secs_f64());
+                self.asked_exit(desk).await
+            }
+        };
         Handled {
-            crash,
+            exit,
             answer: envelope.reply.send(outcome),
         }
     }

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::envelope::Envelope;
-use crate::error::CrashReason;
+use crate::error::ExitReason;
 use crate::runtime::Instance;
 use crate::spec::SnapshotPolicy;
 
@@ -25,7 +25,7 @@ pub(crate) struct Desk {
     /// How the instance ended in a caller's hands (taken off the desk with
     /// it, in the same turn of the lock): the actor task stops serving when
     /// it finds this.
-    pub(crate) ended: Option<CrashReason>,
+    pub(crate) ended: Option<ExitReason>,
 }
 
 impl Desk {

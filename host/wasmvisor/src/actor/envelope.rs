@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::oneshot;
 
-use crate::error::{CallError, CrashReason};
+use crate::error::{CallError, CrashReason, ExitReason};
 
 /// What a caller gets for a message: the guest's reply or why there is none.
 pub(crate) type Outcome = Result<Vec<u8>, CallError>;
@@ -60,8 +60,9 @@ pub(crate) enum Answer {
 
 /// What handling a message came to.
 pub(crate) struct Handled {
-    /// Why the instance ended, if the message ended it.
-    pub(crate) crash: Option<CrashReason>,
+    /// How the instance ended, if the message ended it: a crash, or the
+    /// end the guest asked for (`exit.shutdown`).
+    pub(crate) exit: Option<ExitReason>,
     /// The answer, when the message was handed off ([`Reply::HandedOff`]);
     /// others are answered on their channel.
     pub(crate) answer: Option<Answer>,

@@ -10,11 +10,11 @@ use std::task::{Context, Poll};
 
 use tokio::sync::OwnedMutexGuard;
 
-use super::core::{ActorCore, exit_for};
+use super::core::ActorCore;
 use super::desk::Desk;
 use super::envelope::{Answer, Envelope};
 use super::spin;
-use crate::error::CrashReason;
+use crate::error::{CrashReason, ExitReason};
 
 /// A handed-off message being handled on its caller's task. Dropped before
 /// it is done (the caller gave up waiting, or its runtime went away), it
@@ -104,21 +104,21 @@ impl ActorCore {
         envelope: Envelope,
     ) -> Option<Answer> {
         let handled = self.handle(&mut desk, envelope).await;
-        if let Some(crash) = handled.crash {
+        if let Some(exit) = handled.exit {
             // Never entered again: dropped here and now, before the restart
             // can begin, as the actor task would have.
             drop(desk.instance.take());
             // A kill is the supervisor's own doing: it is waiting to hear
             // of it as a stop, from the actor task.
-            if crash != CrashReason::Killed {
-                self.report_exit(desk.serving_id, exit_for(crash.clone()));
+            if exit != ExitReason::Crash(CrashReason::Killed) {
+                self.report_exit(desk.serving_id, exit.clone());
             }
             // The actor task is not woken for this: the supervisor's next
             // request (start, park, close, or the stop behind a kill) wakes
             // it, and whatever wakes it looks here first. Waking it now
             // would put a thread's wake-up on the way to the restart, for
             // nothing.
-            desk.ended = Some(crash);
+            desk.ended = Some(exit);
         }
         handled.answer
     }

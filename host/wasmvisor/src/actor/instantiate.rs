@@ -24,11 +24,12 @@ async fn compiled(
 
 /// Starts an instance of `plugin` on the committed state (`init` and
 /// `restore` included); what `init` wrote is pending, not committed.
+/// `Ok(None)`: `init` answered `exit.ignore`, and the instance is gone.
 pub(crate) async fn instantiate(
     core: &ActorCore,
     context: &ActorContext,
     plugin: &Plugin,
-) -> Result<Instance, String> {
+) -> Result<Option<Instance>, String> {
     let committed = context
         .state_store
         .load(&core.shared.name)
@@ -51,7 +52,8 @@ pub(crate) async fn instantiate(
     })
     .await;
     match started {
-        Ok(running) => Ok(running),
+        Ok(running) => Ok(Some(running)),
+        Err(StartError::Ignored) => Ok(None),
         Err(error @ StartError::Restore(_)) => Err(format!(
             "{error} (the saved state is kept; fix or remove it before restarting)"
         )),

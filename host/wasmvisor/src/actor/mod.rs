@@ -73,7 +73,8 @@ mod transaction;
 mod upgrade;
 
 pub(crate) use self::context::ActorContext;
-pub(crate) use self::control::{Control, Exit, StartFailure, StartReply};
+pub use self::control::Started;
+pub(crate) use self::control::{Control, Exit, StartOutcome, StartReply, StartReport};
 pub use self::handle::ActorRef;
 pub use self::info::{ActorInfo, ActorStatus};
 pub(crate) use self::shared::ActorShared;

@@ -11,7 +11,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use super::context::ActorContext;
-use super::control::Control;
+use super::control::{Control, Started};
 use super::core::{ActorCore, KillRequest, exit_for};
 use super::desk::{Desk, SnapshotClock};
 use super::envelope::{Envelope, respond};
@@ -85,9 +85,16 @@ impl ActorTask {
                     restart,
                     reply,
                 } => match self.start(instance, restart).await {
-                    Ok(running) => {
+                    // Nothing to run: the supervisor decides what becomes of
+                    // the child (S3).
+                    Ok(None) => reply.send(&self.core.shared.name, instance, Ok(Started::Ignored)),
+                    Ok(Some(running)) => {
                         parked = None;
-                        reply.send(&self.core.shared.name, instance, Ok(()));
+                        reply.send(
+                            &self.core.shared.name,
+                            instance,
+                            Ok(Started::Running(instance)),
+                        );
                         match self.serve(instance, running).await {
                             Served::Exited(reason) => self.core.report_exit(instance, reason),
                             Served::Reported => {}
@@ -147,9 +154,12 @@ impl ActorTask {
         self.close("its supervisor is gone".to_owned()).await;
     }
 
-    async fn start(&mut self, instance: u64, restart: bool) -> Result<Instance, String> {
+    /// Starts instance `instance`; `None` when its `init` ignored the start.
+    async fn start(&mut self, instance: u64, restart: bool) -> Result<Option<Instance>, String> {
         self.core.shared.kill.reset();
-        let mut running = instantiate(&self.core, &self.context, &self.plugin).await?;
+        let Some(mut running) = instantiate(&self.core, &self.context, &self.plugin).await? else {
+            return Ok(None);
+        };
         // What `init` wrote is committed before the first message.
         self.core
             .commit_changes(&mut running)
@@ -173,7 +183,7 @@ impl ActorTask {
             instance,
             restart,
         });
-        Ok(running)
+        Ok(Some(running))
     }
 
     /// Makes `plugin` the version this actor runs from now on.
@@ -244,6 +254,10 @@ impl ActorTask {
         let has_job = instance.has_job();
         desk.instance = Some(instance);
         desk.serving_id = id;
+        // `init` may have asked to end at once (S20).
+        if let Some(exit) = core.asked_exit(&mut desk).await {
+            return Served::Exited(exit);
+        }
         if has_job && let Some(exit) = self.run_job(&mut desk).await {
             return Served::Exited(exit);
         }
@@ -251,8 +265,8 @@ impl ActorTask {
         // Messages that crashed the previous instance (or were taken just
         // as it ended) go first.
         while let Some(envelope) = desk.first.pop_front() {
-            if let Some(crash) = core.handle(&mut desk, envelope).await.crash {
-                return Served::Exited(exit_for(crash));
+            if let Some(exit) = core.handle(&mut desk, envelope).await.exit {
+                return Served::Exited(exit);
             }
         }
         drop(desk);
@@ -262,9 +276,9 @@ impl ActorTask {
                 // (A deferred request is set only as this loop returns.)
                 control = self.control.recv() => {
                     let mut desk = core.desk.lock().await;
-                    if let Some(crash) = desk.ended.take() {
+                    if let Some(exit) = desk.ended.take() {
                         self.deferred = control;
-                        return ended_in_hand(crash);
+                        return ended_in_hand(exit);
                     }
                     match control {
                         Some(Control::Stop { shutdown, reply }) => {
@@ -282,6 +296,10 @@ impl ActorTask {
                                     self.adopt(plugin);
                                     probe = HealthProbe::new(desk.instance.as_ref(), &core.spec.health);
                                     let _ = reply.send(Ok(()));
+                                    // The new version's `init` may have asked to end.
+                                    if let Some(exit) = core.asked_exit(&mut desk).await {
+                                        return Served::Exited(exit);
+                                    }
                                 }
                                 Upgraded::Refused(why) => {
                                     self.context.events.publish(Event::UpgradeFailed {
@@ -316,7 +334,7 @@ impl ActorTask {
                         // Ended in a caller's hands: by this kill (which it
                         // left for us to report), or by itself first (which
                         // it reported).
-                        Some(CrashReason::Killed) | None => {}
+                        Some(ExitReason::Crash(CrashReason::Killed)) | None => {}
                         Some(_) => {
                             let _ = kill.send(None);
                             return Served::Reported;
@@ -327,8 +345,8 @@ impl ActorTask {
                 }
                 due = probe.due() => {
                     let mut desk = core.desk.lock().await;
-                    if let Some(crash) = desk.ended.take() {
-                        return ended_in_hand(crash);
+                    if let Some(exit) = desk.ended.take() {
+                        return ended_in_hand(exit);
                     }
                     let Some((instance, _)) = desk.serving() else {
                         continue;
@@ -337,7 +355,11 @@ impl ActorTask {
                         .check(instance, due, &core.spec.health, &core.shared, &self.context.events)
                         .await;
                     match checked {
-                        Probe::Passed => {}
+                        Probe::Passed => {
+                            if let Some(exit) = core.asked_exit(&mut desk).await {
+                                return Served::Exited(exit);
+                            }
+                        }
                         Probe::Crashed(crash) => return Served::Exited(exit_for(crash)),
                         // The instance cannot be entered again: no graceful stop.
                         Probe::CutOff(why) => return Served::Exited(ExitReason::HealthCheckFailed(why)),
@@ -353,15 +375,15 @@ impl ActorTask {
                     core.taken.store(envelope.is_some(), Ordering::SeqCst);
                     let mut desk = core.desk.lock().await;
                     core.taken.store(false, Ordering::SeqCst);
-                    if let Some(crash) = desk.ended.take() {
+                    if let Some(exit) = desk.ended.take() {
                         // For the next instance, after any kept for redelivery.
                         desk.first.extend(envelope);
-                        return ended_in_hand(crash);
+                        return ended_in_hand(exit);
                     }
                     match envelope {
                         Some(envelope) => {
-                            if let Some(crash) = core.handle(&mut desk, envelope).await.crash {
-                                return Served::Exited(exit_for(crash));
+                            if let Some(exit) = core.handle(&mut desk, envelope).await.exit {
+                                return Served::Exited(exit);
                             }
                         }
                         // Every handle is gone, the registry's too: nobody can
@@ -380,8 +402,9 @@ impl ActorTask {
     async fn run_job(&mut self, desk: &mut Desk) -> Option<ExitReason> {
         let (instance, snapshots) = desk.serving()?;
         match instance.run_job().await? {
+            // Done, or done early by asking to shut down (S20).
             Ok(Ok(())) => Some(match self.core.commit(instance, snapshots, true).await {
-                Ok(()) => ExitReason::Normal,
+                Ok(()) => instance.asked_exit().unwrap_or(ExitReason::Normal),
                 Err(crash) => ExitReason::Crash(crash),
             }),
             Ok(Err(reason)) => Some(ExitReason::Crash(CrashReason::GuestError(reason))),
@@ -457,9 +480,9 @@ impl ActorTask {
 /// How serving ended when a handed-off message ended the instance: its
 /// caller reported the exit, except a kill's, which the supervisor's stop
 /// request answers.
-fn ended_in_hand(crash: CrashReason) -> Served {
-    match crash {
-        CrashReason::Killed => Served::Exited(ExitReason::Crash(CrashReason::Killed)),
+fn ended_in_hand(exit: ExitReason) -> Served {
+    match exit {
+        ExitReason::Crash(CrashReason::Killed) => Served::Exited(exit),
         _ => Served::Reported,
     }
 }

@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
-use super::core::ActorCore;
-use super::desk::SnapshotClock;
-use crate::error::CrashReason;
+use super::core::{ActorCore, exit_for};
+use super::desk::{Desk, SnapshotClock};
+use crate::error::{CrashReason, ExitReason};
 use crate::runtime::Instance;
 use crate::state::Changes;
 
@@ -29,6 +29,19 @@ impl ActorCore {
             }
         }
         self.commit_changes(instance).await
+    }
+
+    /// The end the guest on `desk` asked for (`exit.shutdown`) during the
+    /// call that just returned, if any, once its last snapshot is committed
+    /// for the instance after it (S20 of `docs/design/supervision.md`). A
+    /// commit that fails makes it a crash.
+    pub(crate) async fn asked_exit(&self, desk: &mut Desk) -> Option<ExitReason> {
+        let (instance, snapshots) = desk.serving()?;
+        let asked = instance.asked_exit()?;
+        Some(match self.commit(instance, snapshots, true).await {
+            Ok(()) => asked,
+            Err(crash) => exit_for(crash),
+        })
     }
 
     /// Commits the pending state changes, without a new snapshot.

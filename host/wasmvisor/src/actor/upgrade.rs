@@ -45,7 +45,8 @@ pub(crate) async fn upgrade(
     }
     let refused = |why: String| Upgraded::Refused(format!("version {}: {why}", plugin.version()));
     let mut new = match instantiate(core, context, plugin).await {
-        Ok(new) => new,
+        Ok(Some(new)) => new,
+        Ok(None) => return refused("its `init` ignored the start (`exit.ignore`)".to_owned()),
         Err(why) => return refused(format!("it failed to start: {why}")),
     };
     // Kept aside while the health check runs, whose own writes are dropped.

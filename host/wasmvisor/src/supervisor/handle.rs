@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::intensity::RestartIntensity;
 use super::status::{ChildCounts, RestartBudget, SupervisorStatus};
-use crate::actor::{ActorInfo, ActorRef, ActorShared, ActorStatus, Control};
+use crate::actor::{ActorInfo, ActorRef, ActorShared, ActorStatus, Control, Started};
 use crate::error::ChildError;
 use crate::runtime::{KillSwitch, Plugin};
 use crate::spec::{ChildKind, ChildSpec, Strategy};
@@ -148,14 +148,17 @@ impl SupervisorRef {
         }
     }
 
-    /// Adds a child at the end and starts it; returns its instance id.
+    /// Adds a child at the end and starts it; returns its instance id, or
+    /// [`Started::Ignored`] when its `init` answered `exit.ignore` (a
+    /// temporary child, or any child of a dynamic supervisor, is then not
+    /// added; any other is kept, undefined).
     ///
     /// # Errors
     ///
     /// [`ChildError::AlreadyStarted`] or [`ChildError::AlreadyPresent`] when
     /// the id exists, [`ChildError::Invalid`] for a bad spec or a taken name,
     /// and [`ChildError::StartFailed`] (the spec is then discarded).
-    pub async fn start_child(&self, spec: ChildSpec) -> Result<u64, ChildError> {
+    pub async fn start_child(&self, spec: ChildSpec) -> Result<Started, ChildError> {
         self.ask(|reply| Command::StartChild {
             spec: Box::new(spec),
             reply,
@@ -177,14 +180,15 @@ impl SupervisorRef {
             .await
     }
 
-    /// Starts an undefined child again; returns its instance id. Not counted
-    /// toward the intensity; a failure leaves it undefined, without retries.
+    /// Starts an undefined child again; returns its instance id (or
+    /// [`Started::Ignored`]: it stays undefined). Not counted toward the
+    /// intensity; a failure leaves it undefined, without retries.
     ///
     /// # Errors
     ///
     /// [`ChildError::Running`], [`ChildError::Restarting`],
     /// [`ChildError::NotFound`], or [`ChildError::StartFailed`].
-    pub async fn restart_child(&self, id: &str) -> Result<u64, ChildError> {
+    pub async fn restart_child(&self, id: &str) -> Result<Started, ChildError> {
         let id = id.to_owned();
         self.ask(|reply| Command::RestartChild { id, reply }).await
     }
@@ -194,7 +198,8 @@ impl SupervisorRef {
     /// of it at once, on a static or a dynamic supervisor alike (OTP has no
     /// such call: `terminate_child` then `restart_child` would delete a
     /// dynamic child). Not a crash: it counts neither toward the intensity
-    /// nor in the child's restarts. Returns the new instance's id. Cancelling
+    /// nor in the child's restarts. Returns the new instance's id (or
+    /// [`Started::Ignored`], as [`start_child`](Self::start_child)). Cancelling
     /// a group's pending restart leaves the siblings that waited for it
     /// undefined, as `terminate_child` does.
     ///
@@ -202,7 +207,7 @@ impl SupervisorRef {
     ///
     /// [`ChildError::NotFound`], and [`ChildError::StartFailed`]: the child
     /// is then left undefined (a dynamic one is removed).
-    pub async fn restart_running(&self, id: &str) -> Result<u64, ChildError> {
+    pub async fn restart_running(&self, id: &str) -> Result<Started, ChildError> {
         let id = id.to_owned();
         self.ask(|reply| Command::RestartRunning { id, reply })
             .await
@@ -314,7 +319,7 @@ pub(crate) enum Command {
     },
     StartChild {
         spec: Box<ChildSpec>,
-        reply: Reply<u64>,
+        reply: Reply<Started>,
     },
     TerminateChild {
         id: String,
@@ -322,11 +327,11 @@ pub(crate) enum Command {
     },
     RestartChild {
         id: String,
-        reply: Reply<u64>,
+        reply: Reply<Started>,
     },
     RestartRunning {
         id: String,
-        reply: Reply<u64>,
+        reply: Reply<Started>,
     },
     DeleteChild {
         id: String,

@@ -11,13 +11,13 @@ use super::child::ChildState;
 use super::start::{check_plugin, check_plugins};
 use super::stopping::close;
 use super::task::SupervisorTask;
-use crate::actor::{ActorRef, Control};
+use crate::actor::{ActorRef, Control, Started};
 use crate::error::{ChildError, Error};
 use crate::runtime::Plugin;
 use crate::spec::{ChildSpec, RestartType, Runs, Strategy};
 
 impl SupervisorTask {
-    pub(crate) async fn start_child(&mut self, spec: ChildSpec) -> Result<u64, ChildError> {
+    pub(crate) async fn start_child(&mut self, spec: ChildSpec) -> Result<Started, ChildError> {
         if let Some(index) = self.index_of(&spec.id) {
             return Err(match self.children[index].settled() {
                 ChildState::Running(instance) => ChildError::AlreadyStarted {
@@ -62,7 +62,7 @@ impl SupervisorTask {
         self.publish_children();
         let index = self.children.len() - 1;
         match self.start_one(index, false).await {
-            Ok(instance) => Ok(instance),
+            Ok(started) => Ok(started),
             Err(reason) => {
                 let id = self.children[index].spec.id.clone();
                 let _ = self
@@ -131,10 +131,10 @@ impl SupervisorTask {
         Ok(())
     }
 
-    pub(crate) async fn restart_child(&mut self, id: &str) -> Result<u64, ChildError> {
+    pub(crate) async fn restart_child(&mut self, id: &str) -> Result<Started, ChildError> {
         let index = self.undefined_child(id, "restart_child")?;
         match self.start_one(index, false).await {
-            Ok(instance) => Ok(instance),
+            Ok(started) => Ok(started),
             Err(reason) => {
                 self.park(index, &format!("restart_child failed: {reason}"));
                 Err(ChildError::StartFailed {
@@ -167,13 +167,13 @@ impl SupervisorTask {
     }
 
     /// See [`SupervisorRef::restart_running`](super::SupervisorRef::restart_running).
-    pub(crate) async fn restart_running(&mut self, id: &str) -> Result<u64, ChildError> {
+    pub(crate) async fn restart_running(&mut self, id: &str) -> Result<Started, ChildError> {
         let index = self
             .index_of(id)
             .ok_or_else(|| ChildError::NotFound(id.to_owned()))?;
         self.stop_cancelling(index, "restart by hand").await;
         match self.start_one(index, false).await {
-            Ok(instance) => Ok(instance),
+            Ok(started) => Ok(started),
             Err(reason) => {
                 let why = format!("restarted by hand, it failed to start: {reason}");
                 if self.policy.dynamic {

@@ -18,7 +18,7 @@ use super::context::SupervisorContext;
 use super::handle::{ChildHandle, Incarnation, SupervisorRef};
 use super::start::start_boxed;
 use super::status::SupervisorStatus;
-use crate::actor::{ActorShared, ActorStatus, Control, Exit};
+use crate::actor::{ActorShared, ActorStatus, Control, Exit, Started};
 use crate::error::ExitReason;
 use crate::events::Event;
 use crate::spec::SupervisorSpec;
@@ -84,7 +84,7 @@ impl NestedCell {
                         }
                     };
                     self.set_running(instance, &supervisor, restart);
-                    reply.send(&self.name, instance, Ok(()));
+                    reply.send(&self.name, instance, Ok(Started::Running(instance)));
                     if !self.supervise(instance, supervisor).await {
                         return;
                     }

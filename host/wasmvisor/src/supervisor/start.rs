@@ -31,7 +31,7 @@ pub(crate) async fn start(
     spec.validate()?;
     check_plugins(&context, &spec)?;
     let (exits_tx, exits) = mpsc::unbounded_channel();
-    let (start_failures_tx, start_failures) = mpsc::unbounded_channel();
+    let (start_reports_tx, start_reports) = mpsc::unbounded_channel();
     let (commands, commands_rx) = mpsc::unbounded_channel();
     let (status, _) = watch::channel(SupervisorStatus::Running);
     let shared = Arc::new(SupervisorShared {
@@ -56,8 +56,8 @@ pub(crate) async fn start(
         commands_rx,
         exits_tx,
         exits,
-        start_failures_tx,
-        start_failures,
+        start_reports_tx,
+        start_reports,
         context,
         shared: shared.clone(),
         due_now: VecDeque::new(),
@@ -83,9 +83,13 @@ pub(crate) async fn start(
     }
     task.publish_children();
 
-    for index in 0..task.children.len() {
+    // By id: a temporary child whose start is ignored is removed (S3).
+    let ids: Vec<String> = task.children.iter().map(|c| c.spec.id.clone()).collect();
+    for actor in ids {
+        let Some(index) = task.index_of(&actor) else {
+            continue;
+        };
         if let Err(reason) = task.start_one(index, false).await {
-            let actor = task.children[index].spec.id.clone();
             task.stop_children(&format!("supervisor `{}` failed to start", task.name))
                 .await;
             return Err(Error::StartFailed { actor, reason });

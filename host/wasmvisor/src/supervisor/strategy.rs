@@ -10,22 +10,29 @@ use super::child::ChildState;
 use super::handle::Command;
 use super::status::SupervisorStatus;
 use super::task::SupervisorTask;
-use crate::actor::{ActorStatus, Exit, StartFailure};
+use crate::actor::{ActorStatus, Exit, StartReport, Started};
 use crate::events::Event;
 use crate::spec::{AutoShutdown, RestartType, Strategy};
 use crate::util::millis;
 
 impl SupervisorTask {
-    /// A restart it did not wait for failed: tries again as for a restart
-    /// it waited for, unless the instance is no longer the child's current
-    /// one (it was stopped or started again meanwhile).
-    pub(crate) fn on_start_failure(&mut self, failure: StartFailure) {
-        let Some(index) = self.index_of(&failure.child) else {
+    /// A restart it did not wait for failed, or was ignored: a failure is
+    /// tried again as for a restart it waited for, an ignored start is
+    /// [`ignored`](SupervisorTask::ignored); unless the instance is no
+    /// longer the child's current one (it was stopped or started again
+    /// meanwhile).
+    pub(crate) fn on_start_report(&mut self, report: StartReport) {
+        let Some(index) = self.index_of(&report.child) else {
             return;
         };
-        if self.children[index].current_instance() == Some(failure.instance) {
-            self.children[index].up_since = None;
-            self.restart_failed(index, failure.reason);
+        if self.children[index].current_instance() != Some(report.instance) {
+            return;
+        }
+        self.children[index].up_since = None;
+        match report.outcome {
+            Err(reason) => self.restart_failed(index, reason),
+            Ok(Started::Ignored) => self.ignored(index),
+            Ok(Started::Running(_)) => {}
         }
     }
 

@@ -12,8 +12,8 @@ use super::child::{Child, ChildState};
 use super::context::SupervisorContext;
 use super::handle::{Command, SupervisorShared};
 use super::status::SupervisorStatus;
-use crate::actor::{ActorStatus, Control, Exit, StartFailure, StartReply};
-use crate::spec::{Strategy, SupervisorSpec};
+use crate::actor::{ActorStatus, Control, Exit, StartOutcome, StartReply, StartReport, Started};
+use crate::spec::{RestartType, Strategy, SupervisorSpec};
 
 pub(crate) struct SupervisorTask {
     pub(crate) name: String,
@@ -29,8 +29,8 @@ pub(crate) struct SupervisorTask {
     pub(crate) exits: mpsc::UnboundedReceiver<Exit>,
     /// Where restarts it did not wait for report a failure to start (see
     /// [`StartReply::Unawaited`]).
-    pub(crate) start_failures_tx: mpsc::UnboundedSender<StartFailure>,
-    pub(crate) start_failures: mpsc::UnboundedReceiver<StartFailure>,
+    pub(crate) start_reports_tx: mpsc::UnboundedSender<StartReport>,
+    pub(crate) start_reports: mpsc::UnboundedReceiver<StartReport>,
     pub(crate) context: SupervisorContext,
     pub(crate) shared: Arc<SupervisorShared>,
     /// Restarts due now (no backoff), made once the exits and requests
@@ -63,7 +63,7 @@ impl SupervisorTask {
             // tokio then queues such a task again once it yields (waking a
             // parked worker thread for it, if one is parked), for nothing.
             if self.exits.is_empty()
-                && self.start_failures.is_empty()
+                && self.start_reports.is_empty()
                 && self.commands_rx.is_empty()
                 && let Some((child, generation)) = self.due_now.pop_front()
             {
@@ -82,7 +82,7 @@ impl SupervisorTask {
                         return end;
                     }
                 }
-                Some(failure) = self.start_failures.recv() => self.on_start_failure(failure),
+                Some(report) = self.start_reports.recv() => self.on_start_report(report),
                 Some(command) = self.commands_rx.recv() => match command {
                     Command::Stop { reply } => {
                         self.stop_children(&format!("supervisor `{}` stopped", self.name)).await;
@@ -133,27 +133,45 @@ impl SupervisorTask {
     }
 
     /// Starts a new instance of the child at `index` and waits until it
-    /// runs; `restart` counts it as a restart.
-    pub(crate) async fn start_one(&mut self, index: usize, restart: bool) -> Result<u64, String> {
+    /// runs; `restart` counts it as a restart. A start its plugin ignored
+    /// leaves the child undefined, or removes it (see
+    /// [`SupervisorTask::ignored`]): `index` may no longer be the child's.
+    pub(crate) async fn start_one(&mut self, index: usize, restart: bool) -> StartOutcome {
         let (reply, started) = oneshot::channel();
-        let instance = self.send_start(index, restart, StartReply::Awaited(reply))?;
-        started
+        self.send_start(index, restart, StartReply::Awaited(reply))?;
+        let started = started
             .await
             .unwrap_or_else(|_| Err("the actor task is gone".to_owned()))?;
-        self.children[index].running(instance);
-        Ok(instance)
+        match started {
+            Started::Running(instance) => self.children[index].running(instance),
+            Started::Ignored => self.ignored(index),
+        }
+        Ok(started)
+    }
+
+    /// The child at `index` answered its start with `exit.ignore` (S3 of
+    /// `docs/design/supervision.md`, OTP's `ignore`): a temporary child, or
+    /// any child of a dynamic supervisor, is removed; any other stays
+    /// undefined, with its spec, until started again.
+    pub(crate) fn ignored(&mut self, index: usize) {
+        let reason = "ignored its start (`exit.ignore` in `init`)";
+        if self.children[index].spec.restart == RestartType::Temporary || self.policy.dynamic {
+            drop(self.remove(index, reason));
+        } else {
+            self.park(index, reason);
+        }
     }
 
     /// Restarts the child at `index` without waiting: it is `Starting`
     /// (restarting, to every listing) until it shows the new instance
-    /// running, and a failure to start comes back on `start_failures` (see
-    /// [`StartReply::Unawaited`]). For the last child of a restart: no
+    /// running, and a failure to start (or an ignored start) comes back on
+    /// `start_reports` (see [`StartReply::Unawaited`]). For the last child of a restart: no
     /// sibling starts after it.
     pub(crate) fn restart_unawaited(&mut self, index: usize) -> Result<u64, String> {
         // Before the start is sent, so that the child's own "running" comes after.
         self.children[index].handle.shared.lock().state = ActorStatus::Restarting;
-        let failures = StartReply::Unawaited(self.start_failures_tx.clone());
-        let instance = self.send_start(index, true, failures)?;
+        let reports = StartReply::Unawaited(self.start_reports_tx.clone());
+        let instance = self.send_start(index, true, reports)?;
         let child = &mut self.children[index];
         child.running(instance);
         child.state = ChildState::Starting(instance);
