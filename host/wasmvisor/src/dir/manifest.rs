@@ -29,6 +29,10 @@
 //! timeout = "500ms"
 //! threshold = 3
 //!
+//! [upgrade]                        # a hot upgrade's probation: "0s" for none
+//! probation = "30s"                # rolled back on a crash or failed check until then,
+//! probation_messages = 500         # or until this many messages were answered
+//!
 //! [capabilities]                   # nothing is granted by default
 //! env = { GREETING = "ahoy" }
 //! connect = ["127.0.0.1:8080"]     # IP:port, no name lookups
@@ -62,8 +66,8 @@ use serde::Deserialize;
 
 use crate::error::Error;
 use crate::spec::{
-    Backoff, Capabilities, ChildSpec, HealthSpec, Limits, RestartType, Shutdown, SnapshotPolicy,
-    Strategy, SupervisorSpec,
+    Backoff, Capabilities, ChildSpec, HealthSpec, Limits, Probation, RestartType, Shutdown,
+    SnapshotPolicy, Strategy, SupervisorSpec,
 };
 
 /// The directory-wide configuration file's name.
@@ -83,6 +87,7 @@ pub(crate) struct Manifest {
     supervisor: Option<RestartPolicy>,
     limits: Option<LimitsSetting>,
     health: Option<HealthSetting>,
+    upgrade: Option<UpgradeSetting>,
     capabilities: Option<CapabilitiesSetting>,
     #[serde(default)]
     config: BTreeMap<String, String>,
@@ -168,6 +173,14 @@ struct HealthSetting {
     timeout: Option<DurationSetting>,
     threshold: Option<u32>,
     initial_delay: Option<DurationSetting>,
+}
+
+/// `[upgrade]`: how long a hot upgrade stays on probation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpgradeSetting {
+    probation: Option<DurationSetting>,
+    probation_messages: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -435,6 +448,16 @@ impl Manifest {
                 applied = applied.initial_delay(delay.0);
             }
             child = child.health(applied);
+        }
+        if let Some(upgrade) = &self.upgrade {
+            let mut applied = Probation::default();
+            if let Some(window) = upgrade.probation {
+                applied = applied.window(window.0);
+            }
+            if let Some(messages) = upgrade.probation_messages {
+                applied = applied.messages(messages);
+            }
+            child = child.probation(applied);
         }
         for (key, value) in &self.config {
             child = child.config(key, value);

@@ -14,6 +14,7 @@
 mod capabilities;
 mod health;
 mod limits;
+mod probation;
 mod restart;
 mod tree;
 
@@ -23,6 +24,7 @@ pub(crate) use self::capabilities::HttpGrant;
 pub(crate) use self::capabilities::check_http_grant;
 pub use self::health::HealthSpec;
 pub use self::limits::Limits;
+pub use self::probation::Probation;
 pub use self::restart::{AutoShutdown, Backoff, RestartType, Shutdown, SnapshotPolicy, Strategy};
 pub(crate) use self::tree::Runs;
 pub use self::tree::{ChildKind, ChildSpec, SupervisorSpec};

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::capabilities::Capabilities;
 use super::health::HealthSpec;
 use super::limits::{Limits, check_duration};
+use super::probation::Probation;
 use super::restart::{AutoShutdown, Backoff, RestartType, Shutdown, SnapshotPolicy, Strategy};
 use crate::error::Error;
 use crate::runtime::Plugin;
@@ -62,6 +63,7 @@ pub struct ChildSpec {
     pub(crate) shutdown: Shutdown,
     pub(crate) limits: Limits,
     pub(crate) health: HealthSpec,
+    pub(crate) probation: Probation,
     pub(crate) config: Vec<(String, String)>,
 }
 
@@ -81,6 +83,7 @@ impl ChildSpec {
             shutdown: Shutdown::default(),
             limits: Limits::default(),
             health: HealthSpec::default(),
+            probation: Probation::default(),
             config: Vec::new(),
         }
     }
@@ -102,6 +105,7 @@ impl ChildSpec {
             shutdown: Shutdown::Infinity,
             limits: Limits::default(),
             health: HealthSpec::default(),
+            probation: Probation::default(),
             config: Vec::new(),
         }
     }
@@ -176,6 +180,14 @@ impl ChildSpec {
         self
     }
 
+    /// Sets how long a hot upgrade of this child stays on probation (S21 of
+    /// `docs/design/supervision.md`). Default: [`Probation::default`], 5 s
+    /// or 100 messages.
+    pub fn probation(mut self, probation: Probation) -> Self {
+        self.probation = probation;
+        self
+    }
+
     /// Adds a configuration entry, passed to the plugin's `init`.
     pub fn config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.push((key.into(), value.into()));
@@ -216,6 +228,7 @@ impl ChildSpec {
             return Err(invalid("snapshot every 0 messages: use 1 or more".into()));
         }
         self.health.validate().map_err(invalid)?;
+        self.probation.validate().map_err(invalid)?;
         if let Runs::Supervisor(spec) = &self.runs {
             spec.validate()?;
         }
