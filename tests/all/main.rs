@@ -28,6 +28,7 @@ mod new_plugin;
 mod operate;
 mod plugin_dir;
 mod poison;
+mod probation;
 mod relay;
 mod rust_sdk;
 mod sandbox;

@@ -116,6 +116,41 @@ async fn a_manifest_sets_config_restart_type_and_restart_policy() {
     host.shutdown().await;
 }
 
+/// `[upgrade]` sets the probation of a hot upgrade; one that can never end
+/// by messages is refused, naming the plugin.
+#[tokio::test]
+async fn a_manifest_sets_the_probation_of_an_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_guest(dir.path(), "counter", "counter");
+    std::fs::write(
+        dir.path().join("counter.toml"),
+        "[upgrade]\nprobation = \"10m\"\nprobation_messages = 2\n",
+    )
+    .unwrap();
+    copy_guest(dir.path(), "counter", "endless");
+    std::fs::write(
+        dir.path().join("endless.toml"),
+        "[upgrade]\nprobation_messages = 0\n",
+    )
+    .unwrap();
+    let host = Host::new().unwrap();
+    let report = start_plugin_dir(&host, dir.path()).await.unwrap();
+    assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
+    let refused = report.failed[0].to_string();
+    assert!(
+        refused.contains("endless") && refused.contains("at least 1 message"),
+        "{refused}"
+    );
+
+    let (_, supervisor) = report.started.iter().find(|(n, _)| n == "counter").unwrap();
+    let v2 = crate::common::plugin(&host, "counter_v2").await;
+    supervisor.upgrade_child("counter", v2).await.unwrap();
+    let probation = host.actor("counter").unwrap().info().probation.unwrap();
+    assert_eq!(probation.messages_left, 2);
+    assert!(probation.remaining_ms > 60_000, "{probation:?}");
+    host.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_broken_manifest_names_its_file_and_line_and_only_its_plugin_stays_out() {
     let dir = tempfile::tempdir().unwrap();

@@ -139,8 +139,9 @@ async fn a_version_whose_first_health_check_fails_is_refused() {
 
 /// `wasmvisor upgrade NAME FILE` on a running host (through the admin API's
 /// `POST /v1/actors/NAME/upgrade`): the new version takes over with the
-/// state; a file that does not compile is refused before anything changes,
-/// with the cause, and the running version serves on.
+/// state, on probation (which `ps` shows); a file that does not compile is
+/// refused before anything changes, with the cause, and the running version
+/// serves on.
 #[tokio::test(flavor = "multi_thread")]
 async fn wasmvisor_upgrade_switches_a_running_actor_or_refuses_a_broken_file() {
     use crate::cli::{start_host, stop_host, wasmvisor};
@@ -148,6 +149,12 @@ async fn wasmvisor_upgrade_switches_a_running_actor_or_refuses_a_broken_file() {
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(guest("counter"), dir.path().join("counter.wasm")).unwrap();
+    // A probation that outlasts the test, whatever the machine's speed.
+    std::fs::write(
+        dir.path().join("counter.toml"),
+        "[upgrade]\nprobation = \"1h\"\n",
+    )
+    .unwrap();
     let host = start_host(dir.path()).await;
     let call = |message: &'static str| {
         let dir = host.dir.clone();
@@ -166,6 +173,10 @@ async fn wasmvisor_upgrade_switches_a_running_actor_or_refuses_a_broken_file() {
     let version = host.client().actor("counter").await.unwrap().info.version;
     let version = version.unwrap();
     assert!(out.contains(&version), "{out}");
+    assert!(out.contains("on probation"), "{out}");
+    let (ok, ps, err) = wasmvisor(&host.dir, &["ps"]).await;
+    assert!(ok, "{err}");
+    assert!(ps.contains(&format!("{version} (probation)")), "{ps}");
     assert_eq!(call("version").await, "2");
     assert_eq!(call("get").await, "1", "the state is carried over");
 

@@ -13,7 +13,9 @@
 //! - `fill KEY N`: stores N bytes under KEY (to show the state limits: a
 //!   refused write is an error reply, not a crash);
 //! - `version`: which version of the counter this is (1; the `counter-v2`
-//!   build of this same source answers 2).
+//!   build of this same source answers 2);
+//! - `mark` (version 2 only): writes the key `v2-mark`, which version 1
+//!   never writes, and replies `marked`.
 
 use wasmvisor_guest::state::{self, Key};
 use wasmvisor_guest::{Error, Plugin};
@@ -58,6 +60,11 @@ impl Plugin for Counter {
             (Some("add"), Some(n)) => add(number(n)?),
             (Some("get"), None) => Ok(COUNT.get()?.unwrap_or(0).to_string()),
             (Some("version"), None) => Ok(VERSION.to_owned()),
+            (Some("mark"), None) if cfg!(feature = "v2") => {
+                state::set_bytes("v2-mark", b"true")
+                    .map_err(|e| Error::msg(format!("refused: {e}")))?;
+                Ok("marked".to_owned())
+            }
             (Some("inc-then-crash"), None) => {
                 COUNT.update(|count| *count += 1)?;
                 wasmvisor_guest::warn!("about to crash with an uncommitted write");

@@ -8,8 +8,16 @@
 //!   note per line) and replies with the number of notes;
 //! - `recall`: replies with every note, one per line;
 //! - `crash`: panics.
+//!
+//! The `memo-v2` build of this same source writes its snapshots with a
+//! `memo/2` header line and refuses to restore one without it (version
+//! 1's): a new version that cannot read the old one's state, for the tests
+//! of hot upgrades.
 
 use wasmvisor_guest::{Error, Plugin};
+
+/// The first line of a version 2 snapshot.
+const V2_HEADER: &str = "memo/2";
 
 #[derive(Default)]
 struct Memo {
@@ -38,12 +46,26 @@ impl Plugin for Memo {
     }
 
     fn snapshot(&self) -> Vec<u8> {
-        self.notes.join("\n").into_bytes()
+        let notes = self.notes.join("\n");
+        if cfg!(feature = "v2") {
+            format!("{V2_HEADER}\n{notes}").into_bytes()
+        } else {
+            notes.into_bytes()
+        }
     }
 
     fn restore(&mut self, data: &[u8]) -> Result<(), Error> {
         let text =
             std::str::from_utf8(data).map_err(|_| Error::msg("the snapshot is not UTF-8"))?;
+        let text = if cfg!(feature = "v2") {
+            text.strip_prefix(V2_HEADER)
+                .map(|rest| rest.strip_prefix('\n').unwrap_or(rest))
+                .ok_or(Error::msg(
+                    "not a version 2 snapshot (no `memo/2` header): cannot read it",
+                ))?
+        } else {
+            text
+        };
         self.notes = text.lines().map(str::to_owned).collect();
         Ok(())
     }

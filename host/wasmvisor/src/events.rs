@@ -111,12 +111,40 @@ pub enum Event {
         /// The new version (see [`Plugin::version`](crate::Plugin::version)).
         version: String,
     },
-    /// A hot upgrade was refused; the running version goes on.
-    UpgradeFailed {
+    /// A hot upgrade began: `to` is compiled and about to be started from
+    /// the state of `from`, which runs until `to` takes over (S21 of
+    /// `docs/design/supervision.md`).
+    UpgradeStarted {
         /// The actor's name.
         actor: String,
-        /// Why, naming the refused version.
+        /// The running version.
+        from: String,
+        /// The version that is to take over.
+        to: String,
+    },
+    /// A hot upgrade is kept for good: its new version passed its
+    /// probation (or was upgraded with none).
+    UpgradeCommitted {
+        /// The actor's name.
+        actor: String,
+        /// The version it runs.
+        version: String,
+    },
+    /// A hot upgrade was undone, and the previous version runs with the
+    /// state it had at takeover: refused before the new version took over
+    /// (`in_probation: false`: it did not start, restore, or pass its first
+    /// health check), or rolled back during its probation (it crashed or
+    /// failed a health check; the messages it answered are handled again by
+    /// the previous version).
+    UpgradeRolledBack {
+        /// The actor's name.
+        actor: String,
+        /// The version that was undone.
+        version: String,
+        /// Why.
         reason: String,
+        /// Whether the new version had taken over (and was on probation).
+        in_probation: bool,
     },
     /// A plugin file in a watched directory could not be loaded or started
     /// (what runs, if anything, goes on).
@@ -157,7 +185,9 @@ impl Event {
             Event::HealthChanged { .. } => "health-changed",
             Event::ActorStopped { .. } => "actor-stopped",
             Event::ActorUpgraded { .. } => "actor-upgraded",
-            Event::UpgradeFailed { .. } => "upgrade-failed",
+            Event::UpgradeStarted { .. } => "upgrade-started",
+            Event::UpgradeCommitted { .. } => "upgrade-committed",
+            Event::UpgradeRolledBack { .. } => "upgrade-rolled-back",
             Event::PluginRejected { .. } => "plugin-rejected",
             Event::DeadLettered { .. } => "dead-lettered",
             Event::SupervisorGaveUp { .. } => "supervisor-gave-up",
@@ -349,10 +379,34 @@ impl EventBus {
             Event::ActorUpgraded { actor, version } => {
                 tracing::info!(actor, version, "actor upgraded");
             }
-            Event::UpgradeFailed { actor, reason } => {
+            Event::UpgradeStarted { actor, from, to } => {
+                tracing::info!(actor, from, to, "upgrade started");
+            }
+            Event::UpgradeCommitted { actor, version } => {
+                tracing::info!(actor, version, "upgrade committed");
+            }
+            Event::UpgradeRolledBack {
+                actor,
+                version,
+                reason,
+                in_probation: false,
+            } => {
                 tracing::error!(
                     actor,
+                    version,
                     "upgrade refused, the running version goes on: {reason}"
+                );
+            }
+            Event::UpgradeRolledBack {
+                actor,
+                version,
+                reason,
+                in_probation: true,
+            } => {
+                tracing::error!(
+                    actor,
+                    version,
+                    "upgrade rolled back to the previous version and the state it had at takeover: {reason}"
                 );
             }
             Event::PluginRejected { plugin, reason } => {

@@ -89,7 +89,7 @@ mod util;
 #[cfg(all(doctest, feature = "redb"))]
 pub struct ReadmeDoctests;
 
-pub use self::actor::{ActorInfo, ActorRef, ActorStatus, Started};
+pub use self::actor::{ActorInfo, ActorRef, ActorStatus, ProbationInfo, Started};
 pub use self::dead_letters::DeadLetter;
 pub use self::error::{CallError, ChildError, CrashReason, Error, ExitReason};
 pub use self::events::Event;
@@ -97,8 +97,8 @@ pub use self::health::HealthStatus;
 pub use self::host::{CompileCacheStats, Host, HostBuilder};
 pub use self::runtime::{Plugin, PluginExports};
 pub use self::spec::{
-    AutoShutdown, Backoff, Capabilities, ChildKind, ChildSpec, HealthSpec, Limits, RestartType,
-    Shutdown, SnapshotPolicy, Strategy, SupervisorSpec,
+    AutoShutdown, Backoff, Capabilities, ChildKind, ChildSpec, HealthSpec, Limits, Probation,
+    RestartType, Shutdown, SnapshotPolicy, Strategy, SupervisorSpec,
 };
 #[cfg(feature = "redb")]
 pub use self::state::RedbStateStore;

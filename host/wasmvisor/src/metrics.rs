@@ -116,7 +116,7 @@ impl Metrics {
         );
         registry.register(
             "upgrades",
-            "Hot upgrades, by outcome (done or refused)",
+            "Hot upgrades, by outcome: committed, refused (before the new version took over) or rolled-back (during its probation)",
             metrics.upgrades.clone(),
         );
         registry.register(
@@ -185,11 +185,13 @@ impl Metrics {
             Event::DeadLettered { actor, .. } => {
                 self.dead_letters.get_or_create(&actor_label(actor)).inc();
             }
-            Event::ActorUpgraded { actor, .. } | Event::UpgradeFailed { actor, .. } => {
-                let outcome = if matches!(event, Event::ActorUpgraded { .. }) {
-                    "done"
-                } else {
-                    "refused"
+            Event::UpgradeCommitted { actor, .. } | Event::UpgradeRolledBack { actor, .. } => {
+                let outcome = match event {
+                    Event::UpgradeRolledBack {
+                        in_probation: true, ..
+                    } => "rolled-back",
+                    Event::UpgradeRolledBack { .. } => "refused",
+                    _ => "committed",
                 };
                 self.upgrades
                     .get_or_create(&OutcomeLabels {

@@ -70,7 +70,11 @@ impl ActorCore {
             // it waits for the next.
             let answer = envelope.reply.wait_later();
             desk.first.push_back(envelope);
-            return Handled { exit: None, answer };
+            return Handled {
+                exit: None,
+                answer,
+                acknowledged: false,
+            };
         };
         let handled = instance.handle(&envelope.message).await;
         let (outcome, crash) = match handled {
@@ -104,6 +108,7 @@ impl ActorCore {
                 return Handled {
                     exit: Some(exit_for(crash)),
                     answer,
+                    acknowledged: false,
                 };
             }
         };
@@ -118,6 +123,7 @@ impl ActorCore {
         };
         Handled {
             exit,
+            acknowledged: outcome.is_ok(),
             answer: envelope.reply.send(outcome),
         }
     }

@@ -26,6 +26,9 @@ pub(crate) struct Desk {
     /// it, in the same turn of the lock): the actor task stops serving when
     /// it finds this.
     pub(crate) ended: Option<ExitReason>,
+    /// Whether the instance is a new version on probation: every message
+    /// then goes through the actor task, which watches it (S21).
+    pub(crate) on_probation: bool,
 }
 
 impl Desk {

@@ -21,6 +21,10 @@ pub(crate) enum Reply {
     /// itself: the outcome is returned to it, no channel needed (see
     /// [`ActorCore::serve`]).
     HandedOff,
+    /// Nobody either: a message answered by a new version on probation,
+    /// handled again by the previous version after a rollback (S21). Its
+    /// caller has its answer already; a refusal now is only logged.
+    Replayed,
 }
 
 impl Reply {
@@ -35,6 +39,15 @@ impl Reply {
                 None
             }
             Reply::HandedOff => Some(Answer::Now(outcome)),
+            Reply::Replayed => {
+                if let Err(error) = outcome {
+                    tracing::warn!(
+                        "a message the rolled-back version had answered was not taken \
+                         again by the previous version: {error}"
+                    );
+                }
+                None
+            }
         }
     }
 
@@ -66,6 +79,8 @@ pub(crate) struct Handled {
     /// The answer, when the message was handed off ([`Reply::HandedOff`]);
     /// others are answered on their channel.
     pub(crate) answer: Option<Answer>,
+    /// Whether the guest answered it `ok` and its writes were committed.
+    pub(crate) acknowledged: bool,
 }
 
 pub(crate) struct Envelope {

@@ -65,7 +65,8 @@ pub(crate) enum Route {
     NextInstance(OwnedMutexGuard<Desk>),
     /// Through the mailbox and the actor task: someone runs the guest, a
     /// message waits for the actor task (which this one must not overtake),
-    /// or no instance runs.
+    /// no instance runs, or a new version is on probation (whose every
+    /// message the actor task watches).
     Mailbox,
 }
 
@@ -87,7 +88,7 @@ impl ActorCore {
             Route::Mailbox
         } else if desk.ended.is_some() {
             Route::NextInstance(desk)
-        } else if desk.instance.is_some() {
+        } else if desk.instance.is_some() && !desk.on_probation {
             Route::HandOff(desk)
         } else {
             Route::Mailbox

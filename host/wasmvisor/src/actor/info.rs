@@ -44,6 +44,21 @@ pub struct ActorInfo {
     /// against [`Limits::max_state_bytes`](crate::Limits::max_state_bytes)),
     /// as its last instance saw it; 0 before its first start.
     pub state_bytes: u64,
+    /// The hot upgrade on probation, while one is (S21 of
+    /// `docs/design/supervision.md`): `version` is the new version.
+    pub probation: Option<ProbationInfo>,
+}
+
+/// A hot upgrade on probation, as listings show it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ProbationInfo {
+    /// The version a rollback would bring back.
+    pub previous_version: String,
+    /// How long the probation has left at most, in milliseconds.
+    pub remaining_ms: u64,
+    /// After how many more answered messages it ends.
+    pub messages_left: u32,
 }
 
 /// The state of an actor.

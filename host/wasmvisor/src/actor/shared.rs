@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::info::{ActorInfo, ActorStatus};
+use super::info::{ActorInfo, ActorStatus, ProbationInfo};
 use crate::error::ExitReason;
 use crate::health::HealthStatus;
 use crate::runtime::KillSwitch;
@@ -35,6 +35,15 @@ pub(crate) struct Status {
     pub(crate) health_failures: u32,
     pub(crate) running_since: Option<Instant>,
     pub(crate) last_exit: Option<ExitReason>,
+    /// The hot upgrade on probation, if one is.
+    pub(crate) probation: Option<ProbationShown>,
+}
+
+/// A hot upgrade on probation, as the status keeps it.
+pub(crate) struct ProbationShown {
+    pub(crate) previous_version: String,
+    pub(crate) until: tokio::time::Instant,
+    pub(crate) messages_left: u32,
 }
 
 impl ActorShared {
@@ -55,6 +64,7 @@ impl ActorShared {
                 health_failures: 0,
                 running_since: None,
                 last_exit: None,
+                probation: None,
             }),
         }
     }
@@ -84,6 +94,15 @@ impl ActorShared {
             state_bytes: self.state_bytes.load(Ordering::Relaxed),
             last_exit: status.last_exit.clone(),
             mailbox_depth,
+            probation: status.probation.as_ref().map(|shown| ProbationInfo {
+                previous_version: shown.previous_version.clone(),
+                remaining_ms: millis(
+                    shown
+                        .until
+                        .saturating_duration_since(tokio::time::Instant::now()),
+                ),
+                messages_left: shown.messages_left,
+            }),
         }
     }
 

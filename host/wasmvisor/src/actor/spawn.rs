@@ -52,6 +52,7 @@ pub(crate) fn spawn(
             snapshots: SnapshotClock::default(),
             first: VecDeque::new(),
             ended: None,
+            on_probation: false,
         })),
         waiting: Arc::default(),
         taken: AtomicBool::new(false),
@@ -65,6 +66,7 @@ pub(crate) fn spawn(
         control,
         kills,
         deferred: None,
+        probation: None,
     };
     tokio::spawn(task.run());
     ActorChannels {

@@ -4,6 +4,7 @@
 //! how it ended. Between instances it reads no messages, so they wait for
 //! the next instance.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -17,6 +18,7 @@ use super::desk::{Desk, SnapshotClock};
 use super::envelope::{Envelope, respond};
 use super::info::ActorStatus;
 use super::instantiate::instantiate;
+use super::probation::{self, OnProbation};
 use super::probe::{HealthProbe, Probe};
 use super::upgrade::{Upgraded, upgrade};
 use crate::error::{CallError, CrashReason, ExitReason};
@@ -36,6 +38,8 @@ pub(crate) struct ActorTask {
     /// A control request taken just as a handed-off message ended the
     /// instance: handled first, once that exit is reported.
     pub(crate) deferred: Option<Control>,
+    /// The hot upgrade on probation, while one is (see `probation`).
+    pub(crate) probation: Option<OnProbation>,
 }
 
 /// How serving one instance ended.
@@ -50,6 +54,9 @@ enum Served {
     Closed(String, Option<oneshot::Sender<()>>),
     /// Killed from outside: report the exit (`Killed`), then answer.
     Killed(KillRequest),
+    /// A new version on probation ended this way, and the upgrade was
+    /// rolled back: start the previous version again, in its place.
+    RolledBack(ExitReason),
 }
 
 impl ActorTask {
@@ -95,27 +102,12 @@ impl ActorTask {
                             instance,
                             Ok(Started::Running(instance)),
                         );
-                        match self.serve(instance, running).await {
-                            Served::Exited(reason) => self.core.report_exit(instance, reason),
-                            Served::Reported => {}
-                            Served::Stopped(reason, reply) => {
-                                self.core.mark_down(instance, reason.clone());
-                                self.context.events.publish(Event::ActorExited {
-                                    actor: self.core.shared.name.to_string(),
-                                    instance,
-                                    reason: reason.clone(),
-                                });
-                                let _ = reply.send(Some(reason));
-                            }
-                            Served::Closed(reason, done) => {
-                                self.close(reason).await;
-                                drop(done);
-                                return;
-                            }
-                            Served::Killed(kill) => {
-                                self.core.report_exit(instance, ExitReason::Killed);
-                                let _ = kill.send(Some(instance));
-                            }
+                        if let ControlFlow::Break((reason, done)) =
+                            self.serve_to_the_end(instance, running).await
+                        {
+                            self.close(reason).await;
+                            drop(done);
+                            return;
                         }
                     }
                     Err(reason) => reply.send(&self.core.shared.name, instance, Err(reason)),
@@ -124,8 +116,11 @@ impl ActorTask {
                 Control::Stop { reply, .. } => {
                     let _ = reply.send(None);
                 }
+                // Nothing runs to hand over or to be on probation.
                 Control::Upgrade { plugin, reply } => {
+                    self.upgrade_started(&plugin);
                     self.adopt(plugin);
+                    probation::committed(&self.core, self.plugin.version());
                     let _ = reply.send(Ok(()));
                 }
                 Control::Park { reason } => {
@@ -152,6 +147,47 @@ impl ActorTask {
         // The supervisor is gone without closing us (it panicked): do not
         // leave callers waiting forever.
         self.close("its supervisor is gone".to_owned()).await;
+    }
+
+    /// Serves instance number `id` until it ends, and the previous version
+    /// of the plugin in its place whenever an upgrade on probation is
+    /// rolled back (S21); then reports how it ended. Breaks when the actor
+    /// is to be closed (why, and who waits for it).
+    async fn serve_to_the_end(
+        &mut self,
+        id: u64,
+        mut instance: Instance,
+    ) -> ControlFlow<(String, Option<oneshot::Sender<()>>)> {
+        loop {
+            match self.serve(id, instance).await {
+                Served::RolledBack(reason) => match self.start(id, false).await {
+                    Ok(Some(previous)) => {
+                        instance = previous;
+                        continue;
+                    }
+                    // The previous version will not run again by itself:
+                    // its supervisor hears of the new version's exit.
+                    Ok(None) | Err(_) => self.core.report_exit(id, reason),
+                },
+                Served::Exited(reason) => self.core.report_exit(id, reason),
+                Served::Reported => {}
+                Served::Stopped(reason, reply) => {
+                    self.core.mark_down(id, reason.clone());
+                    self.context.events.publish(Event::ActorExited {
+                        actor: self.core.shared.name.to_string(),
+                        instance: id,
+                        reason: reason.clone(),
+                    });
+                    let _ = reply.send(Some(reason));
+                }
+                Served::Closed(reason, done) => return ControlFlow::Break((reason, done)),
+                Served::Killed(kill) => {
+                    self.core.report_exit(id, ExitReason::Killed);
+                    let _ = kill.send(Some(id));
+                }
+            }
+            return ControlFlow::Continue(());
+        }
     }
 
     /// Starts instance `instance`; `None` when its `init` ignored the start.
@@ -186,14 +222,56 @@ impl ActorTask {
         Ok(Some(running))
     }
 
-    /// Makes `plugin` the version this actor runs from now on.
-    fn adopt(&mut self, plugin: Plugin) {
+    /// Makes `plugin` the version this actor runs from now on; returns the
+    /// one it ran.
+    fn adopt(&mut self, plugin: Plugin) -> Plugin {
         self.core.shared.lock().version = Some(plugin.version().to_owned());
         self.context.events.publish(Event::ActorUpgraded {
             actor: self.core.shared.name.to_string(),
             version: plugin.version().to_owned(),
         });
-        self.plugin = plugin;
+        std::mem::replace(&mut self.plugin, plugin)
+    }
+
+    fn upgrade_started(&self, to: &Plugin) {
+        self.context.events.publish(Event::UpgradeStarted {
+            actor: self.core.shared.name.to_string(),
+            from: self.plugin.version().to_owned(),
+            to: to.version().to_owned(),
+        });
+    }
+
+    /// Ends the probation that runs, if one does, keeping the new version.
+    fn end_probation(&mut self, desk: &mut Desk) {
+        if let Some(probation) = self.probation.take() {
+            probation.commit(&self.core, desk, self.plugin.version());
+        }
+    }
+
+    /// Settles the probation of instance `served` ended (see
+    /// `probation`): a rollback when the new version is to blame, the
+    /// upgrade kept otherwise.
+    async fn settle_probation(&mut self, desk: &mut Desk, served: Served) -> Served {
+        let Some(probation) = self.probation.take() else {
+            return served;
+        };
+        let reason = match &served {
+            Served::Exited(reason) if probation::rolls_back(reason) => reason.clone(),
+            _ => {
+                probation.commit(&self.core, desk, self.plugin.version());
+                return served;
+            }
+        };
+        let failed = self.plugin.version().to_owned();
+        let (previous, restored) = probation
+            .roll_back(&self.core, desk, &failed, &reason)
+            .await;
+        self.adopt(previous);
+        if restored {
+            Served::RolledBack(reason)
+        } else {
+            served
+        }
     }
 
     /// Serves messages, health checks and control requests until instance
@@ -202,8 +280,11 @@ impl ActorTask {
         let served = self.serve_on_desk(id, instance).await;
         // Off the desk (a crashed instance is dropped here): nobody can be
         // handed it any more.
-        let ended = self.core.desk.lock().await.instance.take();
-        drop(ended);
+        let core = Arc::clone(&self.core);
+        let mut desk = core.desk.lock().await;
+        drop(desk.instance.take());
+        let served = self.settle_probation(&mut desk, served).await;
+        drop(desk);
         match served {
             // Killed mid-call, by the supervisor (whose stop request is
             // waiting: answer that instead of reporting a crash) or from
@@ -291,9 +372,19 @@ impl ActorTask {
                             Err("already running".to_owned()),
                         ),
                         Some(Control::Upgrade { plugin, reply }) => {
+                            // An upgrade on probation is kept once another replaces it.
+                            self.end_probation(&mut desk);
+                            self.upgrade_started(&plugin);
                             match upgrade(&core, &self.context, &mut desk, &plugin).await {
-                                Upgraded::Done => {
-                                    self.adopt(plugin);
+                                Upgraded::Done { takeover } => {
+                                    let previous = self.adopt(plugin);
+                                    match takeover {
+                                        Some(takeover) => {
+                                            self.probation =
+                                                Some(OnProbation::begin(&core, &mut desk, previous, takeover));
+                                        }
+                                        None => probation::committed(&core, self.plugin.version()),
+                                    }
                                     probe = HealthProbe::new(desk.instance.as_ref(), &core.spec.health);
                                     let _ = reply.send(Ok(()));
                                     // The new version's `init` may have asked to end.
@@ -302,16 +393,25 @@ impl ActorTask {
                                     }
                                 }
                                 Upgraded::Refused(why) => {
-                                    self.context.events.publish(Event::UpgradeFailed {
+                                    self.context.events.publish(Event::UpgradeRolledBack {
                                         actor: self.core.shared.name.to_string(),
+                                        version: plugin.version().to_owned(),
                                         reason: why.clone(),
+                                        in_probation: false,
                                     });
                                     let _ = reply.send(Err(why));
                                 }
                                 Upgraded::OldCrashed(crash) => {
-                                    let _ = reply.send(Err(format!(
+                                    let why = format!(
                                         "the running version crashed while handing over: {crash}"
-                                    )));
+                                    );
+                                    self.context.events.publish(Event::UpgradeRolledBack {
+                                        actor: self.core.shared.name.to_string(),
+                                        version: plugin.version().to_owned(),
+                                        reason: why.clone(),
+                                        in_probation: false,
+                                    });
+                                    let _ = reply.send(Err(why));
                                     return Served::Exited(exit_for(crash));
                                 }
                             }
@@ -343,6 +443,13 @@ impl ActorTask {
                     drop(desk.instance.take());
                     return Served::Killed(kill);
                 }
+                () = probation_over(self.probation.as_ref().map(|p| p.until)) => {
+                    let mut desk = core.desk.lock().await;
+                    if let Some(exit) = desk.ended.take() {
+                        return ended_in_hand(exit);
+                    }
+                    self.end_probation(&mut desk);
+                }
                 due = probe.due() => {
                     let mut desk = core.desk.lock().await;
                     if let Some(exit) = desk.ended.take() {
@@ -356,6 +463,12 @@ impl ActorTask {
                         .await;
                     match checked {
                         Probe::Passed => {
+                            // On probation, one failed check is one too many (S21).
+                            if self.probation.is_some()
+                                && let HealthStatus::Unhealthy(why) = self.core.shared.lock().health.clone()
+                            {
+                                return Served::Exited(ExitReason::HealthCheckFailed(why));
+                            }
                             if let Some(exit) = core.asked_exit(&mut desk).await {
                                 return Served::Exited(exit);
                             }
@@ -382,8 +495,17 @@ impl ActorTask {
                     }
                     match envelope {
                         Some(envelope) => {
-                            if let Some(exit) = core.handle(&mut desk, envelope).await.exit {
+                            // On probation: kept, to be handled again after a rollback.
+                            let message = self.probation.is_some().then(|| envelope.message.clone());
+                            let handled = core.handle(&mut desk, envelope).await;
+                            if let Some(exit) = handled.exit {
                                 return Served::Exited(exit);
+                            }
+                            if let (Some(message), true) = (message, handled.acknowledged)
+                                && let Some(probation) = self.probation.as_mut()
+                                && probation.answered(&core, message)
+                            {
+                                self.end_probation(&mut desk);
                             }
                         }
                         // Every handle is gone, the registry's too: nobody can
@@ -474,6 +596,14 @@ impl ActorTask {
                 }),
             );
         }
+    }
+}
+
+/// Completes when the probation ending at `until` is over; never without one.
+async fn probation_over(until: Option<tokio::time::Instant>) {
+    match until {
+        Some(until) => tokio::time::sleep_until(until).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -9,11 +9,14 @@ use super::instantiate::instantiate;
 use crate::error::CrashReason;
 use crate::health::HealthStatus;
 use crate::runtime::Plugin;
+use crate::state::CommittedState;
 
 /// How a hot upgrade went.
 pub(crate) enum Upgraded {
     /// The new version runs (it is on the desk now); the task adopts it.
-    Done,
+    /// `takeover` is the committed state it took over, when the upgrade
+    /// goes on probation (S21): what a rollback writes back.
+    Done { takeover: Option<CommittedState> },
     /// The new version was refused (why); the old instance goes on.
     Refused(String),
     /// The old instance failed while handing over its state.
@@ -29,8 +32,9 @@ pub(crate) enum Upgraded {
 ///    `restore`), and passes one health check if it exports one.
 /// 3. Then its `init` writes are committed and it takes over; the old
 ///    instance is dropped without `shutdown` (the new one carries on its
-///    work). Otherwise the new instance is dropped, nothing it did is kept,
-///    and the old one goes on serving.
+///    work), and the new one is on probation (see `probation`). Otherwise
+///    the new instance is dropped, nothing it did is kept, and the old one
+///    goes on serving.
 pub(crate) async fn upgrade(
     core: &ActorCore,
     context: &ActorContext,
@@ -44,6 +48,14 @@ pub(crate) async fn upgrade(
         return Upgraded::OldCrashed(crash);
     }
     let refused = |why: String| Upgraded::Refused(format!("version {}: {why}", plugin.version()));
+    let takeover = if core.spec.probation.is_on() {
+        match context.state_store.load(&core.shared.name).await {
+            Ok(state) => Some(state),
+            Err(e) => return refused(format!("the state at takeover cannot be read: {e}")),
+        }
+    } else {
+        None
+    };
     let mut new = match instantiate(core, context, plugin).await {
         Ok(Some(new)) => new,
         Ok(None) => return refused("its `init` ignored the start (`exit.ignore`)".to_owned()),
@@ -62,5 +74,5 @@ pub(crate) async fn upgrade(
     }
     desk.snapshots = SnapshotClock::default();
     desk.instance = Some(new);
-    Upgraded::Done
+    Upgraded::Done { takeover }
 }
