@@ -2,7 +2,7 @@
 //! supervision tree, one actor in detail, the actions on an actor, and the
 //! error body every refusal carries.
 
-use wasmvisor::{ActorInfo, RestartBudget, Strategy, SupervisorStatus};
+use wasmvisor::{ActorInfo, ProbationInfo, RestartBudget, Strategy, SupervisorStatus};
 
 /// One supervisor of the tree, with its children (`GET /v1/tree`).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -88,6 +88,9 @@ pub struct Upgraded {
     pub actor: String,
     /// The version it runs now (see `wasmvisor::Plugin::version`).
     pub version: String,
+    /// The probation the new version is on, if any: a crash or a failed
+    /// health check before it ends rolls the upgrade back.
+    pub probation: Option<ProbationInfo>,
 }
 
 /// The stable code of an error answer: its `error` field. A client matches

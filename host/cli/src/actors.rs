@@ -32,7 +32,18 @@ pub(crate) async fn upgrade(
     let component = std::fs::read(file)
         .map_err(|error| anyhow::anyhow!("cannot read {}: {error}", file.display()))?;
     let upgraded = client.upgrade(name, component).await?;
-    println!("`{}` runs version {} now", upgraded.actor, upgraded.version);
+    match &upgraded.probation {
+        Some(probation) => println!(
+            "`{}` runs version {} now, on probation for {} ms or {} messages \
+             (a crash or a failed health check until then rolls back to version {})",
+            upgraded.actor,
+            upgraded.version,
+            probation.remaining_ms,
+            probation.messages_left,
+            probation.previous_version
+        ),
+        None => println!("`{}` runs version {} now", upgraded.actor, upgraded.version),
+    }
     Ok(())
 }
 
@@ -98,7 +109,11 @@ fn format_table(actors: &[ActorInfo]) -> String {
                 || "-".to_owned(),
                 |ms| format!("{:.1}s", ms as f64 / 1000.0),
             ),
-            actor.version.clone().unwrap_or_else(|| "-".to_owned()),
+            match (&actor.version, &actor.probation) {
+                (Some(version), Some(_)) => format!("{version} (probation)"),
+                (Some(version), None) => version.clone(),
+                (None, _) => "-".to_owned(),
+            },
             if actor.memory_bytes == 0 {
                 "-".to_owned()
             } else {

@@ -94,6 +94,9 @@ enum Command {
     /// version takes over between two messages with the state and the
     /// mailbox, or is refused (a file that does not load, a failed `init`,
     /// `restore` or first health check) and the running version goes on.
+    /// Once it took over, it is on probation (the child's `[upgrade]`
+    /// settings): a crash or a failed health check until then rolls back
+    /// to the running version and the state it had at takeover.
     Upgrade {
         /// The actor's name.
         name: String,

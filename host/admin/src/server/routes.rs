@@ -148,11 +148,18 @@ pub(crate) async fn upgrade_actor(
     };
     let version = plugin.version().to_owned();
     match supervisor.upgrade_child(&name, plugin).await {
-        Ok(()) => Json(Upgraded {
-            actor: name,
-            version,
-        })
-        .into_response(),
+        Ok(()) => {
+            let probation = state
+                .host
+                .actor(&name)
+                .and_then(|actor| actor.info().probation);
+            Json(Upgraded {
+                actor: name,
+                version,
+                probation,
+            })
+            .into_response()
+        }
         Err(error) => child_error(&error),
     }
 }

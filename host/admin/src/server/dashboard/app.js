@@ -11,8 +11,8 @@ const TOKEN_KEY = "wasmvisor-admin-token";
 // Event kinds the host sends (see host/src/events.rs), plus `lagged`.
 const EVENT_KINDS = [
   "actor-started", "actor-exited", "restart-scheduled", "restart-failed",
-  "health-changed", "actor-stopped", "actor-upgraded", "upgrade-failed",
-  "plugin-rejected", "dead-lettered", "supervisor-gave-up", "lagged",
+  "health-changed", "actor-stopped", "actor-upgraded", "upgrade-started",
+  "upgrade-committed", "upgrade-rolled-back", "plugin-rejected", "dead-lettered", "supervisor-gave-up", "lagged",
 ];
 const TIMELINE_LIMIT = 500;
 // Uptime, mailboxes and memory move without events: refresh this often too.
@@ -257,7 +257,7 @@ function fillRow(row, child) {
     const health = child.health.status;
     set("health", healthText(child.health),
       health === "healthy" ? "ok" : health === "degraded" ? "warn" : health === "unhealthy" ? "bad" : "");
-    set("version", child.version ?? "–");
+    set("version", versionText(child));
     set("memory", bytes(child.memory_bytes), "num");
     set("mailbox", String(child.mailbox_depth), child.mailbox_depth > 0 ? "num warn" : "num");
     set("state", bytes(child.state_bytes), "num");
@@ -416,6 +416,15 @@ function subjectOf(event) {
   return event.actor ?? event.supervisor ?? event.plugin ?? "";
 }
 
+// The version, and the probation of a hot upgrade while one runs.
+function versionText(child) {
+  const version = child.version ?? "–";
+  const probation = child.probation;
+  if (!probation) return version;
+  return `${version} (on probation: ${Math.ceil(probation.remaining_ms / 1000)} s or ` +
+    `${probation.messages_left} messages left; was ${probation.previous_version})`;
+}
+
 function detailOf(kind, event) {
   switch (kind) {
     case "actor-started": return `instance ${event.instance}`;
@@ -423,6 +432,10 @@ function detailOf(kind, event) {
     case "restart-scheduled": return `restart in ${event.delay_ms} ms`;
     case "health-changed": return healthText(event.status);
     case "actor-upgraded": return `now version ${event.version}`;
+    case "upgrade-started": return `from version ${event.from} to ${event.to}`;
+    case "upgrade-committed": return `version ${event.version} kept`;
+    case "upgrade-rolled-back":
+      return `${event.in_probation ? "rolled back" : "refused"}: ${event.reason}`;
     case "dead-lettered": return `dead letter ${event.id} after ${event.attempts} crashed deliveries`;
     case "lagged": return `this page missed ${event.missed} event(s)`;
     default: return event.reason ?? "";
@@ -430,7 +443,8 @@ function detailOf(kind, event) {
 }
 
 const SEVERITY = {
-  "actor-exited": "warn", "restart-failed": "bad", "actor-stopped": "bad", "upgrade-failed": "bad",
+  "actor-exited": "warn", "restart-failed": "bad", "actor-stopped": "bad", "upgrade-rolled-back": "bad",
+  "upgrade-committed": "ok",
   "plugin-rejected": "bad", "dead-lettered": "bad", "supervisor-gave-up": "bad", "lagged": "warn",
   "actor-started": "ok", "actor-upgraded": "ok",
 };
