@@ -286,6 +286,13 @@ async fn state_tools_list_get_export_and_import_a_stopped_hosts_store() {
         crate::common::call_ok(&host, "counter", "fill blob 3").await;
         host.shutdown().await;
     }
+    // Closed here, the file may still be locked for a moment: a process that
+    // another test forks copies every open file, ours too, until it execs.
+    // (Opening it is what the tools do; it fails while anyone holds it.)
+    crate::common::wait_until("the store file to be free", || {
+        wasmvisor::RedbStateStore::open(&store_path).is_ok()
+    })
+    .await;
     let dir_arg = dir.path().to_str().unwrap();
     let state = |args: &[&str]| {
         let mut all = vec!["state"];

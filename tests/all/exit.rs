@@ -7,7 +7,7 @@ use wasmvisor::{
     ActorStatus, AutoShutdown, CallError, ChildSpec, ExitReason, Host, RestartType, Started,
     SupervisorSpec, SupervisorStatus,
 };
-use wasmvisor_admin::{AdminClient, AdminServer};
+use wasmvisor_admin::{Action, AdminClient, AdminServer};
 
 use crate::common::{call_ok, exits, plugin, single, supervise, wait_until, within};
 
@@ -50,6 +50,19 @@ async fn an_ignored_start_keeps_a_permanent_child_undefined_and_drops_a_temporar
 
     // Started again, it is ignored again: not an error.
     assert_eq!(supervisor.restart_child("kept").await, Ok(Started::Ignored));
+    // The admin API (and so `wasmvisor start`) says so too.
+    let server = AdminServer::start(host.clone(), "127.0.0.1:0".parse().unwrap(), "t")
+        .await
+        .unwrap();
+    let admin = AdminClient::new(&server.addr().to_string(), Some("t".into()));
+    let started = admin.act("kept", Action::Start).await.unwrap().unwrap();
+    assert_eq!((started.actor.as_str(), started.instance), ("kept", None));
+    let restarted = admin
+        .act("running", Action::Restart)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(restarted.instance.is_some(), "{restarted:?}");
     assert_eq!(
         supervisor.start_child(ignoring("late")).await,
         Ok(Started::Ignored)

@@ -335,7 +335,7 @@ async fn chaos(
             7 => {
                 let name = random.pick(managed);
                 match admin.act(name, Action::Restart).await {
-                    Ok(()) => faults.add("admin restart"),
+                    Ok(_) => faults.add("admin restart"),
                     Err(error) => violations.report(format!("restarting `{name}`: {error}")),
                 }
             }
@@ -355,7 +355,7 @@ async fn chaos(
                     .await
                     .and(admin.act(name, Action::Start).await)
                 {
-                    Ok(()) => faults.add("admin stop and start"),
+                    Ok(_) => faults.add("admin stop and start"),
                     Err(error) => violations.report(format!("stop/start of `{name}`: {error}")),
                 }
             }

@@ -93,6 +93,18 @@ pub struct Upgraded {
     pub probation: Option<ProbationInfo>,
 }
 
+/// What a `start` or `restart` came to (`POST /v1/actors/NAME/start`,
+/// `.../restart`; a `stop` or `kill` answers with no body).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ActorStarted {
+    /// The actor.
+    pub actor: String,
+    /// The instance that runs now; `None` when the plugin's `init` answered
+    /// the start with `exit.ignore` (it stays stopped, with no instance).
+    pub instance: Option<u64>,
+}
+
 /// The stable code of an error answer: its `error` field. A client matches
 /// on the code, never on the message, which is for people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

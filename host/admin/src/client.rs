@@ -3,7 +3,9 @@
 
 use wasmvisor::{ActorInfo, DeadLetter};
 
-use crate::api::{Action, ActorDetail, ErrorBody, ErrorCode, SupervisorNode, Upgraded};
+use crate::api::{
+    Action, ActorDetail, ActorStarted, ErrorBody, ErrorCode, SupervisorNode, Upgraded,
+};
 
 /// Why a request to the admin endpoint got no answer the client could use.
 #[derive(Debug, thiserror::Error)]
@@ -143,15 +145,24 @@ impl AdminClient {
     }
 
     /// Asks the actor's supervisor to restart, stop or start it, or kills
-    /// it (an actor or a supervisor).
+    /// it (an actor or a supervisor). A restart or a start returns what it
+    /// came to (the instance, or none when the plugin ignored its start).
     ///
     /// # Errors
     ///
     /// [`ClientError`]: the host cannot be reached, or why it refused.
-    pub async fn act(&self, name: &str, action: Action) -> Result<(), ClientError> {
-        self.post(&format!("/v1/actors/{name}/{action}"), Vec::new())
-            .await
-            .map(drop)
+    pub async fn act(
+        &self,
+        name: &str,
+        action: Action,
+    ) -> Result<Option<ActorStarted>, ClientError> {
+        let response = self
+            .post(&format!("/v1/actors/{name}/{action}"), Vec::new())
+            .await?;
+        match action {
+            Action::Restart | Action::Start => read_json(response).await.map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// Upgrades the actor `name` to the component `component` (the bytes of

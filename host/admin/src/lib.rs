@@ -59,7 +59,7 @@ pub mod credentials;
 mod server;
 
 pub use self::api::{
-    Action, ActorDetail, ChildNode, ErrorBody, ErrorCode, SupervisorNode, Upgraded,
+    Action, ActorDetail, ActorStarted, ChildNode, ErrorBody, ErrorCode, SupervisorNode, Upgraded,
 };
 #[cfg(feature = "client")]
 pub use self::client::{AdminClient, ClientError, EventStream};

@@ -3,7 +3,7 @@
 //! `ps`.
 
 use wasmvisor::ActorInfo;
-use wasmvisor_admin::{Action, AdminClient};
+use wasmvisor_admin::{Action, ActorStarted, AdminClient};
 
 /// `call`: sends `message` and prints the reply.
 pub(crate) async fn call(client: &AdminClient, name: &str, message: String) -> anyhow::Result<()> {
@@ -17,9 +17,20 @@ pub(crate) async fn cast(client: &AdminClient, name: &str, message: String) -> a
     Ok(client.cast(name, message.into_bytes()).await?)
 }
 
-/// `restart`, `stop`, `start`, `kill`.
+/// `restart`, `stop`, `start`, `kill`; a start says what it came to.
 pub(crate) async fn act(client: &AdminClient, name: &str, action: Action) -> anyhow::Result<()> {
-    Ok(client.act(name, action).await?)
+    match client.act(name, action).await? {
+        Some(ActorStarted {
+            instance: Some(instance),
+            ..
+        }) => println!("`{name}` runs instance {instance}"),
+        Some(ActorStarted { instance: None, .. }) => println!(
+            "`{name}` ignored its start (`exit.ignore` in its `init`): it stays stopped, \
+             with no instance"
+        ),
+        None => {}
+    }
+    Ok(())
 }
 
 /// `upgrade`: sends the component in `file` to the host, which upgrades

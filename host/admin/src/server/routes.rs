@@ -14,7 +14,9 @@ use wasmvisor::{ActorInfo, CallError, DeadLetter, Host, SupervisorRef, Superviso
 
 use super::AppState;
 use super::errors::{call_error, child_error, error_response};
-use crate::api::{Action, ActorDetail, ChildNode, ErrorCode, SupervisorNode, Upgraded};
+use crate::api::{
+    Action, ActorDetail, ActorStarted, ChildNode, ErrorCode, SupervisorNode, Upgraded,
+};
 
 /// How long the endpoint waits for an actor's reply.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -207,15 +209,24 @@ async fn act(State(state): State<AppState>, Path(name): Path<String>, action: Ac
     let Some((supervisor, _)) = supervisor_of(&state.host, &name) else {
         return call_error(&CallError::NotFound(name));
     };
-    let done = match action {
-        Action::Restart => supervisor.restart_running(&name).await.map(drop),
-        Action::Stop => supervisor.terminate_child(&name).await,
-        Action::Start => supervisor.restart_child(&name).await.map(drop),
+    let started = match action {
+        Action::Restart => supervisor.restart_running(&name).await,
+        Action::Start => supervisor.restart_child(&name).await,
+        Action::Stop => {
+            return match supervisor.terminate_child(&name).await {
+                Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                Err(error) => child_error(&error),
+            };
+        }
         // Not the supervisor's call: the actor's own, or a supervisor's.
         Action::Kill => return kill(&state.host, &name).await,
     };
-    match done {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+    match started {
+        Ok(started) => Json(ActorStarted {
+            actor: name,
+            instance: started.instance(),
+        })
+        .into_response(),
         Err(error) => child_error(&error),
     }
 }

@@ -340,7 +340,9 @@ async function act(action, name) {
   showNotice(`${verb} ${name}…`);
   try {
     const response = await api(`/v1/actors/${encodeURIComponent(name)}/${action}`, { method: "POST" });
-    if (response.ok) showNotice(`${name} ${done}`);
+    const started = response.status === 200 ? await response.json() : null;
+    if (started && started.instance === null) showNotice(`${name} ignored its start: it stays stopped`);
+    else if (response.ok) showNotice(`${name} ${done}`);
     else showNotice(`${verb} ${name}: ${await errorOf(response)}`, true);
   } catch {
     showNotice(`${verb} ${name}: the host cannot be reached`, true);
