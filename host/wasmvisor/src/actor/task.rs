@@ -241,6 +241,16 @@ impl ActorTask {
         });
     }
 
+    /// Tells that the upgrade to `to` was refused before it took over.
+    fn upgrade_refused(&self, to: &Plugin, why: &str) {
+        self.context.events.publish(Event::UpgradeRolledBack {
+            actor: self.core.shared.name.to_string(),
+            version: to.version().to_owned(),
+            reason: why.to_owned(),
+            in_probation: false,
+        });
+    }
+
     /// Ends the probation that runs, if one does, keeping the new version.
     fn end_probation(&mut self, desk: &mut Desk) {
         if let Some(probation) = self.probation.take() {
@@ -393,24 +403,14 @@ impl ActorTask {
                                     }
                                 }
                                 Upgraded::Refused(why) => {
-                                    self.context.events.publish(Event::UpgradeRolledBack {
-                                        actor: self.core.shared.name.to_string(),
-                                        version: plugin.version().to_owned(),
-                                        reason: why.clone(),
-                                        in_probation: false,
-                                    });
+                                    self.upgrade_refused(&plugin, &why);
                                     let _ = reply.send(Err(why));
                                 }
                                 Upgraded::OldCrashed(crash) => {
                                     let why = format!(
                                         "the running version crashed while handing over: {crash}"
                                     );
-                                    self.context.events.publish(Event::UpgradeRolledBack {
-                                        actor: self.core.shared.name.to_string(),
-                                        version: plugin.version().to_owned(),
-                                        reason: why.clone(),
-                                        in_probation: false,
-                                    });
+                                    self.upgrade_refused(&plugin, &why);
                                     let _ = reply.send(Err(why));
                                     return Served::Exited(exit_for(crash));
                                 }
