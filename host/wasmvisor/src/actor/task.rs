@@ -258,9 +258,9 @@ impl ActorTask {
         }
     }
 
-    /// Settles the probation of instance `served` ended (see
-    /// `probation`): a rollback when the new version is to blame, the
-    /// upgrade kept otherwise.
+    /// Settles the probation, if one runs, of the instance that just ended
+    /// as `served` says (see `probation`): a rollback when the new version
+    /// is to blame, the upgrade kept otherwise.
     async fn settle_probation(&mut self, desk: &mut Desk, served: Served) -> Served {
         let Some(probation) = self.probation.take() else {
             return served;
@@ -388,6 +388,12 @@ impl ActorTask {
                             match upgrade(&core, &self.context, &mut desk, &plugin).await {
                                 Upgraded::Done { takeover } => {
                                     let previous = self.adopt(plugin);
+                                    // What the old version's checks said is not the new one's.
+                                    {
+                                        let mut status = self.core.shared.lock();
+                                        status.health = HealthStatus::Unknown;
+                                        status.health_failures = 0;
+                                    }
                                     match takeover {
                                         Some(takeover) => {
                                             self.probation =
