@@ -314,3 +314,30 @@ async fn a_version_whose_restore_fails_is_refused_before_takeover() {
     assert_eq!(upgrades_total(&host.metrics(), "memo", "refused"), 1);
     host.shutdown().await;
 }
+
+/// The new version's health is its own: what the old version's checks said
+/// is not shown for it, nor counted against it on probation.
+#[tokio::test]
+async fn a_new_version_does_not_inherit_the_old_versions_health() {
+    let host = Host::new().unwrap();
+    let vitals = plugin(&host, "vitals").await;
+    let checks = HealthSpec::default()
+        .interval(Duration::from_millis(20))
+        .timeout(Duration::from_secs(2))
+        .threshold(1_000);
+    let supervisor = supervise(
+        &host,
+        SupervisorSpec::new("app").child(ChildSpec::new("vitals", vitals).health(checks)),
+    )
+    .await;
+    call_ok(&host, "vitals", "unhealthy out of disk").await;
+    let actor = host.actor("vitals").unwrap();
+    crate::common::wait_until("a failed check", || actor.info().health_failures > 0).await;
+    let counter = plugin(&host, "counter").await;
+    supervisor.upgrade_child("vitals", counter).await.unwrap();
+    let info = actor.info();
+    assert_eq!(info.health, wasmvisor::HealthStatus::Unknown);
+    assert_eq!(info.health_failures, 0);
+    assert_eq!(call_ok(&host, "vitals", "inc").await, "1");
+    host.shutdown().await;
+}
