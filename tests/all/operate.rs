@@ -492,6 +492,50 @@ async fn a_changed_manifest_applies_and_a_broken_one_keeps_the_plugin_running() 
     stop_host(host).await;
 }
 
+/// A manifest number the host cannot honour (a mailbox of 2^63 messages
+/// once panicked the host at start, and its directory watcher when dropped
+/// in) is refused with its file, line and range; the host runs on, and so
+/// does its watcher.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_out_of_range_manifest_number_is_refused_and_the_host_runs_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = std::fs::read(guest("counter")).unwrap();
+    std::fs::write(dir.path().join("counter.wasm"), &counter).unwrap();
+    std::fs::write(dir.path().join("wild.wasm"), &counter).unwrap();
+    std::fs::write(
+        dir.path().join("wild.toml"),
+        "[limits]\nmailbox_capacity = 9223372036854775807\n",
+    )
+    .unwrap();
+    let host = start_host(dir.path()).await;
+    assert_eq!(call(&host, "counter", "inc").await.unwrap(), "1");
+    assert!(
+        call(&host, "wild", "inc").await.is_err(),
+        "only it stays out"
+    );
+    let mut events = follow_events(&host).await;
+
+    deploy(
+        dir.path(),
+        "late.toml",
+        b"[limits]\nmemory_mib = 99999999\n",
+    );
+    deploy(dir.path(), "late.wasm", &counter);
+    let rejected = next_event(&mut events, "plugin-rejected").await;
+    let reason = rejected["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("late.toml")
+            && reason.contains("line 2")
+            && reason.contains("allowed 1 to 4096"),
+        "{reason}"
+    );
+    // The watcher is alive: a plugin dropped in after that starts.
+    deploy(dir.path(), "after.wasm", &counter);
+    running_version(&host, "after").await;
+    assert_eq!(call(&host, "counter", "inc").await.unwrap(), "2");
+    stop_host(host).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_version_starts_a_plugin_whose_supervisor_gave_up() {
     let dir = tempfile::tempdir().unwrap();

@@ -138,7 +138,9 @@ async fn a_manifest_sets_the_probation_of_an_upgrade() {
     assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
     let refused = report.failed[0].to_string();
     assert!(
-        refused.contains("endless") && refused.contains("at least 1 message"),
+        refused.contains("endless.toml")
+            && refused.contains("line 2")
+            && refused.contains("allowed 1 to"),
         "{refused}"
     );
 

@@ -66,8 +66,9 @@ use serde::Deserialize;
 
 use crate::error::Error;
 use crate::spec::{
-    Backoff, Capabilities, ChildSpec, HealthSpec, Limits, Probation, RestartType, Shutdown,
-    SnapshotPolicy, Strategy, SupervisorSpec,
+    Backoff, Capabilities, ChildSpec, HealthSpec, Limits, MAX_MAILBOX_CAPACITY, MAX_STACK_BYTES,
+    MAX_STATE_BYTES, MAX_TABLE_ELEMENTS, MAX_VALUE_BYTES, MIN_STACK_BYTES, Probation, RestartType,
+    Shutdown, SnapshotPolicy, Strategy, SupervisorSpec,
 };
 
 /// The directory-wide configuration file's name.
@@ -156,14 +157,68 @@ struct RestartPolicy {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LimitsSetting {
-    memory_mib: Option<u64>,
+    /// Up to 4 GiB, all a 32-bit WebAssembly memory can address.
+    memory_mib: Option<Ranged<1, 4096>>,
     call_timeout: Option<DurationSetting>,
-    mailbox_capacity: Option<usize>,
-    max_value_kib: Option<u64>,
-    max_state_mib: Option<u64>,
-    fuel_per_call: Option<u64>,
-    stack_kib: Option<usize>,
-    max_table_elements: Option<u64>,
+    mailbox_capacity: Option<Ranged<1, { MAX_MAILBOX_CAPACITY as u64 }>>,
+    max_value_kib: Option<Ranged<1, { MAX_VALUE_BYTES >> 10 }>>,
+    max_state_mib: Option<Ranged<1, { MAX_STATE_BYTES >> 20 }>>,
+    fuel_per_call: Option<Ranged<1, { u64::MAX }>>,
+    stack_kib:
+        Option<Ranged<{ (MIN_STACK_BYTES >> 10) as u64 }, { (MAX_STACK_BYTES >> 10) as u64 }>>,
+    max_table_elements: Option<Ranged<1, MAX_TABLE_ELEMENTS>>,
+}
+
+impl LimitsSetting {
+    /// The limits these settings give, over the defaults.
+    fn applied(&self) -> Limits {
+        let mut applied = Limits::default();
+        // Each in range (see `Ranged`): the products cannot overflow.
+        if let Some(Ranged(mib)) = self.memory_mib {
+            applied = applied.memory_bytes(mib << 20);
+        }
+        if let Some(timeout) = self.call_timeout {
+            applied = applied.call_timeout(timeout.0);
+        }
+        if let Some(Ranged(capacity)) = self.mailbox_capacity {
+            applied = applied.mailbox_capacity(capacity as usize);
+        }
+        if let Some(Ranged(kib)) = self.max_value_kib {
+            applied = applied.max_value_bytes(kib << 10);
+        }
+        if let Some(Ranged(mib)) = self.max_state_mib {
+            applied = applied.max_state_bytes(mib << 20);
+        }
+        if let Some(Ranged(fuel)) = self.fuel_per_call {
+            applied = applied.fuel_per_call(fuel);
+        }
+        if let Some(Ranged(kib)) = self.stack_kib {
+            applied = applied.wasm_stack_bytes((kib << 10) as usize);
+        }
+        if let Some(Ranged(elements)) = self.max_table_elements {
+            applied = applied.max_table_elements(elements);
+        }
+        applied
+    }
+}
+
+/// A whole number the manifest allows only between `MIN` and `MAX`: one
+/// outside is refused as it is read, so that the error names its line and
+/// the allowed range (not the host's units, nor a panic deeper down).
+#[derive(Debug, Clone, Copy)]
+struct Ranged<const MIN: u64, const MAX: u64>(u64);
+
+impl<'de, const MIN: u64, const MAX: u64> Deserialize<'de> for Ranged<MIN, MAX> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = i128::deserialize(deserializer)?;
+        u64::try_from(value)
+            .ok()
+            .filter(|value| (MIN..=MAX).contains(value))
+            .map(Ranged)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!("{value} is out of range: allowed {MIN} to {MAX}"))
+            })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,7 +226,7 @@ struct LimitsSetting {
 struct HealthSetting {
     interval: Option<DurationSetting>,
     timeout: Option<DurationSetting>,
-    threshold: Option<u32>,
+    threshold: Option<Ranged<1, { u32::MAX as u64 }>>,
     initial_delay: Option<DurationSetting>,
 }
 
@@ -180,7 +235,7 @@ struct HealthSetting {
 #[serde(deny_unknown_fields)]
 struct UpgradeSetting {
     probation: Option<DurationSetting>,
-    probation_messages: Option<u32>,
+    probation_messages: Option<Ranged<1, { u32::MAX as u64 }>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -406,32 +461,7 @@ impl Manifest {
             });
         }
         if let Some(limits) = &self.limits {
-            let mut applied = Limits::default();
-            if let Some(mib) = limits.memory_mib {
-                applied = applied.memory_bytes(mib.saturating_mul(1 << 20));
-            }
-            if let Some(timeout) = limits.call_timeout {
-                applied = applied.call_timeout(timeout.0);
-            }
-            if let Some(capacity) = limits.mailbox_capacity {
-                applied = applied.mailbox_capacity(capacity);
-            }
-            if let Some(kib) = limits.max_value_kib {
-                applied = applied.max_value_bytes(kib.saturating_mul(1 << 10));
-            }
-            if let Some(mib) = limits.max_state_mib {
-                applied = applied.max_state_bytes(mib.saturating_mul(1 << 20));
-            }
-            if let Some(fuel) = limits.fuel_per_call {
-                applied = applied.fuel_per_call(fuel);
-            }
-            if let Some(kib) = limits.stack_kib {
-                applied = applied.wasm_stack_bytes(kib.saturating_mul(1 << 10));
-            }
-            if let Some(elements) = limits.max_table_elements {
-                applied = applied.max_table_elements(elements);
-            }
-            child = child.limits(applied);
+            child = child.limits(limits.applied());
         }
         if let Some(health) = &self.health {
             let mut applied = HealthSpec::default();
@@ -441,8 +471,8 @@ impl Manifest {
             if let Some(timeout) = health.timeout {
                 applied = applied.timeout(timeout.0);
             }
-            if let Some(threshold) = health.threshold {
-                applied = applied.threshold(threshold);
+            if let Some(Ranged(threshold)) = health.threshold {
+                applied = applied.threshold(threshold as u32);
             }
             if let Some(delay) = health.initial_delay {
                 applied = applied.initial_delay(delay.0);
@@ -454,8 +484,8 @@ impl Manifest {
             if let Some(window) = upgrade.probation {
                 applied = applied.window(window.0);
             }
-            if let Some(messages) = upgrade.probation_messages {
-                applied = applied.messages(messages);
+            if let Some(Ranged(messages)) = upgrade.probation_messages {
+                applied = applied.messages(messages as u32);
             }
             child = child.probation(applied);
         }
@@ -593,6 +623,71 @@ mod tests {
             spec.backoff,
             Backoff::Exponential { multiplier: 2, .. }
         ));
+    }
+
+    /// Every whole-number key, at every extreme: the manifest refuses the
+    /// value as it is read, naming the line and the range, or takes it, and
+    /// then the host can honour it (the spec checks pass; no panic later,
+    /// as a mailbox of `usize::MAX` once made).
+    #[test]
+    fn every_number_in_a_manifest_is_refused_with_its_line_or_honoured() {
+        let keys = [
+            ("limits", "memory_mib"),
+            ("limits", "mailbox_capacity"),
+            ("limits", "max_value_kib"),
+            ("limits", "max_state_mib"),
+            ("limits", "fuel_per_call"),
+            ("limits", "stack_kib"),
+            ("limits", "max_table_elements"),
+            ("health", "threshold"),
+            ("upgrade", "probation_messages"),
+        ];
+        let extremes = [
+            "0".to_owned(),
+            "1".to_owned(),
+            "-1".to_owned(),
+            "63".to_owned(),
+            "4097".to_owned(),
+            "99999999".to_owned(),
+            "4000000000".to_owned(),
+            u32::MAX.to_string(),
+            i64::MAX.to_string(),
+            u64::MAX.to_string(),
+            "1.5".to_owned(),
+        ];
+        for (table, key) in keys {
+            for value in &extremes {
+                let text = format!("restart = \"permanent\"\n[{table}]\n{key} = {value}\n");
+                match toml::from_str::<Manifest>(&text) {
+                    Err(error) => {
+                        let error = error.to_string();
+                        assert!(error.contains("line 3"), "{key} = {value}: {error}");
+                    }
+                    Ok(manifest) => {
+                        if let Some(limits) = &manifest.limits {
+                            let limits = limits.applied();
+                            assert_eq!(limits.validate(), Ok(()), "{key} = {value}");
+                            if key == "mailbox_capacity" {
+                                // What once panicked, a semaphore that large.
+                                drop(tokio::sync::mpsc::channel::<()>(limits.mailbox_capacity));
+                            }
+                        }
+                        if let Some(Ranged(threshold)) = manifest.health.and_then(|h| h.threshold) {
+                            let health = HealthSpec::default().threshold(threshold as u32);
+                            assert_eq!(health.validate(), Ok(()), "{key} = {value}");
+                        }
+                    }
+                }
+            }
+        }
+        let refused =
+            toml::from_str::<Manifest>("[limits]\nmailbox_capacity = 9223372036854775807\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            refused.contains("line 2") && refused.contains("allowed 1 to 1048576"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -53,9 +53,22 @@ pub struct Limits {
 }
 
 /// The smallest [`Limits::wasm_stack_bytes`].
-const MIN_STACK_BYTES: usize = 64 << 10;
+pub(crate) const MIN_STACK_BYTES: usize = 64 << 10;
 /// The largest [`Limits::wasm_stack_bytes`].
-const MAX_STACK_BYTES: usize = 64 << 20;
+pub(crate) const MAX_STACK_BYTES: usize = 64 << 20;
+/// The largest [`Limits::memory_bytes`]: all that a 32-bit WebAssembly
+/// memory can address (65,536 pages of 64 KiB).
+pub(crate) const MAX_MEMORY_BYTES: u64 = 4 << 30;
+/// The largest [`Limits::mailbox_capacity`] (a million and some).
+pub(crate) const MAX_MAILBOX_CAPACITY: usize = 1 << 20;
+/// The largest [`Limits::max_value_bytes`]: 4 GiB, more than a guest's
+/// memory can hold.
+pub(crate) const MAX_VALUE_BYTES: u64 = 4 << 30;
+/// The largest [`Limits::max_state_bytes`]: 1 TiB.
+pub(crate) const MAX_STATE_BYTES: u64 = 1 << 40;
+/// The largest [`Limits::max_table_elements`]: ten million (80 MB of
+/// references per table).
+pub(crate) const MAX_TABLE_ELEMENTS: u64 = 10_000_000;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -127,11 +140,30 @@ impl Limits {
         if self.call_timeout.is_zero() {
             return Err("call_timeout must be more than zero".into());
         }
-        if self.mailbox_capacity == 0 {
-            return Err("mailbox_capacity must be at least 1".into());
-        }
-        if self.memory_bytes < 64 * 1024 {
-            return Err("memory_bytes must be at least one 64 KiB page".into());
+        in_range(
+            "mailbox_capacity",
+            self.mailbox_capacity as u64,
+            1,
+            MAX_MAILBOX_CAPACITY as u64,
+        )?;
+        // From one 64 KiB page.
+        in_range(
+            "memory_bytes",
+            self.memory_bytes,
+            64 << 10,
+            MAX_MEMORY_BYTES,
+        )?;
+        in_range("max_key_bytes", self.max_key_bytes, 1, u64::from(u32::MAX))?;
+        in_range("max_value_bytes", self.max_value_bytes, 1, MAX_VALUE_BYTES)?;
+        in_range("max_state_bytes", self.max_state_bytes, 1, MAX_STATE_BYTES)?;
+        in_range(
+            "max_table_elements",
+            self.max_table_elements,
+            1,
+            MAX_TABLE_ELEMENTS,
+        )?;
+        if let Some(fuel) = self.fuel_per_call {
+            in_range("fuel_per_call", fuel, 1, u64::MAX)?;
         }
         if !(MIN_STACK_BYTES..=MAX_STACK_BYTES).contains(&self.wasm_stack_bytes) {
             return Err(format!(
@@ -141,6 +173,17 @@ impl Limits {
             ));
         }
         Ok(())
+    }
+}
+
+/// Refuses `value` of the limit `what` outside `min..=max`, naming the range.
+fn in_range(what: &str, value: u64, min: u64, max: u64) -> Result<(), String> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} must be between {min} and {max}, not {value}"
+        ))
     }
 }
 
@@ -156,5 +199,35 @@ pub(crate) fn check_duration(what: &str, duration: Duration) -> Result<(), Strin
         ))
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An embedder's limits get the manifest's bounds: nothing the host
+    /// cannot honour (a mailbox that large once panicked in tokio).
+    #[test]
+    fn limits_past_what_the_host_can_honour_are_refused() {
+        let refused = [
+            Limits::default().mailbox_capacity(usize::MAX),
+            Limits::default().mailbox_capacity(0),
+            Limits::default().memory_bytes(u64::MAX),
+            Limits::default().max_table_elements(4_000_000_000),
+            Limits::default().max_value_bytes(0),
+            Limits::default().max_state_bytes(u64::MAX),
+            Limits::default().fuel_per_call(0),
+        ];
+        for limits in refused {
+            let error = limits.validate().expect_err("refused");
+            assert!(error.contains("must be between"), "{error}");
+        }
+        assert_eq!(Limits::default().validate(), Ok(()));
+        let largest = Limits::default()
+            .mailbox_capacity(MAX_MAILBOX_CAPACITY)
+            .memory_bytes(MAX_MEMORY_BYTES)
+            .max_table_elements(MAX_TABLE_ELEMENTS);
+        assert_eq!(largest.validate(), Ok(()));
     }
 }

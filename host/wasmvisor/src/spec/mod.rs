@@ -24,6 +24,11 @@ pub(crate) use self::capabilities::HttpGrant;
 pub(crate) use self::capabilities::check_http_grant;
 pub use self::health::HealthSpec;
 pub use self::limits::Limits;
+#[cfg(feature = "dir")]
+pub(crate) use self::limits::{
+    MAX_MAILBOX_CAPACITY, MAX_STACK_BYTES, MAX_STATE_BYTES, MAX_TABLE_ELEMENTS, MAX_VALUE_BYTES,
+    MIN_STACK_BYTES,
+};
 pub use self::probation::Probation;
 pub use self::restart::{AutoShutdown, Backoff, RestartType, Shutdown, SnapshotPolicy, Strategy};
 pub(crate) use self::tree::Runs;
