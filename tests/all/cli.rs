@@ -286,6 +286,12 @@ async fn state_tools_list_get_export_and_import_a_stopped_hosts_store() {
         crate::common::call_ok(&host, "counter", "fill blob 3").await;
         host.shutdown().await;
     }
+    #[cfg(unix)]
+    assert_eq!(
+        crate::common::mode(&store_path),
+        0o600,
+        "every actor's state: owner only"
+    );
     // Closed here, the file may still be locked for a moment: a process that
     // another test forks copies every open file, ours too, until it execs.
     // (Opening it is what the tools do; it fails while anyone holds it.)
@@ -316,8 +322,12 @@ async fn state_tools_list_get_export_and_import_a_stopped_hosts_store() {
 
     let backup = dir.path().join("counter.json");
     let backup_arg = backup.to_str().unwrap();
+    // Even over a file others could read, the export is its owner's only.
+    std::fs::write(&backup, "").unwrap();
     let (ok, _, err) = run(state(&["export", dir_arg, "counter", "-o", backup_arg])).await;
     assert!(ok, "{err}");
+    #[cfg(unix)]
+    assert_eq!(crate::common::mode(&backup), 0o600);
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&backup).unwrap()).unwrap();
     assert_eq!(json["entries"]["count"]["text"], "3");

@@ -43,13 +43,13 @@ async fn host_on(cache: &Path) -> (u64, u64) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn compiled_plugins_are_cached_read_back_and_a_damaged_entry_is_rebuilt() {
-    let cache = tempfile::tempdir().unwrap();
-    assert_eq!(
-        host_on(cache.path()).await,
-        (0, 1),
-        "compiled once, and written"
-    );
-    let cached = entries(cache.path());
+    let parent = tempfile::tempdir().unwrap();
+    let cache = parent.path().join("cache");
+    let cache = cache.as_path();
+    assert_eq!(host_on(cache).await, (0, 1), "compiled once, and written");
+    #[cfg(unix)]
+    assert_eq!(crate::common::mode(cache), 0o700, "made for its owner only");
+    let cached = entries(cache);
     assert!(!cached.is_empty(), "the compiled plugin is on disk");
     let contents =
         || -> Vec<Vec<u8>> { cached.iter().map(|e| std::fs::read(e).unwrap()).collect() };
@@ -57,7 +57,7 @@ async fn compiled_plugins_are_cached_read_back_and_a_damaged_entry_is_rebuilt() 
 
     // The next host reads it back instead of compiling again.
     assert_eq!(
-        host_on(cache.path()).await,
+        host_on(cache).await,
         (1, 0),
         "loaded from the cache, nothing compiled"
     );
@@ -67,11 +67,7 @@ async fn compiled_plugins_are_cached_read_back_and_a_damaged_entry_is_rebuilt() 
     for entry in &cached {
         std::fs::write(entry, b"not a compiled component").unwrap();
     }
-    assert_eq!(
-        host_on(cache.path()).await,
-        (0, 1),
-        "a damaged entry is not a hit"
-    );
+    assert_eq!(host_on(cache).await, (0, 1), "a damaged entry is not a hit");
     assert_eq!(Host::new().unwrap().compile_cache_stats(), None);
     for entry in &cached {
         assert_ne!(

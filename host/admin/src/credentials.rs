@@ -96,10 +96,12 @@ fn read_token(path: &Path) -> std::io::Result<String> {
 /// [`CredentialsError::Write`], naming the file.
 pub fn write_addr(dir: &Path, addr: std::net::SocketAddr) -> Result<(), CredentialsError> {
     let path = dir.join(ADDR_FILE);
-    std::fs::write(&path, format!("{addr}\n")).map_err(|source| CredentialsError::Write {
-        path,
-        what: "address",
-        source,
+    write_owner_only(&path, format!("{addr}\n").as_bytes()).map_err(|source| {
+        CredentialsError::Write {
+            path,
+            what: "address",
+            source,
+        }
     })
 }
 
@@ -129,6 +131,31 @@ pub fn read_credentials(dir: &Path) -> Credentials {
         addr,
         token: read_token(&dir.join(TOKEN_FILE)).ok(),
     }
+}
+
+/// Writes `contents` to `path`, made (or made again, if it exists)
+/// readable and writable by its owner only: for a host's files that others
+/// must not read (its address, state exports).
+///
+/// # Errors
+///
+/// The file cannot be written.
+pub fn write_owner_only(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(contents)?;
+    file.sync_all()
 }
 
 /// Creates `path` readable and writable by its owner only, with `contents`.
@@ -166,7 +193,18 @@ mod tests {
         }
         let other = tempfile::tempdir().unwrap();
         assert_ne!(load_or_create_token(other.path()).unwrap(), first);
+        // Over an older address file that others could read.
+        std::fs::write(dir.path().join(ADDR_FILE), "old\n").unwrap();
         write_addr(dir.path(), "127.0.0.1:4000".parse().unwrap()).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(ADDR_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
         assert_eq!(
             read_credentials(dir.path()),
             Credentials {

@@ -108,7 +108,8 @@ pub(crate) async fn state(command: StateCommand) -> anyhow::Result<()> {
             if output.as_os_str() == "-" {
                 println!("{json}");
             } else {
-                std::fs::write(&output, json + "\n")
+                // Every actor's state: for its owner's eyes only.
+                wasmvisor_admin::credentials::write_owner_only(&output, (json + "\n").as_bytes())
                     .map_err(|e| anyhow::anyhow!("{}: {e}", output.display()))?;
                 eprintln!(
                     "exported actor `{actor}` ({} entries, version {}) to {}",

@@ -138,6 +138,13 @@ impl Random {
     }
 }
 
+/// The permission bits of `path` (`0o600`: its owner's only).
+#[cfg(unix)]
+pub fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
 /// The exits published from now on, as (actor, reason), once `count` came.
 pub async fn exits(
     events: &mut tokio::sync::broadcast::Receiver<wasmvisor::Event>,

@@ -68,6 +68,18 @@ impl EngineSettings {
                 // wasmtime wants an absolute path; a relative one is the
                 // caller's working directory's.
                 let dir = std::path::absolute(dir)?;
+                // Owner only, as every file of the host's (wasmtime makes
+                // what is missing of it otherwise, with the default mode).
+                if !dir.exists() {
+                    let mut builder = std::fs::DirBuilder::new();
+                    builder.recursive(true);
+                    #[cfg(unix)]
+                    {
+                        use std::os::unix::fs::DirBuilderExt;
+                        builder.mode(0o700);
+                    }
+                    builder.create(&dir)?;
+                }
                 let mut config = wasmtime::CacheConfig::new();
                 config.with_directory(dir);
                 Some(wasmtime::Cache::new(config)?)

@@ -114,6 +114,8 @@ impl RedbStateStore {
     /// As [`RedbStateStore::open`].
     pub fn open_with(path: impl AsRef<Path>, mode: CommitMode) -> Result<Self, StateError> {
         let path = path.as_ref().to_path_buf();
+        create_owner_only(&path)
+            .map_err(|e| StateError::backend(format!("creating {}", path.display()), e))?;
         let db = Database::create(&path).map_err(|error| match error {
             redb::DatabaseError::DatabaseAlreadyOpen => StateError::InUse {
                 path: path.display().to_string(),
@@ -244,6 +246,25 @@ impl Drop for RedbInner {
         if let Some(committer) = lock(&self.committer).take() {
             let _ = committer.join();
         }
+    }
+}
+
+/// Creates the store's file, if it does not exist yet, readable and
+/// writable by its owner only: it holds every actor's state and dead
+/// letters. (redb makes a new store in an empty file.) An existing file
+/// keeps the mode it has.
+fn create_owner_only(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
     }
 }
 
