@@ -536,6 +536,42 @@ async fn an_out_of_range_manifest_number_is_refused_and_the_host_runs_on() {
     stop_host(host).await;
 }
 
+/// A bad plugin dropped into a running host's directory is reported once
+/// per change of its contents: the watcher's own reading of the file once
+/// made it look again, and report again, twice a second, pushing real
+/// history out of the kept events.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_plugin_is_reported_once_per_change_of_its_contents() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start_host(dir.path()).await;
+    let mut events = follow_events(&host).await;
+    let counter = std::fs::read(guest("counter")).unwrap();
+    let reports = || async {
+        let recent = host.client().recent_events().await.unwrap();
+        recent
+            .iter()
+            .filter(|e| e["event"] == "plugin-rejected" && e["plugin"] == "bad")
+            .count()
+    };
+
+    deploy(dir.path(), "bad.wasm", b"not a component");
+    next_event(&mut events, "plugin-rejected").await;
+    // Two more plugins, each started a settle time later: time enough for
+    // the bad one to be looked at again, were it to be.
+    for good in ["one.wasm", "two.wasm"] {
+        deploy(dir.path(), good, &counter);
+        running_version(&host, good.trim_end_matches(".wasm")).await;
+    }
+    assert_eq!(reports().await, 1);
+
+    deploy(dir.path(), "bad.wasm", b"still not a component");
+    next_event(&mut events, "plugin-rejected").await;
+    deploy(dir.path(), "three.wasm", &counter);
+    running_version(&host, "three").await;
+    assert_eq!(reports().await, 2, "a change of its contents is reported");
+    stop_host(host).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_version_starts_a_plugin_whose_supervisor_gave_up() {
     let dir = tempfile::tempdir().unwrap();

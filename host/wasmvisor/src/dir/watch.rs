@@ -104,6 +104,7 @@ pub fn watch_plugin_dir(
         dir: dir.to_path_buf(),
         config,
         running: BTreeMap::new(),
+        rejected: HashMap::new(),
     };
     for (name, supervisor) in &report.started {
         let own = !state.in_group(name);
@@ -169,6 +170,10 @@ pub fn watch_plugin_dir(
         loop {
             tokio::select! {
                 event = changes.recv() => match event {
+                    // Opening or reading a file changes nothing: the
+                    // watcher's own reads would otherwise bring it back to
+                    // the file again and again.
+                    Some(Ok(event)) if matches!(event.kind, notify::EventKind::Access(_)) => {}
                     Some(Ok(event)) => {
                         for path in &event.paths {
                             if let Some(name) = plugin_name(path) {
@@ -221,6 +226,9 @@ struct DirState {
     dir: PathBuf,
     config: HostConfig,
     running: BTreeMap<String, Running>,
+    /// What was last reported of each rejected plugin (its files' hashes and
+    /// the reason), so that it is reported once per change.
+    rejected: HashMap<String, (Option<String>, Option<String>, String)>,
 }
 
 impl DirState {
@@ -400,8 +408,19 @@ impl DirState {
         Ok(())
     }
 
-    /// Reports a plugin file that could not be loaded or started.
-    fn reject(&self, name: &str, reason: String) {
+    /// Reports a plugin file that could not be loaded or started, once per
+    /// contents of its files (its `.wasm` and its manifest) and reason.
+    fn reject(&mut self, name: &str, reason: String) {
+        let read = |path: PathBuf| std::fs::read(path).map(|bytes| content_hash(&bytes)).ok();
+        let fingerprint = (
+            read(self.wasm_path(name)),
+            read(self.manifest_path(name)),
+            reason.clone(),
+        );
+        if self.rejected.get(name) == Some(&fingerprint) {
+            return;
+        }
+        self.rejected.insert(name.to_owned(), fingerprint);
         self.host.publish(Event::PluginRejected {
             plugin: name.to_owned(),
             reason,
