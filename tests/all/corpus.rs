@@ -361,6 +361,17 @@ async fn bad_admin_requests_get_clear_refusals_and_the_host_keeps_serving() {
         let body: serde_json::Value = answer.json().await.unwrap();
         assert_eq!(body["error"], "unauthorized", "{authorization:?}");
     }
+    // Which paths exist is not for those without the token to find out.
+    for path in [
+        "/no/such/path",
+        "/v1/nothing-here",
+        "/v1/actors/counter/nonsense",
+    ] {
+        let answer = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(answer.status(), 401, "{path}");
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(body["error"], "unauthorized", "{path}");
+    }
     count += 1;
     serving(count).await;
 
@@ -404,6 +415,8 @@ async fn bad_admin_requests_get_clear_refusals_and_the_host_keeps_serving() {
         ),
         ("GET", "/v1/events?since=yesterday", 400, "bad-request"),
         ("POST", "/v1/actors/nobody/call", 404, "not-found"),
+        ("GET", "/v1/actors/nobody/state", 404, "not-found"),
+        ("POST", "/v1/dead-letters/424242/replay", 404, "not-found"),
         ("POST", "/v1/actors/%FF%FE/call", 400, "bad-request"),
         ("GET", long_path.as_str(), 404, "not-found"),
     ] {
@@ -423,6 +436,16 @@ async fn bad_admin_requests_get_clear_refusals_and_the_host_keeps_serving() {
             "{method} {path}: {body}"
         );
     }
+    // A missing dead letter is named as one, not as an actor.
+    let missing = http
+        .post(format!("{base}/v1/dead-letters/424242/replay"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = missing.json().await.unwrap();
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("no dead letter 424242"), "{body}");
     // Not HTTP at all (a TLS hello), and a request line that never ends:
     // refused, or the connection closed.
     for garbage in [

@@ -142,6 +142,19 @@ pub enum CallError {
         /// The store's error.
         reason: String,
     },
+    /// [`Host::replay_dead_letter`](crate::Host::replay_dead_letter): no
+    /// dead letter has this id (never one, or already replayed).
+    #[error("no dead letter {0} (`wasmvisor dead-letters` lists them)")]
+    NoDeadLetter(u64),
+    /// [`Host::replay_dead_letter`](crate::Host::replay_dead_letter): the
+    /// dead letters could not be read or updated in the state store.
+    #[error("dead letter {id}: the state store failed: {reason}")]
+    DeadLetterStore {
+        /// The dead letter.
+        id: u64,
+        /// The store's error.
+        reason: String,
+    },
 }
 
 /// Why a management call on a supervisor was refused (OTP's error cases).

@@ -336,13 +336,15 @@ impl Host {
     /// already, or an actor that is gone, and whatever the call answers.
     pub async fn replay_dead_letter(&self, id: u64) -> Result<Vec<u8>, CallError> {
         let letters = self.inner.context.actor.dead_letters.clone();
-        let store_failed =
-            move |e: StateError| CallError::NotFound(format!("dead letter {id}: {e}"));
+        let store_failed = move |e: StateError| CallError::DeadLetterStore {
+            id,
+            reason: e.to_string(),
+        };
         let letter = letters
             .begin_replay(id)
             .await
             .map_err(store_failed)?
-            .ok_or_else(|| CallError::NotFound(format!("dead letter {id}")))?;
+            .ok_or(CallError::NoDeadLetter(id))?;
         let Some(actor) = self.actor(&letter.actor) else {
             letters.end_replay(id, false).await.map_err(store_failed)?;
             return Err(self.why_unavailable(&letter.actor));

@@ -4,10 +4,12 @@
 //! body over the limit, a path or query that does not parse).
 
 use axum::Json;
+use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use wasmvisor::{CallError, ChildError};
 
+use super::AppState;
 use crate::api::{ErrorBody, ErrorCode};
 
 /// The most of a framework's error body that is kept as the message.
@@ -21,7 +23,12 @@ pub(crate) fn error_response(status: StatusCode, code: ErrorCode, message: Strin
 /// The answer to a call that got no reply.
 pub(crate) fn call_error(error: &CallError) -> Response {
     let (status, code) = match error {
-        CallError::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+        CallError::NotFound(_) | CallError::NoDeadLetter(_) => {
+            (StatusCode::NOT_FOUND, ErrorCode::NotFound)
+        }
+        CallError::DeadLetterStore { .. } => {
+            (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::StateStore)
+        }
         CallError::MailboxFull { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::MailboxFull),
         CallError::Rejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::Rejected),
         CallError::Crashed { .. } => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Crashed),
@@ -51,7 +58,15 @@ pub(crate) fn child_error(error: &ChildError) -> Response {
 }
 
 /// The answer for a path no route serves.
-pub(crate) async fn no_route(uri: Uri) -> Response {
+pub(crate) async fn no_route(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    uri: Uri,
+) -> Response {
+    // Which paths exist is not for those without the token to probe.
+    if let Some(refusal) = super::unauthorized(&state, &headers) {
+        return refusal;
+    }
     error_response(
         StatusCode::NOT_FOUND,
         ErrorCode::NotFound,

@@ -224,22 +224,28 @@ async fn require_token(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let presented = request
-        .headers()
+    match unauthorized(&state, request.headers()) {
+        Some(refusal) => refusal,
+        None => next.run(request).await,
+    }
+}
+
+/// The refusal of a request whose headers do not carry the host's token.
+pub(crate) fn unauthorized(state: &AppState, headers: &axum::http::HeaderMap) -> Option<Response> {
+    let presented = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or("");
-    if !state.token_matches(presented) {
-        return error_response(
+    (!state.token_matches(presented)).then(|| {
+        error_response(
             StatusCode::UNAUTHORIZED,
             ErrorCode::Unauthorized,
             "this request needs the host's admin token as `Authorization: Bearer TOKEN`; \
              `wasmvisor run DIR` keeps it in DIR/wasmvisor-admin.token"
                 .into(),
-        );
-    }
-    next.run(request).await
+        )
+    })
 }
 
 /// The endpoint's request handling (its routes, token check, limits and

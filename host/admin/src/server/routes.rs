@@ -236,6 +236,18 @@ pub(crate) async fn actor_state(
     Path(name): Path<String>,
 ) -> Response {
     match state.host.export_state(&name).await {
+        // Neither an actor nor any state kept for one: nothing to export.
+        Ok(export)
+            if export.version == 0
+                && export.entries.is_empty()
+                && state.host.actor(&name).is_none() =>
+        {
+            error_response(
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                format!("no actor named `{name}`, and no state kept for one"),
+            )
+        }
         Ok(export) => Json(export).into_response(),
         Err(error) => error_response(
             StatusCode::INTERNAL_SERVER_ERROR,

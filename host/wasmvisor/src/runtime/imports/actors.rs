@@ -114,5 +114,8 @@ fn to_wit_error(error: CallError) -> actors::CallError {
         CallError::MailboxFull { .. } => actors::CallError::MailboxFull(text),
         CallError::Stopped { .. } => actors::CallError::Stopped(text),
         CallError::DeadLettered { .. } => actors::CallError::Crashed(text),
+        // Never an actor call's answer: only a dead letter's replay's.
+        CallError::NoDeadLetter(_) => actors::CallError::NotFound(text),
+        CallError::DeadLetterStore { .. } => actors::CallError::Stopped(text),
     }
 }
