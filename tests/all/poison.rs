@@ -124,7 +124,7 @@ async fn replaying_a_dead_letter_sends_it_again() {
     let first = host.dead_letters().await.unwrap()[0].id;
     assert_eq!(
         host.replay_dead_letter(999).await,
-        Err(CallError::NotFound("dead letter 999".into()))
+        Err(CallError::NoDeadLetter(999))
     );
     // Still poison: it is dead-lettered again, as a new letter.
     let replayed = host.replay_dead_letter(first).await;

@@ -4,12 +4,10 @@
 //! body over the limit, a path or query that does not parse).
 
 use axum::Json;
-use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use wasmvisor::{CallError, ChildError};
 
-use super::AppState;
 use crate::api::{ErrorBody, ErrorCode};
 
 /// The most of a framework's error body that is kept as the message.
@@ -58,15 +56,7 @@ pub(crate) fn child_error(error: &ChildError) -> Response {
 }
 
 /// The answer for a path no route serves.
-pub(crate) async fn no_route(
-    State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
-    uri: Uri,
-) -> Response {
-    // Which paths exist is not for those without the token to probe.
-    if let Some(refusal) = super::unauthorized(&state, &headers) {
-        return refusal;
-    }
+pub(crate) fn no_route(uri: &Uri) -> Response {
     error_response(
         StatusCode::NOT_FOUND,
         ErrorCode::NotFound,

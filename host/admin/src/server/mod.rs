@@ -191,7 +191,7 @@ fn router(host: Host, token: &str, stopping: watch::Receiver<bool>) -> Router {
             require_token,
         ))
         .merge(dashboard)
-        .fallback(errors::no_route)
+        .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(
             tower::ServiceBuilder::new()
@@ -230,8 +230,21 @@ async fn require_token(
     }
 }
 
+/// A path no route serves: for those with the token, a 404; which paths
+/// exist is not for others to probe.
+async fn no_route(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    match unauthorized(&state, &headers) {
+        Some(refusal) => refusal,
+        None => errors::no_route(&uri),
+    }
+}
+
 /// The refusal of a request whose headers do not carry the host's token.
-pub(crate) fn unauthorized(state: &AppState, headers: &axum::http::HeaderMap) -> Option<Response> {
+fn unauthorized(state: &AppState, headers: &axum::http::HeaderMap) -> Option<Response> {
     let presented = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
