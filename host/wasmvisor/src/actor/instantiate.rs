@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::context::ActorContext;
 use super::core::ActorCore;
 use crate::runtime::{Compiled, Instance, Plugin, StartError, StartParams};
+use crate::state::CommittedState;
 
 /// `plugin` compiled for the engine with the actor's stack size.
 async fn compiled(
@@ -35,6 +36,16 @@ pub(crate) async fn instantiate(
         .load(&core.shared.name)
         .await
         .map_err(|e| format!("cannot load its state: {e}"))?;
+    instantiate_from(core, context, plugin, committed).await
+}
+
+/// As [`instantiate`], on `committed`, the actor's state already loaded.
+pub(crate) async fn instantiate_from(
+    core: &ActorCore,
+    context: &ActorContext,
+    plugin: &Plugin,
+    committed: CommittedState,
+) -> Result<Option<Instance>, String> {
     let compiled = compiled(core, context, plugin).await?;
     let spec = &core.spec;
     let started = Instance::start(StartParams {

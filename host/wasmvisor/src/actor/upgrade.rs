@@ -5,7 +5,7 @@
 use super::context::ActorContext;
 use super::core::ActorCore;
 use super::desk::{Desk, SnapshotClock};
-use super::instantiate::instantiate;
+use super::instantiate::instantiate_from;
 use crate::error::CrashReason;
 use crate::health::HealthStatus;
 use crate::runtime::Plugin;
@@ -48,15 +48,19 @@ pub(crate) async fn upgrade(
         return Upgraded::OldCrashed(crash);
     }
     let refused = |why: String| Upgraded::Refused(format!("version {}: {why}", plugin.version()));
-    let takeover = if core.spec.probation.is_on() {
-        match context.state_store.load(&core.shared.name).await {
-            Ok(state) => Some(state),
-            Err(e) => return refused(format!("the state at takeover cannot be read: {e}")),
-        }
-    } else {
-        None
+    // Read once: the new version starts from it, and a rollback on
+    // probation writes it back.
+    let takeover = match context.state_store.load(&core.shared.name).await {
+        Ok(state) => state,
+        Err(e) => return refused(format!("the state at takeover cannot be read: {e}")),
     };
-    let mut new = match instantiate(core, context, plugin).await {
+    let (start_from, takeover) = if core.spec.probation.is_on() {
+        (takeover.clone(), Some(takeover))
+    } else {
+        (takeover, None)
+    };
+    let started = instantiate_from(core, context, plugin, start_from).await;
+    let mut new = match started {
         Ok(Some(new)) => new,
         Ok(None) => return refused("its `init` ignored the start (`exit.ignore`)".to_owned()),
         Err(why) => return refused(format!("it failed to start: {why}")),
