@@ -271,6 +271,59 @@ async fn the_admin_endpoint_refuses_to_listen_beyond_loopback() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_state_store_stops_the_host_and_the_tools_with_its_cause_until_reset() {
+    let healthy = tempfile::tempdir().unwrap();
+    let healthy_store = healthy.path().join("wasmvisor-state.redb");
+    crate::common::store_with_marker(&healthy_store).await;
+    let healthy_arg = healthy.path().to_str().unwrap();
+    let (ok, out, err) = wasmvisor(Path::new("."), &["state", "check", healthy_arg]).await;
+    assert!(ok, "{err}");
+    assert!(out.ends_with(": ok, 1 actors, 1 entries\n"), "{out}");
+
+    for (damage, bytes) in crate::common::damaged_copies(&healthy_store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("wasmvisor-state.redb");
+        std::fs::write(&store, &bytes).unwrap();
+        let dir_arg = dir.path().to_str().unwrap();
+        let said = |what: &str, ok: bool, err: &str| {
+            assert!(!ok, "{damage}: {what} went on");
+            assert!(
+                err.contains(&format!("{} is damaged: ", store.display())),
+                "{damage}: {what}: {err}"
+            );
+            assert!(!err.contains("panicked"), "{damage}: {what}: {err}");
+        };
+        let (ok, _, err) = wasmvisor(
+            Path::new("."),
+            &["run", dir_arg, "--admin", "127.0.0.1:0", "--no-watch"],
+        )
+        .await;
+        said("run", ok, &err);
+        assert!(err.contains("--reset-state"), "{damage}: {err}");
+        for tool in ["check", "list"] {
+            let (ok, _, err) = wasmvisor(Path::new("."), &["state", tool, dir_arg]).await;
+            said(tool, ok, &err);
+        }
+        assert_eq!(std::fs::read(&store).unwrap(), bytes, "{damage}: untouched");
+        if damage == "bit-flipped" {
+            // Told to, the host sets the file aside, whole, and starts afresh.
+            let host = start_host_with(dir.path(), None, &["--reset-state"]).await;
+            let aside: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|entry| entry.unwrap().path())
+                .filter(|path| path.to_string_lossy().contains(".redb.damaged-"))
+                .collect();
+            assert_eq!(aside.len(), 1, "{aside:?}");
+            assert_eq!(std::fs::read(&aside[0]).unwrap(), bytes);
+            stop_host(host).await;
+            let (ok, out, err) = wasmvisor(Path::new("."), &["state", "check", dir_arg]).await;
+            assert!(ok, "{err}");
+            assert!(out.ends_with(": ok, 0 actors, 0 entries\n"), "{out}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn state_tools_list_get_export_and_import_a_stopped_hosts_store() {
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("wasmvisor-state.redb");

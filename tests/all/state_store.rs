@@ -87,6 +87,51 @@ async fn a_store_file_in_use_is_refused_clearly() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_store_file_is_refused_with_its_cause_and_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let healthy = dir.path().join("healthy.redb");
+    crate::common::store_with_marker(&healthy).await;
+    for (damage, bytes) in crate::common::damaged_copies(&healthy) {
+        let path = dir.path().join(format!("{damage}.redb"));
+        std::fs::write(&path, &bytes).unwrap();
+        // A panic inside the store would fail this test, not pass it.
+        let error = RedbStateStore::open(&path).unwrap_err();
+        assert!(
+            matches!(&error, StateError::Damaged { path: p, .. } if p == &path.display().to_string()),
+            "{damage}: {error}"
+        );
+        assert!(
+            error.to_string().contains("is damaged: "),
+            "{damage}: {error}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "{damage}: a refused file is left as it was"
+        );
+    }
+    // The healthy one opens, with its data.
+    let store = RedbStateStore::open(&healthy).unwrap();
+    let state = store.load("keeper").await.unwrap();
+    assert_eq!(state.entries["kept"], crate::common::MARKER);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_store_is_put_in_place_whole_and_only_where_there_was_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.redb");
+    drop(RedbStateStore::open(&path).unwrap());
+    assert!(std::fs::metadata(&path).unwrap().len() > 0);
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["state.redb"], "no draft is left behind");
+    // What the host made, it reopens.
+    RedbStateStore::open(&path).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_late_commit_of_a_replaced_writer_is_refused_by_the_version_check() {
     let dir = tempfile::tempdir().unwrap();
     let store = RedbStateStore::open(dir.path().join("state.redb")).unwrap();

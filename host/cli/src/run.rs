@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use wasmvisor::Host;
 use wasmvisor::dir::{DEFAULT_SETTLE, start_plugin_dir_with_progress, watch_plugin_dir};
-use wasmvisor::{Host, RedbStateStore};
 use wasmvisor_admin::credentials::{load_or_create_token, remove_addr, write_addr};
 use wasmvisor_admin::{AdminServer, DEFAULT_ADMIN_ADDR};
 
@@ -31,6 +31,11 @@ pub(crate) struct RunArgs {
     /// Keep state in memory only: it survives crashes, not the host.
     #[arg(long)]
     ephemeral: bool,
+    /// When the state store is damaged (empty, truncated, altered), set it
+    /// aside as FILE.damaged-SECONDS and start with an empty store, instead
+    /// of refusing to start.
+    #[arg(long, conflicts_with = "ephemeral")]
+    reset_state: bool,
     /// Meter fuel, so that manifests can set `limits.fuel_per_call`.
     #[arg(long)]
     fuel: bool,
@@ -85,7 +90,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut builder = Host::builder().fuel_metering(args.fuel);
     if !args.ephemeral {
         let path = args.state.unwrap_or_else(|| dir.join(STATE_FILE));
-        let store = RedbStateStore::open(&path)?;
+        let store = crate::state::open_for_run(&path, args.reset_state)?;
         tracing::info!("state store: {}", path.display());
         builder = builder.state_store(store);
     }

@@ -1,7 +1,7 @@
 //! `wasmvisor state`: inspecting, backing up and restoring a stopped
 //! host's state store.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use wasmvisor::state::backup::{StateExport, export_actor, import_actor};
 use wasmvisor::{RedbStateStore, StateError, StateStore};
@@ -36,6 +36,12 @@ pub(crate) enum StateCommand {
         #[arg(long, short)]
         output: PathBuf,
     },
+    /// Checks every page of a store file and reads every actor in it; exits
+    /// non-zero, naming the cause, when the file is damaged.
+    Check {
+        /// The store file, or a plugin directory.
+        store: PathBuf,
+    },
     /// Replaces one actor's state with an exported JSON file (a restore).
     Import {
         /// The store file, or a plugin directory.
@@ -49,7 +55,7 @@ pub(crate) enum StateCommand {
 }
 
 /// Opens a stopped host's store: a file, or a plugin directory's default one.
-fn open_store(path: &std::path::Path) -> anyhow::Result<RedbStateStore> {
+fn open_store(path: &Path) -> anyhow::Result<RedbStateStore> {
     let file = if path.is_dir() {
         path.join(STATE_FILE)
     } else {
@@ -62,8 +68,57 @@ fn open_store(path: &std::path::Path) -> anyhow::Result<RedbStateStore> {
         StateError::InUse { .. } => anyhow::anyhow!(
             "{error}; stop the host first, these tools work on a stopped host's store"
         ),
+        StateError::Damaged { .. } => anyhow::anyhow!("{error}\n{}", recovery_hint(&file)),
         other => anyhow::anyhow!("{other}"),
     })
+}
+
+/// Opens the store `wasmvisor run` keeps its actors' state in, creating it
+/// if there is none. A damaged file stops the host, unless `reset` says to
+/// set it aside (never delete it) and start with an empty store.
+pub(crate) fn open_for_run(path: &Path, reset: bool) -> anyhow::Result<RedbStateStore> {
+    match RedbStateStore::open(path) {
+        Err(error @ StateError::Damaged { .. }) if reset => {
+            let aside = set_aside(path)?;
+            tracing::warn!(
+                "{error}; --reset-state: it is kept as {} and the host starts with an empty store",
+                aside.display()
+            );
+            Ok(RedbStateStore::open(path)?)
+        }
+        Err(error @ StateError::Damaged { .. }) => Err(anyhow::anyhow!(
+            "{error}\nnothing was changed and no actor was started. {}",
+            recovery_hint(path)
+        )),
+        other => Ok(other?),
+    }
+}
+
+fn recovery_hint(file: &Path) -> String {
+    format!(
+        "To go on: put back a copy of {} from a backup, or run the host with --reset-state to set \
+         the damaged file aside and start with an empty store (`wasmvisor state import` then \
+         restores the actors you exported).",
+        file.display()
+    )
+}
+
+/// Renames a damaged store to `NAME.damaged-SECONDS` beside it.
+fn set_aside(path: &Path) -> anyhow::Result<PathBuf> {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(format!(".damaged-{seconds}"));
+    let aside = PathBuf::from(aside);
+    std::fs::rename(path, &aside).map_err(|e| {
+        anyhow::anyhow!(
+            "setting {} aside as {}: {e}",
+            path.display(),
+            aside.display()
+        )
+    })?;
+    Ok(aside)
 }
 
 /// Runs a `state` subcommand.
@@ -96,6 +151,21 @@ pub(crate) async fn state(command: StateCommand) -> anyhow::Result<()> {
             std::io::stdout()
                 .write_all(value)
                 .and_then(|()| std::io::stdout().flush())?;
+        }
+        StateCommand::Check { store: path } => {
+            // Opening checks every page; reading every actor checks that
+            // what the pages hold is what the host wrote.
+            let store = open_store(&path)?;
+            let actors = store.actors().await?;
+            let mut entries = 0;
+            for (actor, _) in &actors {
+                entries += store.load(actor).await?.entries.len();
+            }
+            println!(
+                "{}: ok, {} actors, {entries} entries",
+                store.path().display(),
+                actors.len()
+            );
         }
         StateCommand::Export {
             store,

@@ -163,3 +163,36 @@ pub async fn exits(
     })
     .await
 }
+
+/// A value no store structure looks like, to find in a store file's bytes.
+pub const MARKER: &[u8] = b"wasmvisor-damage-marker-0123456789abcdef";
+
+/// The ways a store file is damaged behind the host's back, each applied
+/// to a copy of `healthy` (a store file whose data holds [`MARKER`]).
+pub fn damaged_copies(healthy: &std::path::Path) -> Vec<(&'static str, Vec<u8>)> {
+    let bytes = std::fs::read(healthy).unwrap();
+    let at = bytes
+        .windows(MARKER.len())
+        .position(|window| window == MARKER)
+        .expect("the marker is in the store file");
+    let mut flipped = bytes.clone();
+    flipped[at + 7] ^= 0x20;
+    vec![
+        ("empty", Vec::new()),
+        ("truncated", bytes[..bytes.len() / 2].to_vec()),
+        ("zeroed", vec![0; bytes.len()]),
+        ("bit-flipped", flipped),
+    ]
+}
+
+/// Makes a store file at `path` whose actor `keeper` holds [`MARKER`].
+pub async fn store_with_marker(path: &std::path::Path) {
+    use wasmvisor::StateStore;
+    let store = wasmvisor::RedbStateStore::open(path).unwrap();
+    let changes = wasmvisor::state::Changes {
+        base_version: 0,
+        writes: [("kept".to_owned(), Some(MARKER.to_vec()))].into(),
+        snapshot: None,
+    };
+    store.commit("keeper", changes).await.unwrap();
+}

@@ -92,6 +92,16 @@ pub enum StateError {
         /// The store file.
         path: String,
     },
+    /// The store file exists but is not a sound store: empty, truncated,
+    /// overwritten or altered outside the host. Nothing was changed in it;
+    /// restore it from a backup, or move it aside to start afresh.
+    #[error("state store {path} is damaged: {cause}")]
+    Damaged {
+        /// The store file.
+        path: String,
+        /// What is wrong with it.
+        cause: String,
+    },
     /// The backend failed.
     #[error("state store: {context}: {source}")]
     Backend {

@@ -100,9 +100,10 @@ impl RedbStateStore {
     ///
     /// # Errors
     ///
-    /// [`StateError::InUse`] when another process has the file open, and
-    /// [`StateError::Backend`] when it cannot be created or is not a redb
-    /// file.
+    /// [`StateError::InUse`] when another process has the file open,
+    /// [`StateError::Damaged`] when the file exists but is not a sound store
+    /// (empty, truncated, overwritten, bit-flipped: every page is checked),
+    /// and [`StateError::Backend`] when it cannot be read or created.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StateError> {
         Self::open_with(path, CommitMode::Durable)
     }
@@ -114,26 +115,12 @@ impl RedbStateStore {
     /// As [`RedbStateStore::open`].
     pub fn open_with(path: impl AsRef<Path>, mode: CommitMode) -> Result<Self, StateError> {
         let path = path.as_ref().to_path_buf();
-        create_owner_only(&path)
-            .map_err(|e| StateError::backend(format!("creating {}", path.display()), e))?;
-        let db = Database::create(&path).map_err(|error| match error {
-            redb::DatabaseError::DatabaseAlreadyOpen => StateError::InUse {
-                path: path.display().to_string(),
-            },
-            other => StateError::backend(format!("opening {}", path.display()), other),
-        })?;
-        // Create the tables up front so that reads never meet a missing table.
-        let tx = db
-            .begin_write()
-            .map_err(|e| StateError::backend("starting a transaction", e))?;
-        let created = tx
-            .open_table(ENTRIES)
-            .map(drop)
-            .and_then(|()| tx.open_table(VERSIONS).map(drop))
-            .and_then(|()| tx.open_table(SNAPSHOTS).map(drop));
-        created.map_err(|e| StateError::backend("creating the tables", e))?;
-        tx.commit()
-            .map_err(|e| StateError::backend("creating tables", e))?;
+        if !path.exists() {
+            create_new_store(&path)?;
+        }
+        let db = open_existing(&path)?;
+        // A store made by an older host may lack a table.
+        create_tables(&db)?;
 
         let db = Arc::new(db);
         let (requests, receiver) = std::sync::mpsc::channel();
@@ -249,23 +236,119 @@ impl Drop for RedbInner {
     }
 }
 
-/// Creates the store's file, if it does not exist yet, readable and
-/// writable by its owner only: it holds every actor's state and dead
-/// letters. (redb makes a new store in an empty file.) An existing file
-/// keeps the mode it has.
-fn create_owner_only(path: &std::path::Path) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+/// Opens a store file that exists, checking every page of it first.
+///
+/// An empty file is refused rather than taken for a new store: the host
+/// never leaves one behind ([`create_new_store`] puts a store in place
+/// whole), so an empty store file is one whose data is gone. redb would
+/// otherwise start afresh in it, and every actor's state would vanish
+/// without a word.
+fn open_existing(path: &Path) -> Result<Database, StateError> {
+    let damaged = |cause: String| StateError::Damaged {
+        path: path.display().to_string(),
+        cause,
+    };
+    let length = std::fs::metadata(path)
+        .map_err(|e| StateError::backend(format!("reading {}", path.display()), e))?
+        .len();
+    if length == 0 {
+        return Err(damaged(
+            "the file is empty (0 bytes): its data is gone".into(),
+        ));
     }
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(error) => Err(error),
+    // A plain open trusts the file and may panic inside redb on one damaged
+    // behind its back; with the check every page's checksum is verified
+    // first. The unwind guard is for what the check might still miss.
+    let opened = std::panic::catch_unwind(|| {
+        Database::builder()
+            .set_check_integrity_on_open(true)
+            .open(path)
+    });
+    match opened {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Err(StateError::InUse {
+            path: path.display().to_string(),
+        }),
+        // redb reports a file that is not one of its own (a wrong magic
+        // number, a short read) as an I/O error of these kinds.
+        Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(error))))
+            if !matches!(
+                error.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            Err(StateError::backend(
+                format!("opening {}", path.display()),
+                error,
+            ))
+        }
+        Ok(Err(error)) => Err(damaged(error.to_string())),
+        Err(panic) => Err(damaged(format!(
+            "the store panicked reading it: {}",
+            panic_message(&*panic)
+        ))),
     }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
+}
+
+/// Makes a new, empty store at `path`, readable and writable by its owner
+/// only (it will hold every actor's state and dead letters).
+///
+/// The store is made beside `path` and linked into place once it is
+/// whole, so a host stopped half-way never leaves an empty file behind,
+/// and `path` is never replaced if another process made it first.
+fn create_new_store(path: &Path) -> Result<(), StateError> {
+    let fail = |e: &dyn std::fmt::Display| {
+        StateError::backend(format!("creating {}", path.display()), e.to_string())
+    };
+    let name = path.file_name().map_or_else(
+        || "wasmvisor-state.redb".into(),
+        |name| name.to_string_lossy().into_owned(),
+    );
+    let draft = path.with_file_name(format!(".{name}.new-{}", std::process::id()));
+    let made = (|| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        options.open(&draft).map_err(|e| fail(&e))?;
+        // redb makes a new store in an empty file.
+        let db = Database::create(&draft).map_err(|e| fail(&e))?;
+        create_tables(&db)?;
+        drop(db);
+        match std::fs::hard_link(&draft, path) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(error) => Err(fail(&error)),
+        }
+    })();
+    let _ = std::fs::remove_file(&draft);
+    made
+}
+
+/// Creates the tables, so that reads never meet a missing one.
+fn create_tables(db: &Database) -> Result<(), StateError> {
+    let tx = db
+        .begin_write()
+        .map_err(|e| StateError::backend("starting a transaction", e))?;
+    let created = tx
+        .open_table(ENTRIES)
+        .map(drop)
+        .and_then(|()| tx.open_table(VERSIONS).map(drop))
+        .and_then(|()| tx.open_table(SNAPSHOTS).map(drop));
+    created.map_err(|e| StateError::backend("creating the tables", e))?;
+    tx.commit()
+        .map_err(|e| StateError::backend("creating the tables", e))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
