@@ -43,7 +43,25 @@ pub(crate) async fn start_host_from(dir: &Path, cwd: Option<&Path>) -> RunningHo
 
 /// Starts `wasmvisor run` on `dir` (from `cwd`, as above) with `options`.
 async fn start_host_with(dir: &Path, cwd: Option<&Path>, options: &[&str]) -> RunningHost {
-    let mut command = Command::new(wasmvisor_bin());
+    start_host_under(&[], dir, cwd, options).await
+}
+
+/// As [`start_host_with`], run by the program `wrapper` names (with its
+/// arguments) when it is not empty.
+pub(crate) async fn start_host_under(
+    wrapper: &[&str],
+    dir: &Path,
+    cwd: Option<&Path>,
+    options: &[&str],
+) -> RunningHost {
+    let mut command = match wrapper.split_first() {
+        Some((program, arguments)) => {
+            let mut command = Command::new(program);
+            command.args(arguments).arg(wasmvisor_bin());
+            command
+        }
+        None => Command::new(wasmvisor_bin()),
+    };
     command.arg("run");
     match cwd {
         Some(cwd) => command.current_dir(cwd).arg(dir.strip_prefix(cwd).unwrap()),

@@ -689,3 +689,58 @@ async fn the_event_stream_replays_kept_events_after_a_number_or_a_browsers_last_
     assert!(refused.text().await.unwrap().contains("BOOT-SEQ"));
     stop_host(host).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_idle_connections_neither_exhausts_the_hosts_files_nor_locks_out_its_operator() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("counter"), dir.path().join("counter.wasm")).unwrap();
+    // 512 open files: room for 256 connections beside the 256 kept back
+    // for the host's own files. (Before the cap, the flood took them all.)
+    let host = crate::cli::start_host_under(
+        &["prlimit", "--nofile=512:512"],
+        dir.path(),
+        None,
+        &["--admin-header-timeout-ms", "1500"],
+    )
+    .await;
+    let admin: std::net::SocketAddr = host.admin.parse().unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..700 {
+        idle.push(tokio::net::TcpStream::connect(admin).await.unwrap());
+    }
+    // While they are open, a plugin dropped in must still be read.
+    deploy(
+        dir.path(),
+        "second.wasm",
+        &std::fs::read(guest("counter")).unwrap(),
+    );
+    // Each idle connection is closed by the host once its time for a
+    // request head is out, so the operator's requests get through.
+    within("every idle connection to be closed by the host", async {
+        for mut connection in idle {
+            let mut byte = [0u8; 1];
+            let read = connection.read(&mut byte).await;
+            assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+        }
+    })
+    .await;
+    within("the plugin dropped in during the flood to answer", async {
+        loop {
+            if call(&host, "second", "inc").await.as_deref() == Ok("1") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    replies(
+        &host,
+        "counter",
+        "inc",
+        "1",
+        "the first plugin, after the flood",
+    )
+    .await;
+    stop_host(host).await;
+}

@@ -64,7 +64,9 @@ pub use self::api::{
 #[cfg(feature = "client")]
 pub use self::client::{AdminClient, ClientError, EventStream};
 #[cfg(feature = "server")]
-pub use self::server::{AdminServer, ServerError, router_without_socket, sign_in_url};
+pub use self::server::{
+    AdminServer, ConnectionLimits, FD_RESERVE, ServerError, router_without_socket, sign_in_url,
+};
 
 /// The address `wasmvisor run` listens on, and the CLI talks to, by default.
 pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:7475";

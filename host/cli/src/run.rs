@@ -9,7 +9,7 @@ use std::time::Duration;
 use wasmvisor::Host;
 use wasmvisor::dir::{DEFAULT_SETTLE, start_plugin_dir_with_progress, watch_plugin_dir};
 use wasmvisor_admin::credentials::{load_or_create_token, remove_addr, write_addr};
-use wasmvisor_admin::{AdminServer, DEFAULT_ADMIN_ADDR};
+use wasmvisor_admin::{AdminServer, ConnectionLimits, DEFAULT_ADMIN_ADDR};
 
 use crate::STATE_FILE;
 
@@ -42,6 +42,21 @@ pub(crate) struct RunArgs {
     /// The admin endpoint's address (loopback only; port 0 picks one).
     #[arg(long, env = "WASMVISOR_ADMIN", default_value = DEFAULT_ADMIN_ADDR)]
     admin: SocketAddr,
+    /// The most connections the admin endpoint keeps open at once; more
+    /// wait to be accepted. Lowered to fit the open-files limit.
+    #[arg(long, default_value_t = ConnectionLimits::default().connections() as u32,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    admin_max_connections: u32,
+    /// How long a client of the admin endpoint has to send a request's
+    /// head, in milliseconds; an idle connection is closed after as long.
+    #[arg(long, default_value_t = ConnectionLimits::default().header_time().as_millis() as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    admin_header_timeout_ms: u64,
+    /// The longest pause inside a request body to the admin endpoint, in
+    /// milliseconds.
+    #[arg(long, default_value_t = ConnectionLimits::default().body_time().as_millis() as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    admin_body_timeout_ms: u64,
     /// Do not watch DIR for new, changed and removed plugins.
     #[arg(long)]
     no_watch: bool,
@@ -86,6 +101,7 @@ enum LogFormat {
 
 pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
+    raise_open_files_limit();
     let dir = args.dir;
     let mut builder = Host::builder().fuel_metering(args.fuel);
     if !args.ephemeral {
@@ -109,7 +125,11 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let host = builder.build()?;
     // The endpoint first: a port in use is reported before anything starts.
     let token = load_or_create_token(&dir)?;
-    let server = AdminServer::start(host.clone(), args.admin, &token).await?;
+    let limits = ConnectionLimits::default()
+        .max_connections(args.admin_max_connections as usize)
+        .header_timeout(Duration::from_millis(args.admin_header_timeout_ms))
+        .body_timeout(Duration::from_millis(args.admin_body_timeout_ms));
+    let server = AdminServer::start_with(host.clone(), args.admin, &token, limits).await?;
     let addr = server.addr();
     write_addr(&dir, addr)?;
     // A progress bar while the plugins compile, on a terminal only.
@@ -182,6 +202,26 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     host.shutdown().await;
     println!("wasmvisor: stopped");
     Ok(())
+}
+
+/// Raises the process's soft limit on open files to its hard limit, as
+/// servers do: a host of many plugins, each with files and connections,
+/// should not run out at a default 1024 the operator never chose.
+fn raise_open_files_limit() {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let limit = getrlimit(Resource::Nofile);
+        if limit.current < limit.maximum {
+            let raised = rustix::process::Rlimit {
+                current: limit.maximum,
+                maximum: limit.maximum,
+            };
+            if let Err(error) = setrlimit(Resource::Nofile, raised) {
+                tracing::debug!("raising the open-files limit: {error}");
+            }
+        }
+    }
 }
 
 fn init_logging(format: LogFormat) {

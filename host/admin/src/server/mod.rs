@@ -4,6 +4,7 @@
 //! `dashboard` the page, and `errors` turns every refusal into a JSON body
 //! with a stable code.
 
+mod connections;
 mod dashboard;
 mod errors;
 mod events;
@@ -28,6 +29,7 @@ use crate::{MAX_BODY_BYTES, MAX_CONCURRENT_REQUESTS};
 /// reads.
 const UPGRADE_MAX_BYTES: usize = wasmvisor::Plugin::MAX_FILE_BYTES as usize;
 
+pub use self::connections::{ConnectionLimits, FD_RESERVE};
 pub use self::dashboard::sign_in_url;
 
 /// Why the admin endpoint did not start.
@@ -79,7 +81,7 @@ pub struct AdminServer {
 
 impl AdminServer {
     /// Binds `addr` (which must be a loopback address) and serves `host` to
-    /// requests that carry `token`.
+    /// requests that carry `token`, within the default [`ConnectionLimits`].
     ///
     /// # Errors
     ///
@@ -91,6 +93,20 @@ impl AdminServer {
         addr: SocketAddr,
         token: &str,
     ) -> Result<AdminServer, ServerError> {
+        Self::start_with(host, addr, token, ConnectionLimits::default()).await
+    }
+
+    /// As [`AdminServer::start`], within `limits`.
+    ///
+    /// # Errors
+    ///
+    /// As [`AdminServer::start`].
+    pub async fn start_with(
+        host: Host,
+        addr: SocketAddr,
+        token: &str,
+        limits: ConnectionLimits,
+    ) -> Result<AdminServer, ServerError> {
         if !addr.ip().is_loopback() {
             return Err(ServerError::NotLoopback(addr));
         }
@@ -100,19 +116,20 @@ impl AdminServer {
         let bind = |source| ServerError::Bind { addr, source };
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
         let addr = listener.local_addr().map_err(bind)?;
+        let descriptors = connections::descriptor_limit();
+        let cap = connections::effective_cap(limits.connections(), descriptors);
+        if cap < limits.connections() {
+            tracing::warn!(
+                "admin endpoint: at most {cap} connections, not {}: the process may open {} files \
+                 (ulimit -n) and {FD_RESERVE} are kept for the host's own",
+                limits.connections(),
+                descriptors.unwrap_or_default()
+            );
+        }
         let (stopping, stopping_rx) = watch::channel(false);
         let app = router(host, token, stopping_rx);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-            if let Err(error) = served {
-                tracing::error!("admin endpoint failed: {error}");
-            }
-        });
+        let task = tokio::spawn(connections::serve(listener, app, limits, cap, stopped));
         tracing::info!("admin endpoint listening on http://{addr}");
         Ok(AdminServer {
             addr,
