@@ -1,6 +1,7 @@
 //! The direct hand-off: a call to an idle actor runs its guest on the
 //! caller's task, a busy one queues it in the mailbox, and a caller that
-//! gives up halfway does not cut the message off.
+//! gives up halfway does not cut the message off, while one that gives up
+//! before its message was started has it dropped.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -274,4 +275,108 @@ fn a_call_kept_for_a_next_instance_that_never_comes_is_answered_stopped() {
         "{answer:?}"
     );
     host_runtime.block_on(host.shutdown());
+}
+
+/// Calls whose callers gave up while they waited in the mailbox are dropped
+/// when the actor comes to them, so a queue of abandoned calls to a slow
+/// actor does not keep it busy (or crashing) long after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_caller_gave_up_before_it_started_is_dropped_and_counted() {
+    let host = wasmvisor::Host::new().unwrap();
+    crate::common::single(&host, "spinner", "spinner", |c| {
+        c.limits(wasmvisor::Limits::default().call_timeout(std::time::Duration::from_secs(600)))
+    })
+    .await;
+    let spinner = host.actor("spinner").unwrap();
+    spinner.cast("spin").await.unwrap();
+    crate::common::wait_until("the spin to hold the instance", || {
+        spinner.info().mailbox_depth == 0
+    })
+    .await;
+    for _ in 0..5 {
+        let gave_up =
+            tokio::time::timeout(std::time::Duration::from_millis(20), spinner.call("spin")).await;
+        assert!(gave_up.is_err(), "the spin holds the instance");
+    }
+    let ping = tokio::spawn({
+        let spinner = spinner.clone();
+        async move { spinner.call("ping").await }
+    });
+    crate::common::wait_until("the ping to wait behind the abandoned calls", || {
+        spinner.info().mailbox_depth == 6
+    })
+    .await;
+    // The next instance comes to the five abandoned spins first: were they
+    // handled, the first would hold it for ten minutes.
+    assert!(spinner.kill().await.is_some());
+    let pong = crate::common::within("the ping's answer", ping)
+        .await
+        .unwrap();
+    assert_eq!(pong.unwrap(), b"pong");
+    assert_eq!(spinner.info().restarts, 1);
+    let metrics = host.metrics();
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line == "wasmvisor_messages_abandoned_total{actor=\"spinner\"} 5"),
+        "{metrics}"
+    );
+    host.shutdown().await;
+}
+
+/// Each actor has its own share of the admin endpoint's concurrency: a
+/// hundred calls to a spinning actor turn away its own callers beyond its
+/// share, and a call to another actor is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spinning_actor_takes_only_its_own_share_of_the_admin_endpoint() {
+    use wasmvisor_admin::{AdminClient, AdminServer, ErrorCode, MAX_REQUESTS_PER_ACTOR};
+    let host = wasmvisor::Host::new().unwrap();
+    single(&host, "spinner", "spinner", |c| {
+        c.limits(wasmvisor::Limits::default().call_timeout(Duration::from_secs(600)))
+    })
+    .await;
+    single(&host, "counter", "counter", |c| c).await;
+    let server = AdminServer::start(host.clone(), "127.0.0.1:0".parse().unwrap(), "t")
+        .await
+        .unwrap();
+    let admin = AdminClient::new(&server.addr().to_string(), Some("t".into()));
+    let (busy_tx, mut busy) = tokio::sync::mpsc::unbounded_channel();
+    let spins: Vec<_> = (0..100)
+        .map(|_| {
+            let admin = admin.clone();
+            let busy_tx = busy_tx.clone();
+            tokio::spawn(async move {
+                if let Err(error) = admin.call("spinner", b"spin".to_vec()).await {
+                    let _ = busy_tx.send(error);
+                }
+            })
+        })
+        .collect();
+    let turned_away = within("the calls beyond the share to be refused", async {
+        let mut refused = Vec::new();
+        while refused.len() < 100 - MAX_REQUESTS_PER_ACTOR {
+            refused.push(busy.recv().await.unwrap());
+        }
+        refused
+    })
+    .await;
+    for error in &turned_away {
+        assert_eq!(error.code(), Some(ErrorCode::Busy), "{error}");
+        assert!(error.to_string().contains("actor `spinner`"), "{error}");
+    }
+    // The spinner's share is full; the counter's is not.
+    let reply = within(
+        "the counter's answer",
+        admin.call("counter", b"inc".to_vec()),
+    )
+    .await;
+    assert_eq!(reply.unwrap(), b"1");
+    assert!(busy.try_recv().is_err(), "only the calls beyond the share");
+    host.shutdown().await;
+    for spin in spins {
+        within("a spin's caller to be answered", spin)
+            .await
+            .unwrap();
+    }
+    drop(server);
 }

@@ -73,6 +73,7 @@ pub(crate) struct Metrics {
     crashes: Family<CrashLabels, Counter>,
     restarts: Family<ActorLabel, Counter>,
     dead_letters: Family<ActorLabel, Counter>,
+    abandoned: Family<ActorLabel, Counter>,
     upgrades: Family<OutcomeLabels, Counter>,
     calls: Latencies,
     commits: Latencies,
@@ -89,6 +90,7 @@ impl Metrics {
             crashes: Family::default(),
             restarts: Family::default(),
             dead_letters: Family::default(),
+            abandoned: Family::default(),
             upgrades: Family::default(),
             calls: Family::new_with_constructor(latency_histogram),
             commits: Family::new_with_constructor(latency_histogram),
@@ -113,6 +115,11 @@ impl Metrics {
             "dead_letters",
             "Messages moved to the dead letters",
             metrics.dead_letters.clone(),
+        );
+        registry.register(
+            "messages_abandoned",
+            "Calls dropped unhandled because their caller gave up waiting before the actor took them",
+            metrics.abandoned.clone(),
         );
         registry.register(
             "upgrades",
@@ -208,6 +215,15 @@ impl Metrics {
     /// task to keep: recording into it then costs no label lookup.
     pub(crate) fn call_latency(&self, actor: &str) -> Histogram {
         self.calls
+            .get_or_create(&ActorLabel {
+                actor: actor.to_owned(),
+            })
+            .clone()
+    }
+
+    /// The counter of `actor`'s calls dropped because their caller gave up.
+    pub(crate) fn abandoned(&self, actor: &str) -> Counter {
+        self.abandoned
             .get_or_create(&ActorLabel {
                 actor: actor.to_owned(),
             })

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::time::Instant;
 
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::mpsc;
 
@@ -41,6 +42,8 @@ pub(crate) struct ActorCore {
     pub(crate) dead_letters: Arc<DeadLetters>,
     /// Where each message's handling time is recorded (see `metrics`).
     pub(crate) call_latency: Histogram,
+    /// Counts the calls dropped because their caller gave up.
+    pub(crate) abandoned: Counter,
     /// The runtime the actor task runs on, where a handed-off message whose
     /// caller gave up is finished (see `hand_off`).
     pub(crate) runtime: tokio::runtime::Handle,
@@ -64,6 +67,18 @@ pub(crate) type KillRequest = tokio::sync::oneshot::Sender<Option<u64>>;
 impl ActorCore {
     /// Handles one message: answers it, or keeps it for the next instance.
     pub(crate) async fn handle(&self, desk: &mut Desk, mut envelope: Envelope) -> Handled {
+        if envelope.abandoned() {
+            // Its caller was answered `timeout` (or went away): handling it
+            // now would be work no one waits for, and a message that crashes
+            // or spins would go on doing so long after.
+            self.abandoned.inc();
+            tracing::debug!(actor = %self.shared.name, "dropped a call whose caller gave up");
+            return Handled {
+                exit: None,
+                answer: None,
+                acknowledged: false,
+            };
+        }
         let started = Instant::now();
         let Some((instance, snapshots)) = desk.serving() else {
             // No instance (never so: the actor task looks at `ended` first):

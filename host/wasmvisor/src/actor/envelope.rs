@@ -94,6 +94,15 @@ pub(crate) struct Envelope {
 }
 
 impl Envelope {
+    /// Whether the message is a call whose caller gave up waiting (dropped
+    /// its future, or its deadline passed) before any delivery started: it
+    /// is then dropped unhandled. One that started once is not: its first
+    /// delivery may have had effects, and redelivery or the dead letters
+    /// decide what becomes of it.
+    pub(crate) fn abandoned(&self) -> bool {
+        self.crashes.is_empty() && matches!(&self.reply, Reply::Channel(reply) if reply.is_closed())
+    }
+
     /// A message for the mailbox, counted in `waiting` (the actor's count of
     /// messages that wait for its task).
     pub(crate) fn queued(waiting: &Arc<AtomicUsize>, message: Vec<u8>, reply: Reply) -> Self {

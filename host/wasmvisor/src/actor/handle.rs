@@ -93,9 +93,11 @@ impl ActorRef {
     ///
     /// When the actor is idle, the guest runs on the calling task instead of
     /// the actor's (the direct hand-off, see the module docs). Dropping the
-    /// returned future gives up the wait, never the message: one already
-    /// being handled finishes (on the host's runtime, should the caller's
-    /// be shutting down), and its writes are committed.
+    /// returned future (a timeout does) gives up the wait. A message the
+    /// actor has not started is then dropped unhandled, counted in
+    /// `wasmvisor_messages_abandoned_total`: no one waits for its answer. One
+    /// already being handled finishes (on the host's runtime, should the
+    /// caller's be shutting down), and its writes are committed.
     ///
     /// # Errors
     ///

@@ -38,6 +38,7 @@ pub(crate) fn spawn(
     shared.lock().version = Some(plugin.version().to_owned());
     let core = Arc::new(ActorCore {
         call_latency: context.metrics.call_latency(&spec.id),
+        abandoned: context.metrics.abandoned(&spec.id),
         runtime: tokio::runtime::Handle::current(),
         state_store: Arc::clone(&context.state_store),
         events: context.events.clone(),
