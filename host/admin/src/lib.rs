@@ -37,8 +37,11 @@
 //! files are served without it: they hold nothing of the host, and the page
 //! sends the token with each of its requests. The endpoint only
 //! listens on loopback addresses. Bodies are limited to [`MAX_BODY_BYTES`]
-//! (413 beyond), and at most [`MAX_CONCURRENT_REQUESTS`] requests are
-//! served at once (503 beyond, at once rather than queued).
+//! (413 beyond). Each actor has its own share of the concurrency, at most
+//! [`MAX_REQUESTS_PER_ACTOR`] requests at once addressed to it, and the
+//! other requests share [`MAX_CONCURRENT_REQUESTS`] (503 beyond either, at
+//! once rather than queued): a slow actor turns its own callers away, not
+//! others'. Connections are capped and timed ([`ConnectionLimits`]).
 //!
 //! Every error answer is JSON, [`ErrorBody`]: `{"error": CODE, "message":
 //! TEXT}`, with a stable [`ErrorCode`] and a status that tells the kind: 400
@@ -72,5 +75,11 @@ pub use self::server::{
 pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:7475";
 /// The largest request body the endpoint accepts.
 pub const MAX_BODY_BYTES: usize = 4 << 20;
-/// How many requests are served at once; more are turned away with 503.
+/// How many requests not addressed to one actor (listings, metrics, dead
+/// letters, event streams) are served at once; more are turned away with
+/// 503.
 pub const MAX_CONCURRENT_REQUESTS: usize = 64;
+/// How many requests addressed to one actor (`/v1/actors/NAME/...`) are
+/// served at once, per actor; more are turned away with 503, and other
+/// actors' requests are not held up.
+pub const MAX_REQUESTS_PER_ACTOR: usize = 32;

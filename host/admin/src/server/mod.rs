@@ -9,6 +9,7 @@ mod dashboard;
 mod errors;
 mod events;
 mod routes;
+mod shares;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use tokio::sync::{oneshot, watch};
 use wasmvisor::Host;
 
 use self::errors::error_response;
+use self::shares::ActorShares;
 use crate::api::ErrorCode;
 use crate::{MAX_BODY_BYTES, MAX_CONCURRENT_REQUESTS};
 
@@ -179,9 +181,9 @@ fn router(host: Host, token: &str, stopping: watch::Receiver<bool>) -> Router {
         .route("/ui/", get(dashboard::index))
         .route("/ui/app.js", get(dashboard::app_js))
         .route("/ui/app.css", get(dashboard::app_css));
-    Router::new()
-        .route("/v1/tree", get(routes::tree))
-        .route("/v1/actors", get(routes::list_actors))
+    // A request addressed to one actor takes a place in its share; the
+    // others share one pool (see `shares`).
+    let one_actor = Router::new()
         .route("/v1/actors/{name}", get(routes::actor_detail))
         .route("/v1/actors/{name}/call", post(routes::call_actor))
         .route("/v1/actors/{name}/cast", post(routes::cast_actor))
@@ -195,6 +197,16 @@ fn router(host: Host, token: &str, stopping: watch::Receiver<bool>) -> Router {
             post(routes::upgrade_actor).layer(DefaultBodyLimit::max(UPGRADE_MAX_BYTES)),
         )
         .route("/v1/actors/{name}/state", get(routes::actor_state))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::new(ActorShares::default()),
+            shares::in_actor_share,
+        ));
+    // One semaphore for all these routes: a plain concurrency limit layer
+    // would make one per route.
+    let pool = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_REQUESTS));
+    let shared = Router::new()
+        .route("/v1/tree", get(routes::tree))
+        .route("/v1/actors", get(routes::list_actors))
         .route("/v1/dead-letters", get(routes::list_dead_letters))
         .route(
             "/v1/dead-letters/{id}/replay",
@@ -203,13 +215,6 @@ fn router(host: Host, token: &str, stopping: watch::Receiver<bool>) -> Router {
         .route("/v1/events", get(events::events))
         .route("/v1/events/recent", get(routes::recent_events))
         .route("/metrics", get(routes::metrics))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            require_token,
-        ))
-        .merge(dashboard)
-        .fallback(no_route)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(
             tower::ServiceBuilder::new()
                 .layer(axum::error_handling::HandleErrorLayer::new(
@@ -225,8 +230,19 @@ fn router(host: Host, token: &str, stopping: watch::Receiver<bool>) -> Router {
                     },
                 ))
                 .load_shed()
-                .concurrency_limit(MAX_CONCURRENT_REQUESTS),
-        )
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(
+                    pool,
+                )),
+        );
+    one_actor
+        .merge(shared)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ))
+        .merge(dashboard)
+        .fallback(no_route)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Every refusal a JSON body, the framework's own too (405, 413, a
         // path that does not parse...).
         .layer(axum::middleware::map_response(errors::json_errors))
