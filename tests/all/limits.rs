@@ -98,22 +98,34 @@ async fn every_kind_of_trap_is_reported_with_its_own_reason() {
 }
 
 #[tokio::test]
-async fn a_guest_that_exits_with_a_failure_status_crashes() {
+async fn a_guest_that_exits_with_a_failure_status_crashes_and_says_it_gave_no_code() {
     let host = Host::new().unwrap();
     single(&host, "crasher", "crasher", |c| c).await;
-    // WASI 0.2's `exit` carries success or failure only: any non-zero code is 1.
-    assert_eq!(
-        crash_reason(&host, "crasher", "exit 3").await,
-        CrashReason::Exit(1)
-    );
+    // Rust's `std::process::exit(3)` calls WASI 0.2's `exit(err)`, which
+    // carries no code: the host must not make one up.
+    let reason = crash_reason(&host, "crasher", "exit 3").await;
+    assert_eq!(reason, CrashReason::ExitFailure);
+    assert!(reason.to_string().contains("carries no code"), "{reason}");
     let crasher = host.actor("crasher").unwrap();
     // The reply can come before the exit is recorded (the caller may have
     // run the message itself).
     crate::common::wait_until("the exit is recorded", || {
-        crasher.info().last_exit == Some(ExitReason::Crash(CrashReason::Exit(1)))
+        crasher.info().last_exit == Some(ExitReason::Crash(CrashReason::ExitFailure))
     })
     .await;
     assert_eq!(call_ok(&host, "crasher", "echo back").await, "back");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_guest_that_exits_with_a_code_has_that_code_reported() {
+    let host = Host::new().unwrap();
+    single(&host, "crasher", "crasher", |c| c).await;
+    for code in [3, 1, 255] {
+        let reason = crash_reason(&host, "crasher", &format!("exit-code {code}")).await;
+        assert_eq!(reason, CrashReason::Exit(code));
+        assert_eq!(reason.to_string(), format!("guest exited with code {code}"));
+    }
     host.shutdown().await;
 }
 

@@ -8,7 +8,10 @@
 //! - `overflow`: recurses until the WebAssembly stack overflows;
 //! - `recurse N`: recurses N calls deep, then replies with a checksum (fits
 //!   or overflows depending on the stack size the host gives it);
-//! - `exit N`: exits the process with code N;
+//! - `exit N`: `std::process::exit(N)`, which WASI 0.2's `exit` turns into
+//!   a bare failure status for any N but 0;
+//! - `exit-code N`: exits with code N through `wasi:cli/exit.exit-with-code`,
+//!   which carries it;
 //! - `forge TEXT`: prints a panic report of its own making, TEXT as the
 //!   message (newlines and all), then executes `unreachable`: what a guest
 //!   that wants its crash to read as something else can do.
@@ -46,6 +49,13 @@ impl Plugin for Crasher {
         if let Some(message) = text.strip_prefix("forge ") {
             eprintln!("thread 'main' panicked at the-host/src/supervisor.rs:1:1:\n{message}");
             core::arch::wasm32::unreachable();
+        }
+        if let Some(code) = text.strip_prefix("exit-code ") {
+            wasip2::cli::exit::exit_with_code(
+                code.trim()
+                    .parse()
+                    .map_err(|_| Error::msg(format!("`{code}` is not an exit code (0 to 255)")))?,
+            );
         }
         if let Some(code) = text.strip_prefix("exit ") {
             std::process::exit(

@@ -271,8 +271,15 @@ pub enum CrashReason {
         /// The fuel per call.
         limit: u64,
     },
-    /// The guest asked to exit with a non-zero code.
+    /// The guest exited with this non-zero code (WASI 0.2's
+    /// `exit-with-code`).
     Exit(i32),
+    /// The guest exited with a failure status, which carries no code: WASI
+    /// 0.2's `exit(err)`, where Rust's `std::process::exit(N)` and C's
+    /// `exit(N)` end up on `wasm32-wasip2` whatever `N`, the code lost
+    /// inside the guest. A guest that wants its code reported calls
+    /// `exit-with-code`.
+    ExitFailure,
     /// The guest's `run`, `init` or `restore` export returned an error.
     GuestError(String),
     /// The message succeeded but its state could not be committed, so the
@@ -297,7 +304,7 @@ impl CrashReason {
             CrashReason::MemoryLimit { .. } => "memory-limit",
             CrashReason::TableLimit { .. } => "table-limit",
             CrashReason::FuelExhausted { .. } => "fuel-exhausted",
-            CrashReason::Exit(_) => "exit",
+            CrashReason::Exit(_) | CrashReason::ExitFailure => "exit",
             CrashReason::GuestError(_) => "guest-error",
             CrashReason::StateCommit(_) => "state-commit",
             CrashReason::Trap(_) => "trap",
@@ -333,6 +340,11 @@ impl std::fmt::Display for CrashReason {
                 write!(f, "call ran out of fuel (limit {limit} per call)")
             }
             CrashReason::Exit(code) => write!(f, "guest exited with code {code}"),
+            CrashReason::ExitFailure => write!(
+                f,
+                "guest exited with a failure status, which carries no code (WASI 0.2's `exit`, \
+                 where `std::process::exit(N)` ends up; `exit-with-code` reports N)"
+            ),
             CrashReason::GuestError(reason) => write!(f, "guest returned an error: {reason}"),
             CrashReason::StateCommit(reason) => write!(f, "state commit failed: {reason}"),
             CrashReason::Trap(message) => write!(f, "trap: {message}"),

@@ -364,6 +364,12 @@ fn classify(error: wasmtime::Error, data: &StoreData, deadline: Duration) -> Cra
              (`HostBuilder::instance_pool`, `wasmvisor run --instance-pool`)"
         ));
     }
+    if error
+        .downcast_ref::<super::imports::wasi_exit::ExitWithoutCode>()
+        .is_some()
+    {
+        return CrashReason::ExitFailure;
+    }
     if let Some(exit) = error.downcast_ref::<I32Exit>() {
         return CrashReason::Exit(exit.0);
     }

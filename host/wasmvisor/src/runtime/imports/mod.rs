@@ -14,12 +14,14 @@
 //! | `wasmvisor:plugin/exit`    | `exit.rs`   | [`ExitImportView`]   |
 //! | `wasi:http` (outgoing)     | `http.rs`   | wasmtime-wasi-http's `WasiHttpView`, with the allow-list hooks |
 //! | WASI 0.2                   | (wasmtime-wasi) | `WasiView`, built by `sandbox` |
+//! | `wasi:cli/exit`'s `exit`    | `wasi_exit.rs` | none: it tells a failure status from a code |
 
 pub(crate) mod actors;
 pub(crate) mod exit;
 pub(crate) mod http;
 pub(crate) mod log;
 pub(crate) mod state;
+pub(crate) mod wasi_exit;
 
 use wasmtime::component::Linker;
 use wasmtime_wasi::WasiView;
@@ -43,6 +45,7 @@ where
         + 'static,
 {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    wasi_exit::add_to_linker(linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
     state::add_to_linker(linker)?;
     log::add_to_linker(linker)?;
