@@ -1,8 +1,9 @@
 //! The chaos soak: hundreds of plugins from a watched directory, under
 //! concurrent callers, while a chaos driver injects every kind of fault at
 //! random: panics, traps, hangs, memory blow-ups, failing health checks,
-//! poison messages, restarts through the admin API and hot upgrades through
-//! the directory. Checked as it runs and at the end:
+//! poison messages, restarts through the admin API, hot upgrades through
+//! the directory, and bad plugin files and manifests dropped into it.
+//! Checked as it runs and at the end:
 //!
 //! - every call is answered (a reply or a typed error) within its deadline;
 //! - no counter ever answers a value below one it answered before, and at
@@ -12,7 +13,9 @@
 //! - the host's memory stays under a bound;
 //! - the supervisors pushed past their intensity gave up, every other one
 //!   runs, and every actor of theirs runs and is healthy;
-//! - every poison message went to the dead letters.
+//! - every poison message went to the dead letters;
+//! - no bad file dropped in became an actor, and the directory watcher
+//!   still starts a good plugin dropped in after them all.
 //!
 //! `just test` runs the short form (about 10 seconds, 200 plugins); `just
 //! soak` the long one (`WASMVISOR_SOAK_SECS`, `WASMVISOR_SOAK_PLUGINS`;
@@ -276,7 +279,8 @@ async fn chaos(
     until: Instant,
     faults: Arc<Tally>,
     violations: Arc<Violations>,
-) {
+) -> Vec<String> {
+    let mut bad = Vec::new();
     let v1 = std::fs::read(guest("counter")).unwrap();
     let v2 = std::fs::read(guest("counter_v2")).unwrap();
     let p = &population;
@@ -292,7 +296,7 @@ async fn chaos(
         }
     }
     while Instant::now() < until {
-        match random.below(10) {
+        match random.below(11) {
             0 => {
                 let _ = call(&host, random.pick(&p.crashers), "panic", &violations).await;
                 faults.add("panic");
@@ -348,6 +352,17 @@ async fn chaos(
                 std::fs::rename(&aside, dir.join(format!("{name}.wasm"))).unwrap();
                 faults.add("upgrade");
             }
+            10 => {
+                // Written aside and renamed in, as deployments do.
+                let name = format!("bad-{}", bad.len());
+                for (file, contents) in bad_drop(random.next(), &name, &v1) {
+                    let aside = dir.join(format!(".{file}.part"));
+                    std::fs::write(&aside, contents).unwrap();
+                    std::fs::rename(&aside, dir.join(file)).unwrap();
+                }
+                bad.push(name);
+                faults.add("bad plugin dropped in");
+            }
             _ => {
                 let name = random.pick(managed);
                 match admin
@@ -361,6 +376,31 @@ async fn chaos(
             }
         }
         tokio::time::sleep(Duration::from_millis(1 + random.below(10) as u64)).await;
+    }
+    bad
+}
+
+/// A bad plugin dropped into the directory, by kind: the files to write, in
+/// order (a manifest before its component, so that the plugin is never
+/// seen without it), each with its contents.
+fn bad_drop(kind: u64, name: &str, counter: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let wasm = format!("{name}.wasm");
+    let manifest = |text: &str| (format!("{name}.toml"), text.as_bytes().to_vec());
+    match kind % 5 {
+        0 => vec![(wasm, b"not a component at all".to_vec())],
+        1 => vec![(wasm, counter[..counter.len() / 2].to_vec())],
+        2 => vec![
+            manifest("[limits]\nmailbox_capacity = 18446744073709551615\n"),
+            (wasm, counter.to_vec()),
+        ],
+        3 => vec![
+            manifest("[limits\nmemory_mib = 4\n"),
+            (wasm, counter.to_vec()),
+        ],
+        _ => vec![
+            manifest("[limits]\nmemory_mib = 99999999\n"),
+            (wasm, counter.to_vec()),
+        ],
     }
 }
 
@@ -485,7 +525,7 @@ async fn soak_under_chaos_loses_nothing_and_leaks_nothing() {
             acknowledged.entry(name).or_default().extend(values);
         }
     }
-    driver.await.unwrap();
+    let bad = driver.await.unwrap();
     monitor.await.unwrap();
 
     // The end: settled, then every invariant.
@@ -550,6 +590,32 @@ async fn soak_under_chaos_loses_nothing_and_leaks_nothing() {
             "{dead_letters} dead letters for {} poison messages",
             faults.get("poison message")
         ));
+    }
+
+    for name in &bad {
+        count_check();
+        if let Some(actor) = host.actor(name) {
+            violations.report(format!(
+                "the bad plugin `{name}` runs: {:?}",
+                actor.info().status
+            ));
+        }
+    }
+    // The watcher lived through every bad file: a good plugin still starts.
+    count_check();
+    std::fs::copy(guest("counter"), dir.path().join("late.wasm")).unwrap();
+    let late = tokio::time::timeout(CALL_DEADLINE, async {
+        loop {
+            if let Some(actor) = host.actor("late")
+                && actor.call("inc").await.is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    if late.await.is_err() {
+        violations.report("a plugin dropped in after the chaos did not start".into());
     }
 
     let restarts: u64 = actors.iter().map(|a| a.restarts).sum();
