@@ -289,7 +289,7 @@ async fn the_admin_endpoint_refuses_to_listen_beyond_loopback() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_damaged_state_store_stops_the_host_and_the_tools_with_its_cause_until_reset() {
+async fn a_damaged_state_store_stops_the_host_and_the_tools_until_reset_or_restored() {
     let healthy = tempfile::tempdir().unwrap();
     let healthy_store = healthy.path().join("wasmvisor-state.redb");
     crate::common::store_with_marker(&healthy_store).await;
@@ -297,6 +297,23 @@ async fn a_damaged_state_store_stops_the_host_and_the_tools_with_its_cause_until
     let (ok, out, err) = wasmvisor(Path::new("."), &["state", "check", healthy_arg]).await;
     assert!(ok, "{err}");
     assert!(out.ends_with(": ok, 1 actors, 1 entries\n"), "{out}");
+    let backup = healthy.path().join("backup.json");
+    let backup_arg = backup.to_str().unwrap();
+    let (ok, _, err) = wasmvisor(
+        Path::new("."),
+        &["state", "backup", healthy_arg, "-o", backup_arg],
+    )
+    .await;
+    assert!(ok, "{err}");
+    #[cfg(unix)]
+    assert_eq!(crate::common::mode(&backup), 0o600);
+    // A sound store is not replaced unless asked.
+    let (ok, _, err) = wasmvisor(
+        Path::new("."),
+        &["state", "restore", healthy_arg, "-i", backup_arg],
+    )
+    .await;
+    assert!(!ok && err.contains("--force"), "{err}");
 
     for (damage, bytes) in crate::common::damaged_copies(&healthy_store) {
         let dir = tempfile::tempdir().unwrap();
@@ -323,6 +340,26 @@ async fn a_damaged_state_store_stops_the_host_and_the_tools_with_its_cause_until
             said(tool, ok, &err);
         }
         assert_eq!(std::fs::read(&store).unwrap(), bytes, "{damage}: untouched");
+        if damage == "truncated" {
+            // A restore sets the damaged file aside and puts the backup in
+            // its place.
+            let (ok, _, err) = wasmvisor(
+                Path::new("."),
+                &["state", "restore", dir_arg, "-i", backup_arg],
+            )
+            .await;
+            assert!(ok, "{err}");
+            let (ok, out, err) =
+                wasmvisor(Path::new("."), &["state", "get", dir_arg, "keeper", "kept"]).await;
+            assert!(ok, "{err}");
+            assert_eq!(out.as_bytes(), crate::common::MARKER);
+            let aside = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|entry| entry.unwrap().path())
+                .find(|path| path.to_string_lossy().contains(".redb.damaged-"))
+                .expect("the damaged file is kept");
+            assert_eq!(std::fs::read(aside).unwrap(), bytes);
+        }
         if damage == "bit-flipped" {
             // Told to, the host sets the file aside, whole, and starts afresh.
             let host = start_host_with(dir.path(), None, &["--reset-state"]).await;

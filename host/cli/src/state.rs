@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use wasmvisor::state::backup::{StateExport, export_actor, import_actor};
+use wasmvisor::state::backup::{
+    StateExport, StoreBackup, backup_store, export_actor, import_actor, restore_store,
+};
 use wasmvisor::{RedbStateStore, StateError, StateStore};
 
 use crate::STATE_FILE;
@@ -42,6 +44,27 @@ pub(crate) enum StateCommand {
         /// The store file, or a plugin directory.
         store: PathBuf,
     },
+    /// Writes every actor's state (and the dead letters) to one JSON file.
+    Backup {
+        /// The store file, or a plugin directory.
+        store: PathBuf,
+        /// The file to write; `-` for standard output.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Makes STORE hold what a backup holds. A damaged store is set aside
+    /// (kept as FILE.damaged-SECONDS) first; a sound one only with --force
+    /// (kept as FILE.replaced-SECONDS).
+    Restore {
+        /// The store file, or a plugin directory (it need not exist).
+        store: PathBuf,
+        /// The backup to read.
+        #[arg(long, short)]
+        input: PathBuf,
+        /// Replace a store that is sound (it is set aside, not deleted).
+        #[arg(long)]
+        force: bool,
+    },
     /// Replaces one actor's state with an exported JSON file (a restore).
     Import {
         /// The store file, or a plugin directory.
@@ -54,13 +77,18 @@ pub(crate) enum StateCommand {
     },
 }
 
-/// Opens a stopped host's store: a file, or a plugin directory's default one.
-fn open_store(path: &Path) -> anyhow::Result<RedbStateStore> {
-    let file = if path.is_dir() {
+/// The store file `path` names: itself, or a plugin directory's default one.
+fn store_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
         path.join(STATE_FILE)
     } else {
         path.to_path_buf()
-    };
+    }
+}
+
+/// Opens a stopped host's store: a file, or a plugin directory's default one.
+fn open_store(path: &Path) -> anyhow::Result<RedbStateStore> {
+    let file = store_file(path);
     if !file.is_file() {
         anyhow::bail!("{}: no such state store", file.display());
     }
@@ -79,7 +107,7 @@ fn open_store(path: &Path) -> anyhow::Result<RedbStateStore> {
 pub(crate) fn open_for_run(path: &Path, reset: bool) -> anyhow::Result<RedbStateStore> {
     match RedbStateStore::open(path) {
         Err(error @ StateError::Damaged { .. }) if reset => {
-            let aside = set_aside(path)?;
+            let aside = set_aside(path, "damaged")?;
             tracing::warn!(
                 "{error}; --reset-state: it is kept as {} and the host starts with an empty store",
                 aside.display()
@@ -96,20 +124,20 @@ pub(crate) fn open_for_run(path: &Path, reset: bool) -> anyhow::Result<RedbState
 
 fn recovery_hint(file: &Path) -> String {
     format!(
-        "To go on: put back a copy of {} from a backup, or run the host with --reset-state to set \
-         the damaged file aside and start with an empty store (`wasmvisor state import` then \
-         restores the actors you exported).",
+        "To go on: `wasmvisor state restore {} -i BACKUP` from a `wasmvisor state backup`, or run \
+         the host with --reset-state to set the damaged file aside and start with an empty store \
+         (`wasmvisor state import` then restores the actors you exported).",
         file.display()
     )
 }
 
-/// Renames a damaged store to `NAME.damaged-SECONDS` beside it.
-fn set_aside(path: &Path) -> anyhow::Result<PathBuf> {
+/// Renames a store to `NAME.WHY-SECONDS` beside it.
+fn set_aside(path: &Path, why: &str) -> anyhow::Result<PathBuf> {
     let seconds = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
     let mut aside = path.as_os_str().to_owned();
-    aside.push(format!(".damaged-{seconds}"));
+    aside.push(format!(".{why}-{seconds}"));
     let aside = PathBuf::from(aside);
     std::fs::rename(path, &aside).map_err(|e| {
         anyhow::anyhow!(
@@ -119,6 +147,17 @@ fn set_aside(path: &Path) -> anyhow::Result<PathBuf> {
         )
     })?;
     Ok(aside)
+}
+
+/// Writes `json` to `output` (`-`: standard output), for its
+/// owner's eyes only: it is actors' state.
+fn write_json(output: &Path, json: String) -> anyhow::Result<()> {
+    if output.as_os_str() == "-" {
+        println!("{json}");
+        return Ok(());
+    }
+    wasmvisor_admin::credentials::write_owner_only(output, (json + "\n").as_bytes())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", output.display()))
 }
 
 /// Runs a `state` subcommand.
@@ -167,6 +206,51 @@ pub(crate) async fn state(command: StateCommand) -> anyhow::Result<()> {
                 actors.len()
             );
         }
+        StateCommand::Backup { store, output } => {
+            let store = open_store(&store)?;
+            let backup = backup_store(&store).await?;
+            write_json(&output, serde_json::to_string_pretty(&backup)?)?;
+            if output.as_os_str() != "-" {
+                eprintln!(
+                    "backed up {} actors to {}",
+                    backup.actors.len(),
+                    output.display()
+                );
+            }
+        }
+        StateCommand::Restore {
+            store,
+            input,
+            force,
+        } => {
+            let text = std::fs::read_to_string(&input)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+            let backup: StoreBackup = serde_json::from_str(&text).map_err(|e| {
+                anyhow::anyhow!("{}: not a wasmvisor state backup: {e}", input.display())
+            })?;
+            let file = store_file(&store);
+            if file.exists() {
+                match RedbStateStore::open(&file) {
+                    Err(StateError::Damaged { .. }) => {
+                        let aside = set_aside(&file, "damaged")?;
+                        eprintln!("the damaged store is kept as {}", aside.display());
+                    }
+                    Ok(_) if force => {
+                        let aside = set_aside(&file, "replaced")?;
+                        eprintln!("the store it replaces is kept as {}", aside.display());
+                    }
+                    Ok(_) => anyhow::bail!(
+                        "{} is a sound store; pass --force to set it aside and restore the backup \
+                         in its place",
+                        file.display()
+                    ),
+                    Err(other) => return Err(other.into()),
+                }
+            }
+            let restored = RedbStateStore::open(&file)?;
+            let count = restore_store(&restored, &backup).await?;
+            eprintln!("restored {count} actors into {}", file.display());
+        }
         StateCommand::Export {
             store,
             actor,
@@ -174,13 +258,8 @@ pub(crate) async fn state(command: StateCommand) -> anyhow::Result<()> {
         } => {
             let store = open_store(&store)?;
             let export = export_actor(&store, &actor).await?;
-            let json = serde_json::to_string_pretty(&export)?;
-            if output.as_os_str() == "-" {
-                println!("{json}");
-            } else {
-                // Every actor's state: for its owner's eyes only.
-                wasmvisor_admin::credentials::write_owner_only(&output, (json + "\n").as_bytes())
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", output.display()))?;
+            write_json(&output, serde_json::to_string_pretty(&export)?)?;
+            if output.as_os_str() != "-" {
                 eprintln!(
                     "exported actor `{actor}` ({} entries, version {}) to {}",
                     export.entries.len(),

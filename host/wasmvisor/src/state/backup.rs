@@ -1,4 +1,5 @@
-//! Export and import of one actor's state: backups an operator can read.
+//! Export and import of one actor's state, and backups of a whole store:
+//! files an operator can read.
 //!
 //! The file is JSON: the actor, its version when exported, its entries and
 //! its snapshot. A value that is valid UTF-8 is written as
@@ -38,12 +39,69 @@ pub struct StateExport {
     pub snapshot: Option<Bytes>,
 }
 
+/// The value of `format` in every whole-store backup.
+pub const BACKUP_FORMAT: &str = "wasmvisor-state-backup/1";
+
+/// Every actor's state in a store, the host's own records (the dead
+/// letters) included: one [`StateExport`] each.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreBackup {
+    /// Always [`BACKUP_FORMAT`].
+    pub format: String,
+    /// Each actor's state, by name order.
+    pub actors: Vec<StateExport>,
+}
+
+/// Backs up every actor's committed state in `store`.
+///
+/// # Errors
+///
+/// The store's error.
+pub async fn backup_store(store: &dyn StateStore) -> Result<StoreBackup, StateError> {
+    let mut actors = Vec::new();
+    for (actor, _) in store.actors().await? {
+        actors.push(export_actor(store, &actor).await?);
+    }
+    actors.sort_by(|a, b| a.actor.cmp(&b.actor));
+    Ok(StoreBackup {
+        format: BACKUP_FORMAT.to_owned(),
+        actors,
+    })
+}
+
+/// Puts every actor of `backup` into `store`, each under the name it was
+/// backed up from ([`import_actor`] each). Returns how many.
+///
+/// # Errors
+///
+/// [`ImportError`]: a file that is not a backup, a value that does not
+/// decode, or the store's error. The actors before the failing one are
+/// restored.
+pub async fn restore_store(
+    store: &dyn StateStore,
+    backup: &StoreBackup,
+) -> Result<usize, ImportError> {
+    if backup.format != BACKUP_FORMAT {
+        return Err(ImportError::Format {
+            found: backup.format.clone(),
+        });
+    }
+    for export in &backup.actors {
+        import_actor(store, &export.actor, export).await?;
+    }
+    Ok(backup.actors.len())
+}
+
 /// Why an export could not be imported.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ImportError {
     /// The file is not an export of this format.
-    #[error("not a wasmvisor state export: format is `{found}`, expected `{EXPORT_FORMAT}`")]
+    #[error(
+        "not a wasmvisor state export or backup: format is `{found}`, expected `{EXPORT_FORMAT}` \
+         (one actor) or `{BACKUP_FORMAT}` (a store)"
+    )]
     Format {
         /// The format the file names.
         found: String,
@@ -196,6 +254,41 @@ pub async fn import_actor(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_store_backup_restores_every_actor_into_an_empty_store() {
+        let store = crate::state::MemoryStateStore::new();
+        for actor in ["b", "a", "wasmvisor:dead-letters"] {
+            let mut changes = Changes::default();
+            changes
+                .writes
+                .insert("k".into(), Some(actor.as_bytes().to_vec()));
+            changes.snapshot = (actor == "a").then(|| b"snap".to_vec());
+            store.commit(actor, changes).await.unwrap();
+        }
+        let backup = backup_store(&store).await.unwrap();
+        let names: Vec<_> = backup.actors.iter().map(|e| e.actor.as_str()).collect();
+        assert_eq!(names, ["a", "b", "wasmvisor:dead-letters"]);
+        let restored = crate::state::MemoryStateStore::new();
+        assert_eq!(restore_store(&restored, &backup).await.unwrap(), 3);
+        for actor in ["a", "b", "wasmvisor:dead-letters"] {
+            let (was, is) = (
+                store.load(actor).await.unwrap(),
+                restored.load(actor).await.unwrap(),
+            );
+            assert_eq!(
+                (was.entries, was.snapshot),
+                (is.entries, is.snapshot),
+                "{actor}"
+            );
+        }
+        let mut wrong = backup;
+        wrong.format = EXPORT_FORMAT.into();
+        assert!(matches!(
+            restore_store(&restored, &wrong).await,
+            Err(ImportError::Format { .. })
+        ));
+    }
 
     #[test]
     fn text_stays_readable_and_other_bytes_round_trip_as_hex() {
