@@ -329,6 +329,9 @@ fn create_new_store(path: &Path) -> Result<(), StateError> {
         match std::fs::hard_link(&draft, path) {
             Ok(()) => Ok(()),
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            // A file system without hard links: a rename puts it in place
+            // whole too, only without the guard against a racing creator.
+            Err(_) if !path.exists() => std::fs::rename(&draft, path).map_err(|e| fail(&e)),
             Err(error) => Err(fail(&error)),
         }
     })();
