@@ -149,6 +149,13 @@ fn set_aside(path: &Path, why: &str) -> anyhow::Result<PathBuf> {
     Ok(aside)
 }
 
+/// Reads `input` as JSON of `T`; `what` names `T` in the error.
+fn read_json<T: serde::de::DeserializeOwned>(input: &Path, what: &str) -> anyhow::Result<T> {
+    let text =
+        std::fs::read_to_string(input).map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: not {what}: {e}", input.display()))
+}
+
 /// Writes `json` to `output` (`-`: standard output), for its
 /// owner's eyes only: it is actors' state.
 fn write_json(output: &Path, json: String) -> anyhow::Result<()> {
@@ -223,21 +230,15 @@ pub(crate) async fn state(command: StateCommand) -> anyhow::Result<()> {
             input,
             force,
         } => {
-            let text = std::fs::read_to_string(&input)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
-            let backup: StoreBackup = serde_json::from_str(&text).map_err(|e| {
-                anyhow::anyhow!("{}: not a wasmvisor state backup: {e}", input.display())
-            })?;
+            let backup: StoreBackup = read_json(&input, "a wasmvisor state backup")?;
             let file = store_file(&store);
             if file.exists() {
-                match RedbStateStore::open(&file) {
-                    Err(StateError::Damaged { .. }) => {
-                        let aside = set_aside(&file, "damaged")?;
-                        eprintln!("the damaged store is kept as {}", aside.display());
-                    }
-                    Ok(_) if force => {
-                        let aside = set_aside(&file, "replaced")?;
-                        eprintln!("the store it replaces is kept as {}", aside.display());
+                let why = match RedbStateStore::open(&file) {
+                    Err(StateError::Damaged { .. }) => "damaged",
+                    // Closed before it is moved aside.
+                    Ok(sound) if force => {
+                        drop(sound);
+                        "replaced"
                     }
                     Ok(_) => anyhow::bail!(
                         "{} is a sound store; pass --force to set it aside and restore the backup \
@@ -245,7 +246,9 @@ pub(crate) async fn state(command: StateCommand) -> anyhow::Result<()> {
                         file.display()
                     ),
                     Err(other) => return Err(other.into()),
-                }
+                };
+                let aside = set_aside(&file, why)?;
+                eprintln!("the {why} store is kept as {}", aside.display());
             }
             let restored = RedbStateStore::open(&file)?;
             let count = restore_store(&restored, &backup).await?;
@@ -273,11 +276,7 @@ pub(crate) async fn state(command: StateCommand) -> anyhow::Result<()> {
             actor,
             input,
         } => {
-            let text = std::fs::read_to_string(&input)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
-            let export: StateExport = serde_json::from_str(&text).map_err(|e| {
-                anyhow::anyhow!("{}: not a wasmvisor state export: {e}", input.display())
-            })?;
+            let export: StateExport = read_json(&input, "a wasmvisor state export")?;
             let store = open_store(&store)?;
             let version = import_actor(&store, &actor, &export).await?;
             eprintln!(
