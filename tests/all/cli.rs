@@ -208,6 +208,52 @@ async fn run_call_ps_and_a_clean_stop_keep_state_across_host_processes() {
     stop_host(host).await;
 }
 
+/// A SIGTERM that arrives before the host prints that it is ready (here,
+/// while the plugins compile) is not lost and does not kill the process by
+/// the signal's default action: the host comes up, then stops cleanly.
+#[tokio::test]
+async fn a_stop_signal_sent_while_plugins_load_stops_the_host_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a", "b", "c", "d"] {
+        std::fs::copy(guest("counter"), dir.path().join(format!("{name}.wasm"))).unwrap();
+    }
+    let child = Command::new(wasmvisor_bin())
+        .arg("run")
+        .arg(dir.path())
+        .args(["--admin", "127.0.0.1:0", "--no-compile-cache", "--no-watch"])
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // The address file is written before the plugins start compiling.
+    let addr_file = dir.path().join(wasmvisor_admin::credentials::ADDR_FILE);
+    crate::common::wait_until("the admin address file", || addr_file.is_file()).await;
+    let pid = child.id().unwrap().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let output = within("the host to stop", child.wait_with_output())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "wasmvisor run ended with {}; it printed:\n{stdout}",
+        output.status
+    );
+    assert!(stdout.contains("4 plugin(s) running"), "{stdout}");
+    assert!(stdout.ends_with("wasmvisor: stopped\n"), "{stdout}");
+    assert!(
+        !addr_file.exists(),
+        "the address file is removed at the stop"
+    );
+}
+
 #[tokio::test]
 async fn a_host_started_on_a_relative_directory_keeps_its_files_there() {
     let parent = tempfile::tempdir().unwrap();

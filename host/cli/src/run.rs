@@ -101,6 +101,7 @@ enum LogFormat {
 
 pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
+    let mut stop_signals = StopSignals::register()?;
     raise_open_files_limit();
     let dir = args.dir;
     let mut builder = Host::builder().fuel_metering(args.fuel);
@@ -182,10 +183,10 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
             "try: {program} call --dir {shown_dir} {name} <message>   |   {program} ps --dir {shown_dir}"
         );
     }
-    wait_for_stop_signal().await;
+    stop_signals.next().await;
     // A second Ctrl-C (or SIGTERM) means: do not wait any longer.
-    tokio::spawn(async {
-        wait_for_stop_signal().await;
+    tokio::spawn(async move {
+        stop_signals.next().await;
         eprintln!("wasmvisor: second signal, exiting without waiting");
         std::process::exit(130);
     });
@@ -238,24 +239,44 @@ fn init_logging(format: LogFormat) {
     };
 }
 
-async fn wait_for_stop_signal() {
+/// The signals that stop the host: SIGTERM and SIGINT (Ctrl-C).
+///
+/// They are registered when `run` begins, before any line a supervisor
+/// or script waits for is printed: a signal that arrives between the
+/// ready lines and the wait is then queued for the wait, instead of
+/// killing the process by the signal's default action.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn register() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use anyhow::Context;
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+                interrupt: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    /// Waits for the next stop signal (one queued since `register` counts).
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
