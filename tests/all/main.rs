@@ -29,6 +29,7 @@ mod operate;
 mod plugin_dir;
 mod poison;
 mod probation;
+mod programs;
 mod relay;
 mod rust_sdk;
 mod sandbox;

@@ -280,6 +280,9 @@ pub enum CrashReason {
     /// inside the guest. A guest that wants its code reported calls
     /// `exit-with-code`.
     ExitFailure,
+    /// A `wasi:cli` command's `run` returned an error (what `wasmtime run`
+    /// reports as exit code 1).
+    RunFailed,
     /// The guest's `run`, `init` or `restore` export returned an error.
     GuestError(String),
     /// The message succeeded but its state could not be committed, so the
@@ -304,7 +307,7 @@ impl CrashReason {
             CrashReason::MemoryLimit { .. } => "memory-limit",
             CrashReason::TableLimit { .. } => "table-limit",
             CrashReason::FuelExhausted { .. } => "fuel-exhausted",
-            CrashReason::Exit(_) | CrashReason::ExitFailure => "exit",
+            CrashReason::Exit(_) | CrashReason::ExitFailure | CrashReason::RunFailed => "exit",
             CrashReason::GuestError(_) => "guest-error",
             CrashReason::StateCommit(_) => "state-commit",
             CrashReason::Trap(_) => "trap",
@@ -345,6 +348,9 @@ impl std::fmt::Display for CrashReason {
                 "guest exited with a failure status, which carries no code (WASI 0.2's `exit`, \
                  where `std::process::exit(N)` ends up; `exit-with-code` reports N)"
             ),
+            CrashReason::RunFailed => {
+                write!(f, "the program's `run` returned an error (exit code 1)")
+            }
             CrashReason::GuestError(reason) => write!(f, "guest returned an error: {reason}"),
             CrashReason::StateCommit(reason) => write!(f, "state commit failed: {reason}"),
             CrashReason::Trap(message) => write!(f, "trap: {message}"),

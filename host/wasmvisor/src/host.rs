@@ -509,6 +509,11 @@ impl Host {
         }
     }
 
+    /// What an actor's task needs from this host (a one-off run too).
+    pub(crate) fn actor_context(&self) -> &crate::actor::ActorContext {
+        &self.inner.context.actor
+    }
+
     fn engine(&self) -> &LinkedEngine {
         self.inner.context.actor.engines.default_engine()
     }

@@ -77,6 +77,7 @@ pub mod fuzzing;
 mod health;
 mod host;
 mod metrics;
+mod one_off;
 mod registry;
 mod runtime;
 mod spec;
@@ -95,10 +96,11 @@ pub use self::error::{CallError, ChildError, CrashReason, Error, ExitReason};
 pub use self::events::Event;
 pub use self::health::HealthStatus;
 pub use self::host::{CompileCacheStats, Host, HostBuilder};
-pub use self::runtime::{Plugin, PluginExports};
+pub use self::one_off::{RunOutcome, RunSpec};
+pub use self::runtime::{Plugin, PluginExports, ProgramOutput, World};
 pub use self::spec::{
-    AutoShutdown, Backoff, Capabilities, ChildKind, ChildSpec, HealthSpec, Limits, Probation,
-    RestartType, Shutdown, SnapshotPolicy, Strategy, SupervisorSpec,
+    AutoShutdown, Backoff, Capabilities, ChildKind, ChildSpec, HealthSpec, Limits, Output,
+    Probation, RestartType, Shutdown, SnapshotPolicy, Stdin, Stdio, Strategy, SupervisorSpec,
 };
 #[cfg(feature = "redb")]
 pub use self::state::RedbStateStore;

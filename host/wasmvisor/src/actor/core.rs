@@ -22,6 +22,7 @@ use crate::dead_letters::DeadLetters;
 use crate::error::{CallError, CrashReason, ExitReason};
 use crate::events::{Event, EventBus};
 use crate::metrics::Metrics;
+use crate::runtime::World;
 use crate::spec::ChildSpec;
 use crate::state::StateStore;
 
@@ -29,6 +30,9 @@ use crate::state::StateStore;
 /// it hands the instance to (see the module docs).
 pub(crate) struct ActorCore {
     pub(crate) spec: Arc<ChildSpec>,
+    /// The world of its component, fixed for the actor's life (an upgrade
+    /// to another world is refused): a `wasi:cli` command takes no messages.
+    pub(crate) world: World,
     pub(crate) shared: Arc<ActorShared>,
     /// Where the instance's exits go (to the supervisor).
     pub(crate) exits: mpsc::UnboundedSender<Exit>,

@@ -16,6 +16,7 @@ use super::hand_off::{HandOff, Route};
 use super::info::{ActorInfo, ActorStatus};
 use super::shared::ActorShared;
 use crate::error::CallError;
+use crate::runtime::World;
 use crate::spec::ChildKind;
 
 /// A handle to an actor. Cheap to clone, `Send + Sync`, and valid across
@@ -108,6 +109,7 @@ impl ActorRef {
     /// committed.
     pub async fn call(&self, message: impl Into<Vec<u8>>) -> Result<Vec<u8>, CallError> {
         let message = message.into();
+        self.takes_messages()?;
         match self.core.route() {
             Route::HandOff(desk) => self.hand_off(desk, message).await,
             Route::NextInstance(desk) => self.keep_for_next_instance(desk, message).await,
@@ -119,6 +121,7 @@ impl ActorRef {
     /// guest calling another actor, whose guest would otherwise run inside
     /// the caller's guest call.
     pub(crate) async fn call_queued(&self, message: Vec<u8>) -> Result<Vec<u8>, CallError> {
+        self.takes_messages()?;
         let (reply, answer) = oneshot::channel();
         self.send(Envelope::queued(
             &self.core.waiting,
@@ -193,6 +196,7 @@ impl ActorRef {
     /// [`CallError::MailboxFull`], and those of [`ActorRef::call`].
     pub async fn try_call(&self, message: impl Into<Vec<u8>>) -> Result<Vec<u8>, CallError> {
         let message = message.into();
+        self.takes_messages()?;
         match self.core.route() {
             Route::HandOff(desk) => return self.hand_off(desk, message).await,
             // It takes no room in the mailbox.
@@ -217,6 +221,7 @@ impl ActorRef {
     /// [`CallError::MailboxFull`], and [`CallError::Stopped`] when the actor
     /// is stopped for good.
     pub fn try_cast(&self, message: Vec<u8>) -> Result<(), CallError> {
+        self.takes_messages()?;
         self.try_send(Envelope::queued(&self.core.waiting, message, Reply::Nobody))
     }
 
@@ -240,6 +245,7 @@ impl ActorRef {
     ///
     /// [`CallError::Stopped`] when the actor is stopped for good.
     pub async fn cast(&self, message: impl Into<Vec<u8>>) -> Result<(), CallError> {
+        self.takes_messages()?;
         self.send(Envelope::queued(
             &self.core.waiting,
             message.into(),
@@ -260,6 +266,21 @@ impl ActorRef {
             .send(envelope)
             .await
             .map_err(|_| self.stopped_error())
+    }
+
+    /// Refuses a message at once when the actor's component takes none: a
+    /// `wasi:cli` command runs its `main` and reads no mailbox.
+    fn takes_messages(&self) -> Result<(), CallError> {
+        match self.core.world {
+            World::Command => Err(CallError::Rejected {
+                actor: self.core.shared.name.to_string(),
+                reason: "it is a `wasi:cli` program, which takes no messages: it runs `main` \
+                         once per start (arguments and stdin come from its manifest's \
+                         `[program]`, or a one-off run)"
+                    .to_owned(),
+            }),
+            World::Plugin | World::HttpProxy => Ok(()),
+        }
     }
 
     fn stopped_error(&self) -> CallError {

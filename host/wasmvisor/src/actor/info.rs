@@ -3,6 +3,7 @@
 
 use crate::error::ExitReason;
 use crate::health::HealthStatus;
+use crate::runtime::{ProgramOutput, World};
 use crate::spec::ChildKind;
 
 /// A snapshot of what an actor (or a nested supervisor) is doing, for
@@ -37,6 +38,12 @@ pub struct ActorInfo {
     /// [`Plugin::version`](crate::Plugin::version)); `None` for a nested
     /// supervisor.
     pub version: Option<String>,
+    /// The world of the component it runs (a wasmvisor plugin, a `wasi:cli`
+    /// command, a `wasi:http` proxy); `None` for a nested supervisor.
+    pub world: Option<World>,
+    /// The latest instance's output, where its [`Stdio`](crate::Stdio)
+    /// keeps stdout or stderr ([`Output::Keep`](crate::Output::Keep)).
+    pub output: Option<ProgramOutput>,
     /// The linear memory of the running instance, in bytes (0 while none
     /// runs).
     pub memory_bytes: u64,

@@ -58,6 +58,7 @@ pub(crate) async fn instantiate_from(
         limits: &spec.limits,
         config: &spec.config,
         capabilities: &spec.capabilities,
+        stdio: &spec.stdio,
         peers: &context.peers,
         committed,
     })

@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::info::{ActorInfo, ActorStatus, ProbationInfo};
 use crate::error::ExitReason;
 use crate::health::HealthStatus;
-use crate::runtime::KillSwitch;
+use crate::runtime::{Kept, KillSwitch, ProgramOutput, World};
 use crate::spec::ChildKind;
 use crate::util::{lock, millis};
 
@@ -28,6 +28,11 @@ pub(crate) struct Status {
     pub(crate) state: ActorStatus,
     /// The version of the plugin it runs (workers only).
     pub(crate) version: Option<String>,
+    /// The world of the component it runs.
+    pub(crate) world: Option<World>,
+    /// The latest instance's kept output (stdout's, stderr's), where its
+    /// [`Stdio`](crate::Stdio) keeps any.
+    pub(crate) output: (Option<Arc<Kept>>, Option<Arc<Kept>>),
     pub(crate) instance: Option<u64>,
     pub(crate) restarts: u64,
     pub(crate) health: HealthStatus,
@@ -57,6 +62,8 @@ impl ActorShared {
             status: Mutex::new(Status {
                 state: ActorStatus::Starting,
                 version: None,
+                world: None,
+                output: (None, None),
                 instance: None,
                 restarts: 0,
                 health: HealthStatus::Unknown,
@@ -86,6 +93,8 @@ impl ActorShared {
             health_failures: status.health_failures,
             uptime_ms: status.running_since.map(|since| millis(since.elapsed())),
             version: status.version.clone(),
+            world: status.world,
+            output: ProgramOutput::of(&status.output),
             memory_bytes: if status.state == ActorStatus::Running {
                 self.memory_bytes.load(Ordering::Relaxed)
             } else {

@@ -35,8 +35,13 @@ pub(crate) fn spawn(
     let (control_tx, control) = mpsc::unbounded_channel();
     let (kills_tx, kills) = mpsc::unbounded_channel();
     let shared = Arc::new(ActorShared::new(&spec.id));
-    shared.lock().version = Some(plugin.version().to_owned());
+    {
+        let mut status = shared.lock();
+        status.version = Some(plugin.version().to_owned());
+        status.world = Some(plugin.world());
+    }
     let core = Arc::new(ActorCore {
+        world: plugin.world(),
         call_latency: context.metrics.call_latency(&spec.id),
         abandoned: context.metrics.abandoned(&spec.id),
         runtime: tokio::runtime::Handle::current(),

@@ -210,6 +210,7 @@ impl ActorTask {
             status.health = HealthStatus::Unknown;
             status.health_checks = 0;
             status.health_failures = 0;
+            status.output = running.kept_output();
             if restart {
                 status.restarts += 1;
             }
@@ -225,7 +226,11 @@ impl ActorTask {
     /// Makes `plugin` the version this actor runs from now on; returns the
     /// one it ran.
     fn adopt(&mut self, plugin: Plugin) -> Plugin {
-        self.core.shared.lock().version = Some(plugin.version().to_owned());
+        {
+            let mut status = self.core.shared.lock();
+            status.version = Some(plugin.version().to_owned());
+            status.world = Some(plugin.world());
+        }
         self.context.events.publish(Event::ActorUpgraded {
             actor: self.core.shared.name.to_string(),
             version: plugin.version().to_owned(),

@@ -17,6 +17,7 @@
 //! [limits]
 //! memory_mib = 128
 //! call_timeout = "2s"
+//! run_timeout = "10m"              # a `wasi:cli` program's whole run (default: none)
 //! mailbox_capacity = 256
 //! max_value_kib = 64
 //! max_state_mib = 16
@@ -41,6 +42,13 @@
 //!
 //! [config]                         # passed to the plugin's `init`
 //! greeting = "ahoy"
+//!
+//! [program]                        # the command line and stdio (a `wasi:cli` program's)
+//! args = ["--once", "report.txt"]  # after argv[0], which is the plugin's name
+//! stdin = { file = "input.txt" }   # "empty" (default), { file = ... } or { text = "..." }
+//! stdout = "log"                   # "log" (default), "keep", or { file = "out.log" }
+//! stderr = { file = "job.err" }    # files are appended to; paths relative to DIR
+//! keep_kib = 64                    # the bound of kept output, per stream
 //! ```
 //!
 //! ```toml
@@ -67,8 +75,8 @@ use serde::Deserialize;
 use crate::error::Error;
 use crate::spec::{
     Backoff, Capabilities, ChildSpec, HealthSpec, Limits, MAX_MAILBOX_CAPACITY, MAX_STACK_BYTES,
-    MAX_STATE_BYTES, MAX_TABLE_ELEMENTS, MAX_VALUE_BYTES, MIN_STACK_BYTES, Probation, RestartType,
-    Shutdown, SnapshotPolicy, Strategy, SupervisorSpec,
+    MAX_STATE_BYTES, MAX_TABLE_ELEMENTS, MAX_VALUE_BYTES, MIN_STACK_BYTES, Output, Probation,
+    RestartType, Shutdown, SnapshotPolicy, Stdin, Stdio, Strategy, SupervisorSpec,
 };
 
 /// The directory-wide configuration file's name.
@@ -92,6 +100,61 @@ pub(crate) struct Manifest {
     capabilities: Option<CapabilitiesSetting>,
     #[serde(default)]
     config: BTreeMap<String, String>,
+    program: Option<ProgramSetting>,
+}
+
+/// `[program]`: the command line and standard streams.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProgramSetting {
+    #[serde(default)]
+    args: Vec<String>,
+    stdin: Option<StdinSetting>,
+    stdout: Option<OutputSetting>,
+    stderr: Option<OutputSetting>,
+    keep_kib: Option<Ranged<1, { (Stdio::MAX_KEPT_BYTES >> 10) as u64 }>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+enum StdinSetting {
+    Empty,
+    File(std::path::PathBuf),
+    Text(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+enum OutputSetting {
+    Log,
+    Keep,
+    File(std::path::PathBuf),
+}
+
+impl ProgramSetting {
+    fn applied(&self, plugin_dir: &Path) -> Stdio {
+        let keep = Output::Keep {
+            max_bytes: self
+                .keep_kib
+                .map_or(Output::DEFAULT_KEPT_BYTES, |Ranged(kib)| {
+                    (kib as usize) << 10
+                }),
+        };
+        let output = |setting: &Option<OutputSetting>| match setting {
+            None | Some(OutputSetting::Log) => Output::Log,
+            Some(OutputSetting::Keep) => keep.clone(),
+            Some(OutputSetting::File(path)) => Output::File(plugin_dir.join(path)),
+        };
+        Stdio::new()
+            .args(self.args.iter().cloned())
+            .stdin(match &self.stdin {
+                None | Some(StdinSetting::Empty) => Stdin::Empty,
+                Some(StdinSetting::File(path)) => Stdin::File(plugin_dir.join(path)),
+                Some(StdinSetting::Text(text)) => Stdin::Bytes(text.as_bytes().into()),
+            })
+            .stdout(output(&self.stdout))
+            .stderr(output(&self.stderr))
+    }
 }
 
 /// `[capabilities]`: what the plugin may reach (nothing by default).
@@ -160,6 +223,7 @@ struct LimitsSetting {
     /// Up to 4 GiB, all a 32-bit WebAssembly memory can address.
     memory_mib: Option<Ranged<1, 4096>>,
     call_timeout: Option<DurationSetting>,
+    run_timeout: Option<DurationSetting>,
     mailbox_capacity: Option<Ranged<1, { MAX_MAILBOX_CAPACITY as u64 }>>,
     max_value_kib: Option<Ranged<1, { MAX_VALUE_BYTES >> 10 }>>,
     max_state_mib: Option<Ranged<1, { MAX_STATE_BYTES >> 20 }>>,
@@ -179,6 +243,9 @@ impl LimitsSetting {
         }
         if let Some(timeout) = self.call_timeout {
             applied = applied.call_timeout(timeout.0);
+        }
+        if let Some(timeout) = self.run_timeout {
+            applied = applied.run_timeout(timeout.0);
         }
         if let Some(Ranged(capacity)) = self.mailbox_capacity {
             applied = applied.mailbox_capacity(capacity as usize);
@@ -492,6 +559,9 @@ impl Manifest {
         for (key, value) in &self.config {
             child = child.config(key, value);
         }
+        if let Some(program) = &self.program {
+            child = child.stdio(program.applied(plugin_dir));
+        }
         child
     }
 
@@ -641,6 +711,7 @@ mod tests {
             ("limits", "max_table_elements"),
             ("health", "threshold"),
             ("upgrade", "probation_messages"),
+            ("program", "keep_kib"),
         ];
         let extremes = [
             "0".to_owned(),
@@ -672,6 +743,10 @@ mod tests {
                                 drop(tokio::sync::mpsc::channel::<()>(limits.mailbox_capacity));
                             }
                         }
+                        if let Some(program) = &manifest.program {
+                            let stdio = program.applied(Path::new("."));
+                            assert_eq!(stdio.validate(), Ok(()), "{key} = {value}");
+                        }
                         if let Some(Ranged(threshold)) = manifest.health.and_then(|h| h.threshold) {
                             let health = HealthSpec::default().threshold(threshold as u32);
                             assert_eq!(health.validate(), Ok(()), "{key} = {value}");
@@ -688,6 +763,47 @@ mod tests {
             refused.contains("line 2") && refused.contains("allowed 1 to 1048576"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn a_program_section_gives_the_command_line_and_the_streams() {
+        let manifest = toml::from_str::<Manifest>(
+            r#"
+            [program]
+            args = ["--once", "x y"]
+            stdin = { text = "hello" }
+            stdout = "keep"
+            stderr = { file = "logs/job.err" }
+            keep_kib = 2
+            "#,
+        )
+        .unwrap();
+        let stdio = manifest.program.unwrap().applied(Path::new("/plugins"));
+        let expected = Stdio::new()
+            .args(["--once", "x y"])
+            .stdin(Stdin::Bytes(b"hello".to_vec().into()))
+            .stdout(Output::Keep { max_bytes: 2048 })
+            .stderr(Output::File("/plugins/logs/job.err".into()));
+        assert_eq!(stdio, expected);
+        let bad = toml::from_str::<Manifest>(
+            "[program]
+stdout = \"screen\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            bad.contains("line 2") && bad.contains("`log`, `keep`"),
+            "{bad}"
+        );
+        let defaults = toml::from_str::<Manifest>(
+            "[program]
+stdin = { file = \"in\" }\n",
+        )
+        .unwrap()
+        .program
+        .unwrap()
+        .applied(Path::new("d"));
+        assert_eq!(defaults, Stdio::new().stdin(Stdin::File("d/in".into())));
     }
 
     #[test]

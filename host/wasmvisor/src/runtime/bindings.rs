@@ -19,3 +19,5 @@ wasmtime::component::bindgen!({
 
 pub(crate) use self::exports::wasmvisor::plugin::{handler, health, job, lifecycle, snapshot};
 pub(crate) use self::wasmvisor::plugin::{actors, exit, log, state};
+/// `wasi:cli/run`, the export of a `wasi:cli/command` program.
+pub(crate) use wasmtime_wasi::p2::bindings::exports::wasi::cli::run as cli_run;

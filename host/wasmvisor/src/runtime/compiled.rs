@@ -1,4 +1,4 @@
-//! A plugin compiled, linked and checked for one engine: the cached
+//! A component compiled, linked and checked for one engine: the cached
 //! `InstancePre` every instance comes from, with the places of its exports
 //! found once, and the load check that instantiates it once.
 
@@ -8,11 +8,12 @@ use std::sync::Arc;
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
 
-use super::bindings::{handler, health, job, lifecycle, snapshot};
+use super::bindings::{cli_run, handler, health, job, lifecycle, snapshot};
 use super::call::{KillSwitch, bounded};
 use super::engine::Engine;
 use super::store::{StoreData, arm, new_store};
-use crate::spec::{Capabilities, Limits};
+use super::world::World;
+use crate::spec::{Capabilities, Limits, Stdio};
 use crate::state::view::StateView;
 
 /// A plugin compiled, linked and checked for one engine.
@@ -22,9 +23,13 @@ pub(crate) struct Compiled {
     pub(crate) exports: ExportIndices,
 }
 
-/// Where the plugin's exports live, found once at load time.
+/// Where the component's exports live, found once at load time: the
+/// handler and its optional companions for a plugin, `run` for a
+/// `wasi:cli` command.
 pub(crate) struct ExportIndices {
-    pub(crate) handler: handler::GuestIndices,
+    pub(crate) world: World,
+    pub(crate) handler: Option<handler::GuestIndices>,
+    pub(crate) cli_run: Option<cli_run::GuestIndices>,
     pub(crate) health: Option<health::GuestIndices>,
     pub(crate) lifecycle: Option<lifecycle::GuestIndices>,
     pub(crate) snapshot: Option<snapshot::GuestIndices>,
@@ -32,13 +37,14 @@ pub(crate) struct ExportIndices {
 }
 
 /// The exports of one instance, loaded.
-pub(crate) type LoadedExports = (
-    handler::Guest,
-    Option<health::Guest>,
-    Option<lifecycle::Guest>,
-    Option<snapshot::Guest>,
-    Option<job::Guest>,
-);
+pub(crate) struct LoadedExports {
+    pub(crate) handler: Option<handler::Guest>,
+    pub(crate) health: Option<health::Guest>,
+    pub(crate) lifecycle: Option<lifecycle::Guest>,
+    pub(crate) snapshot: Option<snapshot::Guest>,
+    pub(crate) job: Option<job::Guest>,
+    pub(crate) cli_run: Option<cli_run::Guest>,
+}
 
 /// Instantiates `compiled` in `store` (within the store's deadline, and
 /// cut off by `kill`) and loads its exports.
@@ -59,24 +65,27 @@ pub(crate) async fn load_exports(
         .await?
     };
     let indices = &compiled.exports;
-    let handler = indices.handler.load(&mut *store, &instance)?;
-    let health = match &indices.health {
-        Some(i) => Some(i.load(&mut *store, &instance)?),
-        None => None,
-    };
-    let lifecycle = match &indices.lifecycle {
-        Some(i) => Some(i.load(&mut *store, &instance)?),
-        None => None,
-    };
-    let snapshot = match &indices.snapshot {
-        Some(i) => Some(i.load(&mut *store, &instance)?),
-        None => None,
-    };
-    let job = match &indices.job {
-        Some(i) => Some(i.load(&mut *store, &instance)?),
-        None => None,
-    };
-    Ok((handler, health, lifecycle, snapshot, job))
+    Ok(LoadedExports {
+        handler: load(&indices.handler, store, &instance, |i, s, n| i.load(s, n))?,
+        health: load(&indices.health, store, &instance, |i, s, n| i.load(s, n))?,
+        lifecycle: load(&indices.lifecycle, store, &instance, |i, s, n| i.load(s, n))?,
+        snapshot: load(&indices.snapshot, store, &instance, |i, s, n| i.load(s, n))?,
+        job: load(&indices.job, store, &instance, |i, s, n| i.load(s, n))?,
+        cli_run: load(&indices.cli_run, store, &instance, |i, s, n| i.load(s, n))?,
+    })
+}
+
+/// Loads the export `indices` point at, when the component has it.
+fn load<I, G>(
+    indices: &Option<I>,
+    store: &mut Store<StoreData>,
+    instance: &wasmtime::component::Instance,
+    load: impl Fn(&I, &mut Store<StoreData>, &wasmtime::component::Instance) -> wasmtime::Result<G>,
+) -> wasmtime::Result<Option<G>> {
+    indices
+        .as_ref()
+        .map(|indices| load(indices, store, instance))
+        .transpose()
 }
 
 /// Instantiates `plugin` once in a throwaway store and loads (type-checks)
@@ -91,7 +100,7 @@ pub(crate) async fn probe(compiled: &Compiled) -> wasmtime::Result<()> {
         &compiled.engine,
         Arc::from("(load check)"),
         &limits,
-        &Capabilities::default(),
+        (&Capabilities::default(), &Stdio::default()),
         StateView::default(),
         &Arc::default(),
     )

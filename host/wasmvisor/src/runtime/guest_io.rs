@@ -1,10 +1,13 @@
-//! Guest stdout and stderr, into the host's log.
+//! Guest stdout and stderr: into the host's log, a file, or kept.
 //!
-//! Every instance gets its own pair of [`GuestOutput`] streams. Output is cut
-//! into lines, and each line becomes a `tracing` event with target
+//! Every instance gets its own pair of [`GuestOutput`] streams, each with a
+//! [`Sink`] (its [`Output`](crate::Output) setting). Into the log, output is
+//! cut into lines, and each line becomes a `tracing` event with target
 //! `wasmvisor::guest`, tagged with the actor's name and the stream (stdout at
-//! `info`, stderr at `warn`). The last lines of stderr are also kept, so that
-//! when a guest panics (a Rust guest prints its panic message to stderr, then
+//! `info`, stderr at `warn`). Into a file, it is appended as written. Kept,
+//! it is held in memory up to a bound ([`Kept`]) as the run's output.
+//! Wherever it goes, the last lines of stderr are also kept, so that when a
+//! guest panics (a Rust guest prints its panic message to stderr, then
 //! aborts with `unreachable`) the crash reason can carry the panic message.
 
 use std::collections::VecDeque;
@@ -44,6 +47,37 @@ fn one_line(text: &str, max: usize) -> String {
     line
 }
 
+/// A program's output, kept in memory as its [`Stdio`](crate::Stdio)
+/// says ([`Output::Keep`](crate::Output::Keep)), as text (invalid UTF-8
+/// replaced).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ProgramOutput {
+    /// What it wrote to stdout, where stdout is kept; empty otherwise.
+    pub stdout: String,
+    /// What it wrote to stderr, where stderr is kept; empty otherwise.
+    pub stderr: String,
+    /// Whether it wrote more than the bound let in (the rest is cut off).
+    pub truncated: bool,
+}
+
+impl ProgramOutput {
+    /// The output kept in `kept` (stdout's, stderr's); `None` when neither
+    /// stream is kept.
+    pub(crate) fn of(kept: &(Option<Arc<Kept>>, Option<Arc<Kept>>)) -> Option<Self> {
+        if kept.0.is_none() && kept.1.is_none() {
+            return None;
+        }
+        let (stdout, out_cut) = kept.0.as_ref().map(|k| k.text()).unwrap_or_default();
+        let (stderr, err_cut) = kept.1.as_ref().map(|k| k.text()).unwrap_or_default();
+        Some(ProgramOutput {
+            stdout,
+            stderr,
+            truncated: out_cut || err_cut,
+        })
+    }
+}
+
 /// Which of the guest's streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stream {
@@ -60,7 +94,57 @@ pub(crate) struct GuestOutput {
 struct OutputInner {
     actor: Arc<str>,
     stream: Stream,
+    sink: Sink,
     lines: Mutex<Lines>,
+}
+
+/// Where a guest stream's bytes go.
+pub(crate) enum Sink {
+    /// The host's log, a line per event.
+    Log,
+    /// Appended to this file.
+    File(Mutex<std::fs::File>),
+    /// Kept in memory, up to a bound.
+    Keep(Arc<Kept>),
+}
+
+/// Output kept in memory, up to a bound; what is past it is dropped and
+/// counted as cut off.
+#[derive(Debug)]
+pub(crate) struct Kept {
+    bytes: Mutex<Vec<u8>>,
+    limit: usize,
+    truncated: std::sync::atomic::AtomicBool,
+}
+
+impl Kept {
+    pub(crate) fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Kept {
+            bytes: Mutex::new(Vec::new()),
+            limit,
+            truncated: Default::default(),
+        })
+    }
+
+    fn append(&self, bytes: &[u8]) {
+        let mut kept = crate::util::lock(&self.bytes);
+        let room = self.limit.saturating_sub(kept.len());
+        if bytes.len() > room {
+            self.truncated
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// What was kept (as text, invalid UTF-8 replaced), and whether more was
+    /// written than the bound let in.
+    pub(crate) fn text(&self) -> (String, bool) {
+        let kept = crate::util::lock(&self.bytes);
+        (
+            String::from_utf8_lossy(&kept).into_owned(),
+            self.truncated.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
 }
 
 #[derive(Default)]
@@ -70,11 +154,19 @@ struct Lines {
 }
 
 impl GuestOutput {
+    /// A stream of `actor` into the host's log.
+    #[cfg(test)]
     pub(crate) fn new(actor: Arc<str>, stream: Stream) -> Self {
+        Self::to(actor, stream, Sink::Log)
+    }
+
+    /// A stream of `actor` into `sink`.
+    pub(crate) fn to(actor: Arc<str>, stream: Stream, sink: Sink) -> Self {
         GuestOutput {
             inner: Arc::new(OutputInner {
                 actor,
                 stream,
+                sink,
                 lines: Mutex::new(Lines::default()),
             }),
         }
@@ -89,6 +181,21 @@ impl GuestOutput {
     }
 
     fn write(&self, bytes: &[u8]) {
+        match &self.inner.sink {
+            Sink::Log => {}
+            Sink::File(file) => {
+                use std::io::Write;
+                if let Err(error) = crate::util::lock(file).write_all(bytes) {
+                    tracing::warn!(
+                        actor = &*self.inner.actor,
+                        "cannot write the guest's {:?} to its file: {error}",
+                        self.inner.stream
+                    );
+                }
+            }
+            Sink::Keep(kept) => kept.append(bytes),
+        }
+        // Lines are still cut, for the recent ones a crash report quotes.
         let mut lines = self.lines();
         for &byte in bytes {
             if byte == b'\n' || lines.partial.len() >= MAX_LINE_BYTES {
@@ -114,6 +221,7 @@ impl GuestOutput {
         let text = String::from_utf8_lossy(line).into_owned();
         let actor = &*self.inner.actor;
         match self.inner.stream {
+            _ if !matches!(self.inner.sink, Sink::Log) => {}
             Stream::Stdout => {
                 tracing::info!(target: "wasmvisor::guest", actor, stream = "stdout", "{text}")
             }

@@ -16,29 +16,39 @@ use wasmtime::{Store, Trap};
 use wasmtime_wasi::I32Exit;
 
 use super::bindings::health::HealthStatus as WitHealthStatus;
-use super::bindings::{handler, health, job, lifecycle, snapshot};
+use super::bindings::{cli_run, handler, health, job, lifecycle, snapshot};
 use super::call::{KillSwitch, bounded};
 use super::clock::Deadlines;
 use super::compiled::{Compiled, load_exports};
+use super::guest_io::Kept;
 use super::imports::{ExitRequest, Peers};
 use super::store::{InstanceCount, StoreData, arm, disarm, new_store};
 use super::traps::{DeadlineExceeded, Killed, MemoryLimitExceeded, TableLimitExceeded};
 use crate::error::{CrashReason, ExitReason};
 use crate::health::HealthStatus;
-use crate::spec::{Capabilities, Limits};
+use crate::spec::{Capabilities, Limits, Stdio};
 use crate::state::view::StateView;
 use crate::state::{Changes, CommittedState};
 use crate::util::millis;
 
+/// The deadline of a `wasi:cli` program's run when it has none: far enough
+/// never to come, near enough for `Instant` arithmetic.
+const NO_RUN_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// A live instance of a plugin, with the exports it has.
 pub(crate) struct Instance {
     store: Store<StoreData>,
-    handler: handler::Guest,
+    /// A plugin's; none for a `wasi:cli` command, which takes no messages.
+    handler: Option<handler::Guest>,
+    /// A `wasi:cli` command's `run`: the instance's job.
+    cli_run: Option<cli_run::Guest>,
     health: Option<health::Guest>,
     lifecycle: Option<lifecycle::Guest>,
     snapshot: Option<snapshot::Guest>,
     job: Option<job::Guest>,
     call_timeout: Duration,
+    /// A `wasi:cli` program's run's (none: a year, as good as none).
+    run_timeout: Duration,
     /// The deadline of the call in progress (or the last one).
     armed: Duration,
     deadlines: Arc<Deadlines>,
@@ -88,6 +98,7 @@ pub(crate) struct StartParams<'a> {
     pub(crate) limits: &'a Limits,
     pub(crate) config: &'a [(String, String)],
     pub(crate) capabilities: &'a Capabilities,
+    pub(crate) stdio: &'a Stdio,
     /// The other actors, for the `actors` import.
     pub(crate) peers: &'a Arc<dyn Peers>,
     pub(crate) committed: CommittedState,
@@ -104,7 +115,7 @@ impl Instance {
             engine,
             params.actor.clone(),
             params.limits,
-            params.capabilities,
+            (params.capabilities, params.stdio),
             StateView::new(params.committed).reporting_size_to(params.state_gauge),
             params.memory_gauge,
         )
@@ -122,12 +133,14 @@ impl Instance {
         let mut instance = match loaded {
             Ok(exports) => Instance {
                 store,
-                handler: exports.0,
-                health: exports.1,
-                lifecycle: exports.2,
-                snapshot: exports.3,
-                job: exports.4,
+                handler: exports.handler,
+                cli_run: exports.cli_run,
+                health: exports.health,
+                lifecycle: exports.lifecycle,
+                snapshot: exports.snapshot,
+                job: exports.job,
                 call_timeout,
+                run_timeout: params.limits.run_timeout.unwrap_or(NO_RUN_TIMEOUT),
                 armed: call_timeout,
                 deadlines: engine.settings().deadlines.clone(),
                 kill: params.kill.clone(),
@@ -206,10 +219,16 @@ impl Instance {
         &mut self,
         message: &[u8],
     ) -> Result<Result<Vec<u8>, String>, CrashReason> {
+        let Some(handler) = self.handler.clone() else {
+            return Ok(Err(
+                "it is a `wasi:cli` program, which takes no messages: it runs once per start"
+                    .into(),
+            ));
+        };
         self.arm();
         let deadline = self.deadline();
         let result = {
-            let call = pin!(self.handler.call_handle(&mut self.store, message));
+            let call = pin!(handler.call_handle(&mut self.store, message));
             bounded(&self.deadlines, deadline, Some(&self.kill), call).await
         };
         self.finish(result)
@@ -249,8 +268,23 @@ impl Instance {
         Ok(())
     }
 
-    /// Runs the job, if the plugin exports `job`.
+    /// Runs the job: a plugin's `job.run`, if it exports one, or a
+    /// `wasi:cli` command's `run`. A command's `run` returning an error is
+    /// a crash, as it is an exit code of 1 for `wasmtime run`.
     pub(crate) async fn run_job(&mut self) -> Option<Result<Result<(), String>, CrashReason>> {
+        if let Some(run) = self.cli_run.clone() {
+            self.arm_for(self.run_timeout);
+            let deadline = self.deadline();
+            let result = {
+                let call = pin!(run.call_run(&mut self.store));
+                bounded(&self.deadlines, deadline, Some(&self.kill), call).await
+            };
+            return Some(match self.finish(result) {
+                Ok(Ok(())) => Ok(Ok(())),
+                Ok(Err(())) => Err(CrashReason::RunFailed),
+                Err(crash) => Err(crash),
+            });
+        }
         let job = self.job.clone()?;
         self.arm();
         let deadline = self.deadline();
@@ -275,6 +309,11 @@ impl Instance {
         self.finish(result)
     }
 
+    /// The output this instance keeps in memory (stdout's, stderr's).
+    pub(crate) fn kept_output(&self) -> (Option<Arc<Kept>>, Option<Arc<Kept>>) {
+        self.store.data().kept.clone()
+    }
+
     pub(crate) fn has_health_check(&self) -> bool {
         self.health.is_some()
     }
@@ -284,7 +323,7 @@ impl Instance {
     }
 
     pub(crate) fn has_job(&self) -> bool {
-        self.job.is_some()
+        self.job.is_some() || self.cli_run.is_some()
     }
 
     /// The pending state changes of the call that just succeeded.

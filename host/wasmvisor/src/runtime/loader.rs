@@ -18,10 +18,11 @@ use std::sync::{Arc, Mutex};
 
 use wasmtime::component::Component;
 
-use super::bindings::{handler, health, job, lifecycle, snapshot};
+use super::bindings::{cli_run, handler, health, job, lifecycle, snapshot};
 use super::compiled::{Compiled, ExportIndices, probe};
 use super::engine::Engine;
 use super::linker::LinkedEngine;
+use super::world::{World, detect};
 use crate::error::Error;
 
 /// The largest plugin file the host reads (see [`Plugin::MAX_FILE_BYTES`]).
@@ -165,6 +166,12 @@ impl Plugin {
         &self.inner.version
     }
 
+    /// The world the component targets: a wasmvisor plugin, a `wasi:cli`
+    /// command or a `wasi:http` proxy.
+    pub fn world(&self) -> World {
+        self.inner.loaded.exports.world
+    }
+
     /// Which optional exports the plugin has.
     pub fn exports(&self) -> PluginExports {
         let exports = &self.inner.loaded.exports;
@@ -231,17 +238,38 @@ async fn compile(linked: &LinkedEngine, bytes: Arc<[u8]>) -> Result<Compiled, St
              and the `wasmvisor:plugin` interfaces of 0.1.1 or earlier: {e:#}"
         )
     })?;
-    let exports = ExportIndices {
-        handler: handler::GuestIndices::new(&pre).map_err(|e| {
-            format!(
-                "does not export `{HANDLER_INTERFACE}`, which every plugin must \
-                 (build it against the `plugin` world in wit/): {e:#}"
-            )
-        })?,
-        health: health::GuestIndices::new(&pre).ok(),
-        lifecycle: lifecycle::GuestIndices::new(&pre).ok(),
-        snapshot: snapshot::GuestIndices::new(&pre).ok(),
-        job: job::GuestIndices::new(&pre).ok(),
+    let world = detect(&component)?;
+    let exports = match world {
+        World::Plugin => ExportIndices {
+            world,
+            handler: Some(handler::GuestIndices::new(&pre).map_err(|e| {
+                format!(
+                    "does not export `{HANDLER_INTERFACE}` as the host knows it (build it \
+                     against the `plugin` world in wit/): {e:#}"
+                )
+            })?),
+            cli_run: None,
+            health: health::GuestIndices::new(&pre).ok(),
+            lifecycle: lifecycle::GuestIndices::new(&pre).ok(),
+            snapshot: snapshot::GuestIndices::new(&pre).ok(),
+            job: job::GuestIndices::new(&pre).ok(),
+        },
+        World::Command => ExportIndices {
+            world,
+            handler: None,
+            cli_run: Some(cli_run::GuestIndices::new(&pre).map_err(|e| {
+                format!("exports `wasi:cli/run`, but not as WASI 0.2 defines it: {e:#}")
+            })?),
+            health: None,
+            lifecycle: None,
+            snapshot: None,
+            job: None,
+        },
+        World::HttpProxy => {
+            return Err(
+                "is a `wasi:http/proxy` component, which this host does not serve yet".into(),
+            );
+        }
     };
     let compiled = Compiled {
         engine: engine.clone(),

@@ -27,11 +27,14 @@ mod loader;
 mod sandbox;
 mod store;
 mod traps;
+mod world;
 
 pub(crate) use self::call::KillSwitch;
 pub(crate) use self::compiled::Compiled;
 pub(crate) use self::engine::{EngineSettings, wasmtime_config};
 pub(crate) use self::engines::Engines;
+pub(crate) use self::guest_io::Kept;
+pub use self::guest_io::ProgramOutput;
 pub(crate) use self::imports::Peers;
 pub(crate) use self::instance::{Instance, StartError, StartParams};
 pub(crate) use self::linker::LinkedEngine;
@@ -39,3 +42,4 @@ pub use self::loader::{Plugin, PluginExports};
 #[cfg(feature = "dir")]
 pub(crate) use self::loader::{content_hash, read_plugin_file};
 pub(crate) use self::store::InstanceCount;
+pub use self::world::World;

@@ -19,7 +19,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::clock::Deadlines;
 use super::engine::Engine;
-use super::guest_io::{GuestOutput, Stream};
+use super::guest_io::{GuestOutput, Kept};
 use super::imports::actors::{ActorsCtxView, ActorsImportView, Peers};
 use super::imports::exit::{ExitCtxView, ExitImportView, ExitRequest};
 use super::imports::http::HttpEgress;
@@ -27,7 +27,7 @@ use super::imports::log::{LogCtxView, LogImportView};
 use super::imports::state::{StateCtxView, StateImportView, StateLimits};
 use super::sandbox;
 use super::traps::{DeadlineExceeded, MemoryLimitExceeded, TableLimitExceeded};
-use crate::spec::{Capabilities, Limits};
+use crate::spec::{Capabilities, Limits, Stdio};
 use crate::state::view::StateView;
 
 /// The data of an instance's store.
@@ -51,6 +51,9 @@ pub(crate) struct StoreData {
     /// The other actors, for the `actors` import (none for a load check).
     pub(crate) peers: Option<Arc<dyn Peers>>,
     pub(crate) stderr: GuestOutput,
+    /// The output kept in memory (stdout's, stderr's), where [`Stdio`]
+    /// keeps it.
+    pub(crate) kept: (Option<Arc<Kept>>, Option<Arc<Kept>>),
     /// Counts this store among the host's live instances until it drops.
     pub(crate) counted: Option<CountedInstance>,
     /// What the plugin asked through the `exit` import, not yet acted on.
@@ -179,24 +182,26 @@ impl wasmtime::ResourceLimiter for Limiter {
     }
 }
 
-/// A new store on `engine` for an instance of `actor`, with its limits and
-/// capabilities, seeing `state`; its memory size is reported to
+/// A new store on `engine` for an instance of `actor`, with its limits,
+/// capabilities and stdio, seeing `state`; its memory size is reported to
 /// `memory_gauge`.
 ///
 /// # Errors
 ///
-/// A capability that cannot be granted (a directory that does not exist).
+/// A capability that cannot be granted (a directory that does not exist),
+/// or a stdio file that cannot be opened.
 pub(crate) fn new_store(
     engine: &Engine,
     actor: Arc<str>,
     limits: &Limits,
-    capabilities: &Capabilities,
+    (capabilities, stdio): (&Capabilities, &Stdio),
     state: StateView,
     memory_gauge: &Arc<AtomicU64>,
 ) -> Result<Store<StoreData>, String> {
-    let stderr = GuestOutput::new(actor.clone(), Stream::Stderr);
-    let stdout = GuestOutput::new(actor.clone(), Stream::Stdout);
-    let wasi = sandbox::wasi_ctx(&actor, capabilities, stdout, stderr.clone())?;
+    let streams = sandbox::streams(&actor, stdio)?;
+    let wasi = sandbox::wasi_ctx(&actor, capabilities, &stdio.args, &streams)?;
+    let stderr = streams.stderr;
+    let kept = streams.kept;
     let settings = engine.settings();
     let data = StoreData {
         http_egress: sandbox::http_egress(&actor, capabilities)?,
@@ -223,6 +228,7 @@ pub(crate) fn new_store(
         deadlines: settings.deadlines.clone(),
         peers: None,
         stderr,
+        kept,
         counted: None,
         exit: None,
         starting: false,

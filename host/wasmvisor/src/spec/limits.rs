@@ -17,6 +17,12 @@ pub struct Limits {
     /// [`CrashReason::DeadlineExceeded`](crate::CrashReason::DeadlineExceeded).
     /// Default: 5 s.
     pub call_timeout: Duration,
+    /// How long a `wasi:cli` program's whole run (its `main`) may take
+    /// before it is interrupted with
+    /// [`CrashReason::DeadlineExceeded`](crate::CrashReason::DeadlineExceeded).
+    /// [`Limits::call_timeout`] bounds a plugin's calls, not a program's
+    /// run. Default: none, so a program that serves runs until it exits.
+    pub run_timeout: Option<Duration>,
     /// How many messages may wait in the mailbox; senders wait for room
     /// beyond that. Default: 1024.
     pub mailbox_capacity: usize,
@@ -75,6 +81,7 @@ impl Default for Limits {
         Limits {
             memory_bytes: 64 << 20,
             call_timeout: Duration::from_secs(5),
+            run_timeout: None,
             mailbox_capacity: 1024,
             max_key_bytes: 1024,
             max_value_bytes: 1 << 20,
@@ -96,6 +103,12 @@ impl Limits {
     /// Sets [`Limits::call_timeout`].
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
         self.call_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Limits::run_timeout`].
+    pub fn run_timeout(mut self, timeout: Duration) -> Self {
+        self.run_timeout = Some(timeout);
         self
     }
 
@@ -137,6 +150,12 @@ impl Limits {
 
     pub(crate) fn validate(&self) -> Result<(), String> {
         check_duration("call_timeout", self.call_timeout)?;
+        if let Some(run_timeout) = self.run_timeout {
+            check_duration("run_timeout", run_timeout)?;
+            if run_timeout.is_zero() {
+                return Err("run_timeout must be more than zero".into());
+            }
+        }
         if self.call_timeout.is_zero() {
             return Err("call_timeout must be more than zero".into());
         }

@@ -7,7 +7,7 @@
 //!   checks, capabilities and config.
 //! - [`SupervisorSpec`]: a supervisor, its children, strategy, restart
 //!   intensity and backoff.
-//! - The parts: [`Limits`], [`HealthSpec`], [`Capabilities`], and the
+//! - The parts: [`Limits`], [`HealthSpec`], [`Capabilities`], [`Stdio`], and the
 //!   restart vocabulary ([`RestartType`], [`Shutdown`], [`Strategy`],
 //!   [`Backoff`], [`SnapshotPolicy`], [`AutoShutdown`]).
 
@@ -16,6 +16,7 @@ mod health;
 mod limits;
 mod probation;
 mod restart;
+mod stdio;
 mod tree;
 
 pub use self::capabilities::Capabilities;
@@ -31,5 +32,6 @@ pub(crate) use self::limits::{
 };
 pub use self::probation::Probation;
 pub use self::restart::{AutoShutdown, Backoff, RestartType, Shutdown, SnapshotPolicy, Strategy};
+pub use self::stdio::{Output, Stdin, Stdio};
 pub(crate) use self::tree::Runs;
 pub use self::tree::{ChildKind, ChildSpec, SupervisorSpec};

@@ -10,8 +10,9 @@ use super::health::HealthSpec;
 use super::limits::{Limits, check_duration};
 use super::probation::Probation;
 use super::restart::{AutoShutdown, Backoff, RestartType, Shutdown, SnapshotPolicy, Strategy};
+use super::stdio::Stdio;
 use crate::error::Error;
-use crate::runtime::Plugin;
+use crate::runtime::{Plugin, World};
 use crate::util::millis;
 
 /// Whether a child is an actor or a nested supervisor.
@@ -58,6 +59,7 @@ pub struct ChildSpec {
     pub(crate) significant: bool,
     pub(crate) snapshot: SnapshotPolicy,
     pub(crate) capabilities: Capabilities,
+    pub(crate) stdio: Stdio,
     pub(crate) redelivery: Option<u32>,
     pub(crate) restart: RestartType,
     pub(crate) shutdown: Shutdown,
@@ -71,16 +73,26 @@ impl ChildSpec {
     /// A permanent child named `id` running `plugin`, with default limits,
     /// health checks every 10 s (if the plugin exports `health`), and a 5 s
     /// graceful shutdown. The name is also the actor's registered name.
+    ///
+    /// A `wasi:cli` program gets no signal to stop (WASI 0.2 has none), so
+    /// its default shutdown is [`Shutdown::BrutalKill`]: cut off at once.
+    /// [`ChildSpec::shutdown`] with a timeout lets it run to its end, up to
+    /// that long, instead.
     pub fn new(id: impl Into<String>, plugin: Plugin) -> Self {
+        let shutdown = match plugin.world() {
+            World::Command => Shutdown::BrutalKill,
+            World::Plugin | World::HttpProxy => Shutdown::default(),
+        };
         ChildSpec {
             id: id.into(),
             runs: Runs::Plugin(plugin),
             significant: false,
             snapshot: SnapshotPolicy::default(),
             capabilities: Capabilities::default(),
+            stdio: Stdio::default(),
             redelivery: None,
             restart: RestartType::default(),
-            shutdown: Shutdown::default(),
+            shutdown,
             limits: Limits::default(),
             health: HealthSpec::default(),
             probation: Probation::default(),
@@ -100,6 +112,7 @@ impl ChildSpec {
             significant: false,
             snapshot: SnapshotPolicy::default(),
             capabilities: Capabilities::default(),
+            stdio: Stdio::default(),
             redelivery: None,
             restart: RestartType::Permanent,
             shutdown: Shutdown::Infinity,
@@ -152,6 +165,13 @@ impl ChildSpec {
     /// Grants the plugin access beyond its memory (default: nothing).
     pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
         self.capabilities = capabilities;
+        self
+    }
+
+    /// Sets the arguments and standard streams of its instances (what a
+    /// `wasi:cli` command runs with; see [`Stdio`]).
+    pub fn stdio(mut self, stdio: Stdio) -> Self {
+        self.stdio = stdio;
         self
     }
 
@@ -215,6 +235,7 @@ impl ChildSpec {
         }
         self.limits.validate().map_err(invalid)?;
         self.capabilities.validate().map_err(invalid)?;
+        self.stdio.validate().map_err(invalid)?;
         if let Shutdown::Timeout(timeout) = self.shutdown {
             check_duration("the shutdown timeout", timeout).map_err(invalid)?;
         }

@@ -83,10 +83,24 @@ impl SupervisorTask {
             .ok_or_else(|| ChildError::NotFound(id.to_owned()))?;
         check_plugin(&self.context, &self.children[index].spec)
             .and_then(|()| {
-                if self.context.actor.engines.owns(plugin.engine()) {
+                if !self.context.actor.engines.owns(plugin.engine()) {
+                    return Err("the new version was loaded by another host".to_owned());
+                }
+                let running = match &self.children[index].spec.runs {
+                    Runs::Plugin(running) => running.world(),
+                    Runs::Supervisor(_) => return Ok(()),
+                };
+                if running == plugin.world() {
                     Ok(())
                 } else {
-                    Err("the new version was loaded by another host".to_owned())
+                    // An actor's world decides how it is reached (messages,
+                    // none, HTTP): it is fixed for the actor's life.
+                    Err(format!(
+                        "the new version is a {} component and the running one a {running}; \
+                         a component of another world is another actor: remove this one and \
+                         add it",
+                        plugin.world()
+                    ))
                 }
             })
             .map_err(|reason| ChildError::UpgradeFailed {
