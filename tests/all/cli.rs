@@ -11,7 +11,7 @@ use tokio::process::{Child, Command};
 use crate::common::{guest, within};
 
 /// The CLI under test (the `wasmvisor` command line, built with the tests).
-fn wasmvisor_bin() -> &'static str {
+pub(crate) fn wasmvisor_bin() -> &'static str {
     env!("CARGO_BIN_EXE_wasmvisor-under-test")
 }
 
@@ -42,7 +42,11 @@ pub(crate) async fn start_host_from(dir: &Path, cwd: Option<&Path>) -> RunningHo
 }
 
 /// Starts `wasmvisor run` on `dir` (from `cwd`, as above) with `options`.
-async fn start_host_with(dir: &Path, cwd: Option<&Path>, options: &[&str]) -> RunningHost {
+pub(crate) async fn start_host_with(
+    dir: &Path,
+    cwd: Option<&Path>,
+    options: &[&str],
+) -> RunningHost {
     start_host_under(&[], dir, cwd, options).await
 }
 

@@ -375,3 +375,224 @@ async fn a_one_off_run_answers_the_exit_code_and_the_output() {
     assert_eq!(host.live_instances(), 0, "a run leaves no instance behind");
     host.shutdown().await;
 }
+
+/// `wasmvisor run-once ARGS` in `dir`: (exit code, stdout, stderr).
+async fn run_once(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let output = within(
+        "wasmvisor run-once",
+        tokio::process::Command::new(crate::cli::wasmvisor_bin())
+            .arg("run-once")
+            .args(args)
+            .current_dir(dir)
+            .env("WASMVISOR_DIR", dir)
+            .env("RUST_LOG", "error")
+            .output(),
+    )
+    .await
+    .unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The newcomer's path: `fn main() { println!("hi") }`, built for
+/// wasm32-wasip2 and dropped into the plugin directory, runs, exits, and is
+/// restarted or not as its manifest says.
+#[tokio::test]
+async fn a_dropped_hello_runs_exits_and_restarts_as_its_manifest_says() {
+    use crate::cli::{start_host, stop_host, wasmvisor};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(crate::common::guest("hello"), dir.path().join("hello.wasm")).unwrap();
+    std::fs::write(
+        dir.path().join("hello.toml"),
+        "[program]\nstdout = \"keep\"\n",
+    )
+    .unwrap();
+    let host = start_host(dir.path()).await;
+    let client = host.client();
+    let info = within("hello to end", async {
+        loop {
+            let info = client.actor("hello").await.unwrap().info;
+            if matches!(info.status, ActorStatus::Stopped(_)) {
+                return info;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert_eq!(info.world, Some(World::Command));
+    assert_eq!(info.last_exit, Some(ExitReason::Normal));
+    assert_eq!(
+        info.restarts, 0,
+        "no manifest restart: done once it ends well"
+    );
+    assert_eq!(info.output.unwrap().stdout, "hi\n");
+    let (ok, ps, _) = wasmvisor(dir.path(), &["ps"]).await;
+    assert!(ok);
+    let row = ps.lines().find(|line| line.starts_with("hello")).unwrap();
+    assert!(
+        row.contains("command") && row.contains("exited normally"),
+        "{ps}"
+    );
+    let (ok, inspect, _) = wasmvisor(dir.path(), &["inspect", "hello"]).await;
+    assert!(
+        ok && inspect.contains("\"world\": \"command\""),
+        "{inspect}"
+    );
+    assert!(inspect.contains("\"stdout\": \"hi\\n\""), "{inspect}");
+
+    // Told to be permanent, the same program is restarted after every end,
+    // until its supervisor gives up.
+    std::fs::copy(crate::common::guest("hello"), dir.path().join("again.wasm")).unwrap();
+    std::fs::write(
+        dir.path().join("again.toml"),
+        "restart = \"permanent\"\n[supervisor]\nmax_restarts = 2\nwithin = \"1m\"\n",
+    )
+    .unwrap();
+    let info = within("again to be given up on", async {
+        loop {
+            if let Ok(detail) = client.actor("again").await
+                && matches!(detail.info.status, ActorStatus::Stopped(_))
+            {
+                return detail.info;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert_eq!(info.restarts, 2, "{info:?}");
+    stop_host(host).await;
+}
+
+#[tokio::test]
+async fn run_once_exits_with_the_programs_code_and_prints_its_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let tool = dir.path().join("tool.wasm");
+    std::fs::copy(crate::common::guest("cli-tool"), &tool).unwrap();
+    let (code, stdout, stderr) = run_once(
+        dir.path(),
+        &[
+            "tool.wasm",
+            "--",
+            "env",
+            "GREETING",
+            "stderr",
+            "oops",
+            "exit-code",
+            "3",
+        ],
+    )
+    .await;
+    assert_eq!(code, 3, "{stderr}");
+    assert_eq!(stdout, "cli-tool: started\nGREETING unset\n");
+    assert!(stderr.starts_with("oops\n"), "{stderr}");
+    assert!(stderr.contains("exit code 3"), "{stderr}");
+    // The manifest beside it grants and sets what it runs with; the command
+    // line's arguments replace its `args`.
+    std::fs::write(
+        dir.path().join("tool.toml"),
+        "[capabilities]\nenv = { GREETING = \"ahoy\" }\n[program]\nargs = [\"env\", \"GREETING\"]\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = run_once(dir.path(), &["tool.wasm"]).await;
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, "cli-tool: started\nGREETING=ahoy\ncli-tool: done\n")
+    );
+    std::fs::write(dir.path().join("input"), "from the file").unwrap();
+    let (code, stdout, _) = run_once(
+        dir.path(),
+        &[
+            "tool.wasm",
+            "--stdin",
+            "input",
+            "--json",
+            "--",
+            "stdin",
+            "panic",
+        ],
+    )
+    .await;
+    assert_eq!(code, 134);
+    let outcome: wasmvisor::RunOutcome = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(outcome.exit_code, 134);
+    assert!(
+        outcome.output.stdout.contains("stdin: from the file"),
+        "{stdout}"
+    );
+    assert!(
+        matches!(outcome.exit, ExitReason::Crash(CrashReason::Panic(_))),
+        "{outcome:?}"
+    );
+    // A plugin is not a program; a file that is not there is named.
+    std::fs::copy(
+        crate::common::guest("counter"),
+        dir.path().join("counter.wasm"),
+    )
+    .unwrap();
+    let (code, _, stderr) = run_once(dir.path(), &["counter.wasm"]).await;
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("a one-off run is for a `wasi:cli` program"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run_once(dir.path(), &["nothing.wasm"]).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("nothing.wasm"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_running_hosts_program_runs_once_through_the_admin_api() {
+    use crate::cli::{start_host, stop_host};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        crate::common::guest("cli-tool"),
+        dir.path().join("tool.wasm"),
+    )
+    .unwrap();
+    std::fs::copy(
+        crate::common::guest("counter"),
+        dir.path().join("counter.wasm"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("tool.toml"),
+        "[capabilities]\nenv = { GREETING = \"ahoy\" }\n[program]\nargs = [\"spin\"]\n",
+    )
+    .unwrap();
+    let host = start_host(dir.path()).await;
+    // The supervised instance spins; one-off runs go beside it.
+    let (code, stdout, stderr) = run_once(
+        dir.path(),
+        &["--actor", "tool", "--", "env", "GREETING", "exit-code", "5"],
+    )
+    .await;
+    assert_eq!(code, 5, "{stderr}");
+    assert_eq!(stdout, "cli-tool: started\nGREETING=ahoy\n");
+    let client = host.client();
+    let request = wasmvisor_admin::RunRequest {
+        args: vec!["stdin".into()],
+        stdin: Some("typed".into()),
+    };
+    let outcome = client.run("tool", &request).await.unwrap();
+    assert_eq!(outcome.exit_code, 0);
+    assert!(outcome.output.stdout.contains("stdin: typed\n"));
+    let refused = client.run("counter", &request).await.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Some(wasmvisor_admin::ErrorCode::WrongWorld),
+        "{refused}"
+    );
+    let missing = client.run("nobody", &request).await.unwrap_err();
+    assert_eq!(
+        missing.code(),
+        Some(wasmvisor_admin::ErrorCode::NotFound),
+        "{missing}"
+    );
+    // A message to a program is refused at once, naming why.
+    let (ok, _, stderr) = crate::cli::wasmvisor(dir.path(), &["call", "tool", "hi"]).await;
+    assert!(!ok && stderr.contains("takes no messages"), "{stderr}");
+    stop_host(host).await;
+}

@@ -93,6 +93,21 @@ pub struct Upgraded {
     pub probation: Option<ProbationInfo>,
 }
 
+/// A one-off run of an actor's `wasi:cli` program
+/// (`POST /v1/actors/NAME/run`, a JSON body): its arguments and stdin in
+/// place of its manifest's. The answer is a `wasmvisor::RunOutcome`: the
+/// exit, the exit code and the kept output.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    /// The arguments after `argv[0]` (the actor's name).
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The program's standard input; empty when absent.
+    #[serde(default)]
+    pub stdin: Option<String>,
+}
+
 /// What a `start` or `restart` came to (`POST /v1/actors/NAME/start`,
 /// `.../restart`; a `stop` or `kill` answers with no body).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -142,6 +157,9 @@ pub enum ErrorCode {
     StateStore,
     /// 503: the actor is stopped.
     Stopped,
+    /// 409: the actor's component cannot do what was asked of it (a
+    /// one-off run of a component that is not a `wasi:cli` program).
+    WrongWorld,
     /// 504: no answer in time.
     Timeout,
     /// 503: the endpoint serves as many requests as it may; try again.

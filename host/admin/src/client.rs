@@ -4,7 +4,7 @@
 use wasmvisor::{ActorInfo, DeadLetter};
 
 use crate::api::{
-    Action, ActorDetail, ActorStarted, ErrorBody, ErrorCode, SupervisorNode, Upgraded,
+    Action, ActorDetail, ActorStarted, ErrorBody, ErrorCode, RunRequest, SupervisorNode, Upgraded,
 };
 
 /// Why a request to the admin endpoint got no answer the client could use.
@@ -179,6 +179,22 @@ impl AdminClient {
                 .await?,
         )
         .await
+    }
+
+    /// Runs the actor's `wasi:cli` program once with `request`'s arguments
+    /// and stdin, and returns how it ended (its exit code and output).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`]: the host cannot be reached, no such actor, or it is
+    /// not a program (`wrong-world`).
+    pub async fn run(
+        &self,
+        name: &str,
+        request: &RunRequest,
+    ) -> Result<wasmvisor::RunOutcome, ClientError> {
+        let body = serde_json::to_vec(request).unwrap_or_default();
+        read_json(self.post(&format!("/v1/actors/{name}/run"), body).await?).await
     }
 
     /// The actor's state, exported as JSON (see

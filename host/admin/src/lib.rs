@@ -23,6 +23,7 @@
 //! | `POST /v1/actors/{name}/restart`  | stops it (by its shutdown spec) and starts it |
 //! | `POST /v1/actors/{name}/stop`     | stops it; it stays down until `start`         |
 //! | `POST /v1/actors/{name}/start`    | starts a stopped actor                        |
+//! | `POST /v1/actors/{name}/run`      | a one-off run of its `wasi:cli` program ([`RunRequest`]); how it ended, as JSON |
 //! | `GET /v1/actors/{name}/state`     | its state, exported as JSON                   |
 //! | `GET /v1/dead-letters`            | JSON list of `DeadLetter`                     |
 //! | `POST /v1/dead-letters/{id}/replay` | sends it again; the reply bytes             |
@@ -62,7 +63,8 @@ pub mod credentials;
 mod server;
 
 pub use self::api::{
-    Action, ActorDetail, ActorStarted, ChildNode, ErrorBody, ErrorCode, SupervisorNode, Upgraded,
+    Action, ActorDetail, ActorStarted, ChildNode, ErrorBody, ErrorCode, RunRequest, SupervisorNode,
+    Upgraded,
 };
 #[cfg(feature = "client")]
 pub use self::client::{AdminClient, ClientError, EventStream};

@@ -95,6 +95,7 @@ pub(crate) async fn inspect(client: &AdminClient, name: &str) -> anyhow::Result<
 fn format_table(actors: &[ActorInfo]) -> String {
     let mut rows = vec![[
         "NAME".to_owned(),
+        "WORLD".to_owned(),
         "STATUS".to_owned(),
         "RESTARTS".to_owned(),
         "HEALTH".to_owned(),
@@ -106,6 +107,9 @@ fn format_table(actors: &[ActorInfo]) -> String {
     for actor in actors {
         rows.push([
             actor.name.clone(),
+            actor
+                .world
+                .map_or_else(|| "supervisor".to_owned(), |world| world.to_string()),
             actor.status.to_string(),
             actor.restarts.to_string(),
             if actor.health_failures > 0 {
@@ -136,7 +140,7 @@ fn format_table(actors: &[ActorInfo]) -> String {
                 .map_or_else(|| "-".to_owned(), ToString::to_string),
         ]);
     }
-    let widths: Vec<usize> = (0..8)
+    let widths: Vec<usize> = (0..9)
         .map(|column| rows.iter().map(|row| row[column].len()).max().unwrap_or(0))
         .collect();
     let mut table = String::new();

@@ -6,6 +6,7 @@
 //! | command                                   | module            |
 //! |-------------------------------------------|-------------------|
 //! | `run`                                     | `run.rs`          |
+//! | `run-once`                                | `run_once.rs`     |
 //! | `call`, `cast`, `restart`, `stop`, `start`, `kill`, `upgrade`, `inspect`, `ps` | `actors.rs` |
 //! | `events`                                  | `events.rs`       |
 //! | `dead-letters`, `replay`                  | `dead_letters.rs` |
@@ -21,6 +22,7 @@ mod dead_letters;
 mod events;
 mod new;
 mod run;
+mod run_once;
 mod scaffold;
 mod state;
 mod target;
@@ -51,6 +53,10 @@ struct Cli {
 enum Command {
     /// Runs every NAME.wasm in DIR as a supervised actor named NAME, until Ctrl-C.
     Run(run::RunArgs),
+    /// Runs a `wasi:cli` program once (a .wasm file with its manifest, or
+    /// `--actor NAME` of a running host), prints its output and exits with
+    /// its exit code: `wasmvisor run-once tool.wasm -- --flag arg`.
+    RunOnce(run_once::RunOnceArgs),
     /// Sends MESSAGE (as UTF-8 bytes) to the actor NAME and prints the reply.
     Call {
         /// The actor's name.
@@ -192,49 +198,51 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Run(args) => run::run(args).await,
-            Command::Call {
-                name,
-                message,
-                target,
-            } => actors::call(&target.client(), &name, message).await,
-            Command::Cast {
-                name,
-                message,
-                target,
-            } => actors::cast(&target.client(), &name, message).await,
-            Command::Restart { name, target } => {
-                actors::act(&target.client(), &name, Action::Restart).await
-            }
-            Command::Stop { name, target } => {
-                actors::act(&target.client(), &name, Action::Stop).await
-            }
-            Command::Start { name, target } => {
-                actors::act(&target.client(), &name, Action::Start).await
-            }
-            Command::Upgrade { name, file, target } => {
-                actors::upgrade(&target.client(), &name, &file).await
-            }
-            Command::Kill { name, target } => {
-                actors::act(&target.client(), &name, Action::Kill).await
-            }
-            Command::Inspect { name, target } => actors::inspect(&target.client(), &name).await,
-            Command::Events { follow, target } => events::events(&target.client(), follow).await,
-            Command::Ps { json, target } => actors::ps(&target.client(), json).await,
-            Command::New { name, dir, sdk } => new::new_plugin(&name, dir, sdk),
-            Command::State { command } => state::state(command).await,
-            Command::DeadLetters { target } => dead_letters::dead_letters(&target.client()).await,
-            Command::Dashboard { target } => dashboard::dashboard(&target),
-            Command::Replay { id, target } => dead_letters::replay(&target.client(), id).await,
-        }
-    });
+    let result = runtime.block_on(dispatch(cli.command));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs `command`; its exit code.
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    let done = match command {
+        // The program's exit code is the command's.
+        Command::RunOnce(args) => return run_once::run_once(args).await,
+        Command::Run(args) => run::run(args).await,
+        Command::Call {
+            name,
+            message,
+            target,
+        } => actors::call(&target.client(), &name, message).await,
+        Command::Cast {
+            name,
+            message,
+            target,
+        } => actors::cast(&target.client(), &name, message).await,
+        Command::Restart { name, target } => {
+            actors::act(&target.client(), &name, Action::Restart).await
+        }
+        Command::Stop { name, target } => actors::act(&target.client(), &name, Action::Stop).await,
+        Command::Start { name, target } => {
+            actors::act(&target.client(), &name, Action::Start).await
+        }
+        Command::Upgrade { name, file, target } => {
+            actors::upgrade(&target.client(), &name, &file).await
+        }
+        Command::Kill { name, target } => actors::act(&target.client(), &name, Action::Kill).await,
+        Command::Inspect { name, target } => actors::inspect(&target.client(), &name).await,
+        Command::Events { follow, target } => events::events(&target.client(), follow).await,
+        Command::Ps { json, target } => actors::ps(&target.client(), json).await,
+        Command::New { name, dir, sdk } => new::new_plugin(&name, dir, sdk),
+        Command::State { command } => state::state(command).await,
+        Command::DeadLetters { target } => dead_letters::dead_letters(&target.client()).await,
+        Command::Dashboard { target } => dashboard::dashboard(&target),
+        Command::Replay { id, target } => dead_letters::replay(&target.client(), id).await,
+    };
+    done.map(|()| ExitCode::SUCCESS)
 }

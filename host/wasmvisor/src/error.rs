@@ -42,6 +42,9 @@ pub enum Error {
     /// Two children or actors would share one name.
     #[error("an actor named `{0}` already exists")]
     DuplicateName(String),
+    /// No actor has this name.
+    #[error("no actor named `{0}`")]
+    NoSuchActor(String),
     /// A child failed to start when its supervisor started; the children
     /// already started were stopped again.
     #[error("actor `{actor}` failed to start: {reason}")]

@@ -16,7 +16,7 @@ use std::time::Instant;
 use crate::error::{CrashReason, Error, ExitReason};
 use crate::host::Host;
 use crate::runtime::{Instance, KillSwitch, Plugin, ProgramOutput, StartError, StartParams, World};
-use crate::spec::{Capabilities, Limits, Output, Stdio};
+use crate::spec::{Capabilities, ChildSpec, Limits, Output, Stdin, Stdio};
 use crate::state::CommittedState;
 use crate::util::millis;
 
@@ -51,6 +51,33 @@ impl RunSpec {
             limits: Limits::default(),
             capabilities: Capabilities::default(),
         }
+    }
+
+    /// The run of `child`'s program as its spec sets it up: its name,
+    /// limits, capabilities, arguments and stdin, with both outputs kept
+    /// (up to [`Output::DEFAULT_KEPT_BYTES`] each) wherever the child's go.
+    pub fn for_child(child: &ChildSpec) -> Self {
+        RunSpec::new(child.id())
+            .args(child.stdio.args.iter().cloned())
+            .stdin(child.stdio.stdin.clone())
+            .limits(child.limits.clone())
+            .capabilities(child.capabilities.clone())
+    }
+
+    /// Sets the arguments after `argv[0]`, in place of any set before.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.stdio.args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets where standard input comes from.
+    pub fn stdin(mut self, stdin: Stdin) -> Self {
+        self.stdio.stdin = stdin;
+        self
     }
 
     /// Sets the command line and streams (the default keeps both outputs;
@@ -103,6 +130,31 @@ impl RunOutcome {
 }
 
 impl Host {
+    /// Runs the `wasi:cli` program of actor `name` once, beside its
+    /// supervised instances: the version it runs now, with its limits and
+    /// capabilities, its manifest's stdio but `args` and `stdin` in place
+    /// of its own, and both outputs kept (up to
+    /// [`Output::DEFAULT_KEPT_BYTES`] each).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchActor`] with no such actor, and those of
+    /// [`Host::run_once`].
+    pub async fn run_actor_once(
+        &self,
+        name: &str,
+        args: Vec<String>,
+        stdin: Stdin,
+    ) -> Result<RunOutcome, Error> {
+        let actor = self
+            .actor(name)
+            .ok_or_else(|| Error::NoSuchActor(name.to_owned()))?;
+        let (spec, plugin) = actor.spec_and_plugin();
+        let plugin = plugin.ok_or_else(|| Error::NoSuchActor(name.to_owned()))?;
+        let run = RunSpec::for_child(&spec).args(args).stdin(stdin);
+        self.run_once(&plugin, run).await
+    }
+
     /// Runs the `wasi:cli` program `plugin` once, as `run` says, to its end;
     /// answers its exit code and kept output. A crash is an outcome, not an
     /// error.

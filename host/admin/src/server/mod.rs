@@ -191,6 +191,7 @@ fn router(host: Host, token: &str, stopping: watch::Receiver<bool>) -> Router {
         .route("/v1/actors/{name}/stop", post(routes::stop_actor))
         .route("/v1/actors/{name}/start", post(routes::start_actor))
         .route("/v1/actors/{name}/kill", post(routes::kill_actor))
+        .route("/v1/actors/{name}/run", post(routes::run_actor))
         // A component may be far larger than any other body.
         .route(
             "/v1/actors/{name}/upgrade",

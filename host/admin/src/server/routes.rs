@@ -10,12 +10,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use wasmvisor::events::RecordedEvent;
-use wasmvisor::{ActorInfo, CallError, DeadLetter, Host, SupervisorRef, SupervisorStatus};
+use wasmvisor::{ActorInfo, CallError, DeadLetter, Host, Stdin, SupervisorRef, SupervisorStatus};
 
 use super::AppState;
 use super::errors::{call_error, child_error, error_response};
 use crate::api::{
-    Action, ActorDetail, ActorStarted, ChildNode, ErrorCode, SupervisorNode, Upgraded,
+    Action, ActorDetail, ActorStarted, ChildNode, ErrorCode, RunRequest, SupervisorNode, Upgraded,
 };
 
 /// How long the endpoint waits for an actor's reply.
@@ -163,6 +163,54 @@ pub(crate) async fn upgrade_actor(
             .into_response()
         }
         Err(error) => child_error(&error),
+    }
+}
+
+/// `POST /v1/actors/NAME/run`: a one-off run of the actor's `wasi:cli`
+/// program with the request's arguments and stdin, answered with how it
+/// ended (a crash is an outcome, 200) once it has.
+pub(crate) async fn run_actor(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let request: RunRequest = if body.is_empty() {
+        RunRequest::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(request) => request,
+            Err(error) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::BadRequest,
+                    format!(
+                        "the body is not a run request ({{\"args\": [...], \"stdin\": \"...\"}}): {error}"
+                    ),
+                );
+            }
+        }
+    };
+    let stdin = match request.stdin {
+        Some(text) => Stdin::Bytes(text.into_bytes().into()),
+        None => Stdin::Empty,
+    };
+    match state.host.run_actor_once(&name, request.args, stdin).await {
+        Ok(outcome) => Json(outcome).into_response(),
+        Err(error @ wasmvisor::Error::NoSuchActor(_)) => error_response(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            error.to_string(),
+        ),
+        Err(error @ wasmvisor::Error::InvalidSpec { .. }) => error_response(
+            StatusCode::CONFLICT,
+            ErrorCode::WrongWorld,
+            error.to_string(),
+        ),
+        Err(error) => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            error.to_string(),
+        ),
     }
 }
 

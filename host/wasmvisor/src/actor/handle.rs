@@ -16,8 +16,8 @@ use super::hand_off::{HandOff, Route};
 use super::info::{ActorInfo, ActorStatus};
 use super::shared::ActorShared;
 use crate::error::CallError;
-use crate::runtime::World;
-use crate::spec::ChildKind;
+use crate::runtime::{Plugin, World};
+use crate::spec::{ChildKind, ChildSpec};
 
 /// A handle to an actor. Cheap to clone, `Send + Sync`, and valid across
 /// restarts of the actor: messages sent while it restarts wait for the next
@@ -297,6 +297,12 @@ impl ActorRef {
     /// Whether both handles reach the same actor.
     pub(crate) fn same_actor(&self, other: &ActorRef) -> bool {
         Arc::ptr_eq(&self.core.shared, &other.core.shared)
+    }
+
+    /// Its child spec, and the version of its component it runs now.
+    pub(crate) fn spec_and_plugin(&self) -> (Arc<ChildSpec>, Option<Plugin>) {
+        let plugin = self.core.shared.lock().plugin.clone();
+        (Arc::clone(&self.core.spec), plugin)
     }
 
     pub(crate) fn shared(&self) -> &Arc<ActorShared> {

@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::info::{ActorInfo, ActorStatus, ProbationInfo};
 use crate::error::ExitReason;
 use crate::health::HealthStatus;
-use crate::runtime::{Kept, KillSwitch, ProgramOutput, World};
+use crate::runtime::{Kept, KillSwitch, Plugin, ProgramOutput, World};
 use crate::spec::ChildKind;
 use crate::util::{lock, millis};
 
@@ -30,6 +30,8 @@ pub(crate) struct Status {
     pub(crate) version: Option<String>,
     /// The world of the component it runs.
     pub(crate) world: Option<World>,
+    /// The version it runs now (a one-off run of it runs this one).
+    pub(crate) plugin: Option<Plugin>,
     /// The latest instance's kept output (stdout's, stderr's), where its
     /// [`Stdio`](crate::Stdio) keeps any.
     pub(crate) output: (Option<Arc<Kept>>, Option<Arc<Kept>>),
@@ -63,6 +65,7 @@ impl ActorShared {
                 state: ActorStatus::Starting,
                 version: None,
                 world: None,
+                plugin: None,
                 output: (None, None),
                 instance: None,
                 restarts: 0,

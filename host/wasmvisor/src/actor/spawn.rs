@@ -39,6 +39,7 @@ pub(crate) fn spawn(
         let mut status = shared.lock();
         status.version = Some(plugin.version().to_owned());
         status.world = Some(plugin.world());
+        status.plugin = Some(plugin.clone());
     }
     let core = Arc::new(ActorCore {
         world: plugin.world(),

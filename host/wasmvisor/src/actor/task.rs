@@ -230,6 +230,7 @@ impl ActorTask {
             let mut status = self.core.shared.lock();
             status.version = Some(plugin.version().to_owned());
             status.world = Some(plugin.world());
+            status.plugin = Some(plugin.clone());
         }
         self.context.events.publish(Event::ActorUpgraded {
             actor: self.core.shared.name.to_string(),

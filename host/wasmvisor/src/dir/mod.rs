@@ -14,5 +14,7 @@ mod watch;
 
 pub use self::manifest::MAX_MANIFEST_BYTES;
 pub(crate) use self::manifest::{HOST_CONFIG_FILE, HostConfig, Manifest};
-pub use self::plugin_dir::{DirReport, start_plugin_dir, start_plugin_dir_with_progress};
+pub use self::plugin_dir::{
+    DirReport, child_spec_for, start_plugin_dir, start_plugin_dir_with_progress,
+};
 pub use self::watch::{DEFAULT_SETTLE, DirWatcher, watch_plugin_dir};

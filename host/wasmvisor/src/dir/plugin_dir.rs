@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use super::manifest::{HOST_CONFIG_FILE, HostConfig, Manifest};
 use crate::error::Error;
 use crate::host::Host;
-use crate::spec::{ChildSpec, RestartType};
+use crate::runtime::{Plugin, World};
+use crate::spec::{ChildSpec, RestartType, Runs};
 use crate::supervisor::SupervisorRef;
 
 /// What starting a plugin directory did.
@@ -126,6 +127,25 @@ pub async fn start_plugin_dir_with_progress(
     Ok(report)
 }
 
+/// Loads the component `path` and its manifest (`NAME.toml` beside it) as
+/// the plugin directory would: the child spec named after the file, checked,
+/// and the plugin. For a one-off run of a program with its manifest's
+/// settings (`wasmvisor run-once`).
+///
+/// # Errors
+///
+/// [`Error::Load`], naming the file or its manifest and the cause.
+pub async fn child_spec_for(host: &Host, path: &Path) -> Result<(ChildSpec, Plugin), Error> {
+    let (_, child, _) = load_child(host, path).await?;
+    match &child.runs {
+        Runs::Plugin(plugin) => Ok((child.clone(), plugin.clone())),
+        Runs::Supervisor(_) => Err(Error::Load {
+            path: path.to_path_buf(),
+            reason: "names a supervisor, not a component".into(),
+        }),
+    }
+}
+
 /// Loads one plugin and its manifest into a child spec named after it.
 pub(crate) async fn load_child(
     host: &Host,
@@ -145,7 +165,8 @@ pub(crate) async fn load_child(
     };
     let manifest = found.unwrap_or_default();
     let plugin = host.load_plugin_file(path).await?;
-    let restart = if plugin.exports().job {
+    // A job, or a `wasi:cli` program: done once it ends well.
+    let restart = if plugin.exports().job || plugin.world() == World::Command {
         RestartType::Transient
     } else {
         RestartType::Permanent
