@@ -429,6 +429,13 @@ async fn in_a_browser_the_page_shows_the_tree_live_and_acts_on_actors() {
         |text| text == "healthy",
     )
     .await;
+    text_until(
+        page,
+        "tr[data-actor=\"vitals\"] [data-field=\"world\"]",
+        "vitals' world",
+        |text| text == "plugin",
+    )
+    .await;
 
     // Crash one through the send-message box: the page shows the crash,
     // then the restart, live.

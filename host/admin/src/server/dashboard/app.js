@@ -172,7 +172,7 @@ function shapeOf(nodes) {
 }
 
 const COLUMNS = [
-  ["name", "Actor"], ["status", "Status"], ["uptime", "Uptime"], ["restarts", "Restarts"],
+  ["name", "Actor"], ["world", "World"], ["status", "Status"], ["uptime", "Uptime"], ["restarts", "Restarts"],
   ["last-exit", "Last exit"], ["health", "Health"], ["version", "Version"],
   ["memory", "Memory"], ["mailbox", "Mailbox"], ["state", "State"], ["actions", ""],
 ];
@@ -257,12 +257,13 @@ function fillRow(row, child) {
     const health = child.health.status;
     set("health", healthText(child.health),
       health === "healthy" ? "ok" : health === "degraded" ? "warn" : health === "unhealthy" ? "bad" : "");
+    set("world", child.world ?? "–");
     set("version", versionText(child));
     set("memory", bytes(child.memory_bytes), "num");
     set("mailbox", String(child.mailbox_depth), child.mailbox_depth > 0 ? "num warn" : "num");
     set("state", bytes(child.state_bytes), "num");
   } else {
-    for (const field of ["health", "version", "memory", "mailbox", "state"]) set(field, "");
+    for (const field of ["world", "health", "version", "memory", "mailbox", "state"]) set(field, "");
   }
   const down = state === "stopped";
   row.querySelector('[data-action="stop"]').disabled = down;
