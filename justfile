@@ -18,7 +18,7 @@ target:
 guests-rust: target
     cd guest-examples && cargo build --release --target wasm32-wasip2
 
-# Build every guest example: the Rust ones, the Python one with componentize-py (into
+# Build every guest example: the Rust ones, the Python ones with componentize-py (into
 # .tools/venv), the JavaScript one with jco (npm, in its folder), the C one with clang,
 # wasi-libc and wit-bindgen (see guest-examples/c-counter), and a plugin made by `wasmvisor new`.
 guests: guests-rust tools
@@ -27,6 +27,8 @@ guests: guests-rust tools
         echo "error: could not install componentize-py from PyPI into .tools/venv" >&2; exit 1; }
     cd guest-examples/python-counter && ../../.tools/venv/bin/componentize-py -d ../../wit \
         -w plugin-with-health componentize app -o ../target/wasm32-wasip2/release/pycounter.wasm
+    # A plain `wasi:cli/command` program in Python (its WASI WIT vendored in its wit/), no wasmvisor WIT.
+    guest-examples/python-cli/build.sh
     @command -v npm >/dev/null || { \
         echo "error: npm (Node.js 18 or later) is needed for the JavaScript guest; Debian: apt-get install nodejs npm" >&2; exit 1; }
     # `npm ci`: exactly the committed lock, which lists every platform's optional binaries (made

@@ -596,3 +596,61 @@ async fn a_running_hosts_program_runs_once_through_the_admin_api() {
     assert!(!ok && stderr.contains("takes no messages"), "{stderr}");
     stop_host(host).await;
 }
+
+/// A program in another language, no SDK either: a Python script made a
+/// `wasi:cli/command` component by componentize-py
+/// (guest-examples/python-cli).
+#[tokio::test]
+async fn a_python_program_is_supervised_the_same_way() {
+    let host = Host::new().unwrap();
+    let python = plugin(&host, "python-cli").await;
+    assert_eq!(python.world(), World::Command);
+    let run = |args: &'static [&'static str]| {
+        let host = host.clone();
+        let python = python.clone();
+        async move {
+            host.run_once(
+                &python,
+                RunSpec::new("py")
+                    .stdio(kept(Stdio::new().args(args.iter().copied())))
+                    .stdin(Stdin::Bytes(b"piped".to_vec().into()))
+                    .capabilities(Capabilities::new().env("GREETING", "ahoy")),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let outcome = run(&["x y", "stdin"]).await;
+    assert_eq!(outcome.exit, ExitReason::Normal);
+    assert_eq!(
+        outcome.output.stdout,
+        "hello from python\narg: x y\narg: stdin\nGREETING=ahoy\nstdin: piped\n"
+    );
+    assert_eq!(outcome.output.stderr, "python-cli done\n");
+    let outcome = run(&["exit", "42"]).await;
+    assert_eq!(outcome.exit, ExitReason::Crash(CrashReason::Exit(42)));
+    assert_eq!(outcome.exit_code, 42);
+    assert_eq!(
+        run(&["fail"]).await.exit,
+        ExitReason::Crash(CrashReason::RunFailed)
+    );
+    // As a supervised job: restarted after its failure until the intensity runs out.
+    let supervisor = supervise(
+        &host,
+        SupervisorSpec::new("py-job")
+            .intensity(2, Duration::from_secs(60))
+            .child(
+                ChildSpec::new("py-job", python.clone())
+                    .restart(RestartType::Transient)
+                    .stdio(Stdio::new().args(["exit", "3"])),
+            ),
+    )
+    .await;
+    let status = within(
+        "the Python job's supervisor to give up",
+        supervisor.stopped(),
+    )
+    .await;
+    assert!(matches!(status, SupervisorStatus::GaveUp(_)), "{status:?}");
+    host.shutdown().await;
+}
