@@ -73,7 +73,10 @@ fn main() -> Result<(), String> {
             "alloc" => {
                 let mib: usize = operand()?.parse().map_err(|_| "`alloc` takes MiB")?;
                 let block = vec![1u8; mib << 20];
-                println!("allocated {} bytes", block.iter().map(|&b| b as usize).sum::<usize>());
+                println!(
+                    "allocated {} bytes",
+                    block.iter().map(|&b| b as usize).sum::<usize>()
+                );
             }
             "spin" => {
                 let mut n: u64 = 0;
@@ -84,7 +87,9 @@ fn main() -> Result<(), String> {
             "panic" => panic!("cli-tool was told to panic"),
             "exit" => std::process::exit(operand()?.parse().map_err(|_| "`exit` takes a code")?),
             "exit-code" => {
-                let code = operand()?.parse().map_err(|_| "`exit-code` takes 0..=255")?;
+                let code = operand()?
+                    .parse()
+                    .map_err(|_| "`exit-code` takes 0..=255")?;
                 wasip2::cli::exit::exit_with_code(code)
             }
             "fail" => return Err("told to fail".into()),
