@@ -174,8 +174,8 @@ async fn run_call_ps_and_a_clean_stop_keep_state_across_host_processes() {
             .collect::<Vec<_>>()
     };
     assert!(out.starts_with("NAME"), "{out}");
-    assert_eq!(row("counter")[1..3], ["running", "0"]);
-    assert_eq!(row("crasher")[1..3], ["running", "1"]);
+    assert_eq!(row("counter")[1..4], ["plugin", "running", "0"]);
+    assert_eq!(row("crasher")[1..4], ["plugin", "running", "1"]);
 
     // A plugin that keeps crashing exhausts its restart intensity (3 in 5 s):
     // it stays down, and both `ps` and `call` say why.

@@ -21,7 +21,8 @@ async fn a_plugin_reaches_no_environment_files_or_network_unless_granted() {
     single(&host, "sandboxed", "sandboxed", |c| c).await;
 
     assert_eq!(call_ok(&host, "sandboxed", "env").await, "");
-    assert_eq!(call_ok(&host, "sandboxed", "args").await, "");
+    // No arguments but its own name, as `argv[0]`.
+    assert_eq!(call_ok(&host, "sandboxed", "args").await, "sandboxed");
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
     assert!(std::path::Path::new(manifest).is_file());
     let read = rejected(&host, &format!("read {manifest}")).await;
