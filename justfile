@@ -29,6 +29,8 @@ guests: guests-rust tools
         -w plugin-with-health componentize app -o ../target/wasm32-wasip2/release/pycounter.wasm
     # A plain `wasi:cli/command` program in Python (its WASI WIT vendored in its wit/), no wasmvisor WIT.
     guest-examples/python-cli/build.sh
+    # A plain `wasi:http/proxy` handler in Python, the same way.
+    guest-examples/python-http/build.sh
     @command -v npm >/dev/null || { \
         echo "error: npm (Node.js 18 or later) is needed for the JavaScript guest; Debian: apt-get install nodejs npm" >&2; exit 1; }
     # `npm ci`: exactly the committed lock, which lists every platform's optional binaries (made

@@ -50,14 +50,9 @@ pub(crate) async fn start_host_with(
     start_host_under(&[], dir, cwd, options).await
 }
 
-/// As [`start_host_with`], run by the program `wrapper` names (with its
-/// arguments) when it is not empty.
-pub(crate) async fn start_host_under(
-    wrapper: &[&str],
-    dir: &Path,
-    cwd: Option<&Path>,
-    options: &[&str],
-) -> RunningHost {
+/// Spawns `wasmvisor run` on `dir` (see [`start_host_under`]) with its
+/// stdout piped, without waiting for it to be ready.
+fn spawn_host(wrapper: &[&str], dir: &Path, cwd: Option<&Path>, options: &[&str]) -> Child {
     let mut command = match wrapper.split_first() {
         Some((program, arguments)) => {
             let mut command = Command::new(program);
@@ -71,7 +66,7 @@ pub(crate) async fn start_host_under(
         Some(cwd) => command.current_dir(cwd).arg(dir.strip_prefix(cwd).unwrap()),
         None => command.arg(dir),
     };
-    let mut child = command
+    command
         .args(["--admin", "127.0.0.1:0"])
         .args(options)
         .env("RUST_LOG", "error")
@@ -79,7 +74,18 @@ pub(crate) async fn start_host_under(
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// As [`start_host_with`], run by the program `wrapper` names (with its
+/// arguments) when it is not empty.
+pub(crate) async fn start_host_under(
+    wrapper: &[&str],
+    dir: &Path,
+    cwd: Option<&Path>,
+    options: &[&str],
+) -> RunningHost {
+    let mut child = spawn_host(wrapper, dir, cwd, options);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let admin = within("the admin address", async {
         loop {
@@ -129,14 +135,19 @@ pub(crate) async fn wasmvisor(dir: &Path, args: &[&str]) -> (bool, String, Strin
     )
 }
 
-pub(crate) async fn stop_host(mut host: RunningHost) {
-    let pid = host.child.id().unwrap().to_string();
+/// Sends SIGTERM to `child`.
+async fn terminate(child: &Child) {
+    let pid = child.id().unwrap().to_string();
     let killed = Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .await
         .unwrap();
     assert!(killed.success());
+}
+
+pub(crate) async fn stop_host(mut host: RunningHost) {
+    terminate(&host.child).await;
     let status = within("the host to stop", host.child.wait()).await.unwrap();
     assert!(status.success(), "wasmvisor run ended with {status}");
 }
@@ -221,26 +232,11 @@ async fn a_stop_signal_sent_while_plugins_load_stops_the_host_cleanly() {
     for name in ["a", "b", "c", "d"] {
         std::fs::copy(guest("counter"), dir.path().join(format!("{name}.wasm"))).unwrap();
     }
-    let child = Command::new(wasmvisor_bin())
-        .arg("run")
-        .arg(dir.path())
-        .args(["--admin", "127.0.0.1:0", "--no-compile-cache", "--no-watch"])
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let child = spawn_host(&[], dir.path(), None, &["--no-compile-cache", "--no-watch"]);
     // The address file is written before the plugins start compiling.
     let addr_file = dir.path().join(wasmvisor_admin::credentials::ADDR_FILE);
     crate::common::wait_until("the admin address file", || addr_file.is_file()).await;
-    let pid = child.id().unwrap().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(killed.success());
+    terminate(&child).await;
     let output = within("the host to stop", child.wait_with_output())
         .await
         .unwrap();

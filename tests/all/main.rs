@@ -18,6 +18,7 @@ mod dynamic;
 mod exit;
 mod hand_off;
 mod health;
+mod http;
 mod instance_pool;
 mod kill;
 mod languages;

@@ -42,6 +42,9 @@ pub struct Host {
     inner: Arc<HostInner>,
 }
 
+/// How long a shutdown waits for the HTTP requests in flight.
+const HTTP_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 struct HostInner {
     context: SupervisorContext,
     supervisors: Mutex<Vec<SupervisorRef>>,
@@ -210,6 +213,7 @@ impl HostBuilder {
                         engines,
                         state_store: state_store.clone(),
                         events: EventBus::new(vec![metrics.clone() as Arc<dyn EventListener>]),
+                        front: Arc::new(crate::front::HttpFront::new(metrics.clone())),
                         metrics,
                         peers: registry.clone(),
                         dead_letters: Arc::new(DeadLetters::new(state_store.clone())),
@@ -503,6 +507,9 @@ impl Host {
     /// Stops every supervisor, newest first, each stopping its children in
     /// reverse start order. Committed state is already in the store.
     pub async fn shutdown(&self) {
+        // The HTTP listeners first: no new request is taken, and the ones in
+        // flight finish (up to the bound) before their actors stop.
+        self.inner.context.actor.front.shutdown(HTTP_DRAIN).await;
         let supervisors: Vec<_> = self.lock_supervisors().drain(..).rev().collect();
         for supervisor in supervisors {
             supervisor.stop().await;

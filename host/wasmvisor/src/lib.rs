@@ -72,6 +72,7 @@ mod dead_letters;
 pub mod dir;
 mod error;
 pub mod events;
+mod front;
 #[doc(hidden)]
 pub mod fuzzing;
 mod health;
@@ -99,8 +100,9 @@ pub use self::host::{CompileCacheStats, Host, HostBuilder};
 pub use self::one_off::{RunOutcome, RunSpec};
 pub use self::runtime::{Plugin, PluginExports, ProgramOutput, World};
 pub use self::spec::{
-    AutoShutdown, Backoff, Capabilities, ChildKind, ChildSpec, HealthSpec, Limits, Output,
-    Probation, RestartType, Shutdown, SnapshotPolicy, Stdin, Stdio, Strategy, SupervisorSpec,
+    AutoShutdown, Backoff, Capabilities, ChildKind, ChildSpec, HealthSpec, HttpSpec, Limits,
+    Output, Probation, RestartType, Shutdown, SnapshotPolicy, Stdin, Stdio, Strategy,
+    SupervisorSpec,
 };
 #[cfg(feature = "redb")]
 pub use self::state::RedbStateStore;

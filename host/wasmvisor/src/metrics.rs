@@ -19,6 +19,8 @@
 //! | `wasmvisor_mailbox_depth`                   | gauge     | actor             |
 //! | `wasmvisor_instance_memory_bytes`           | gauge     | actor             |
 //! | `wasmvisor_health`                          | gauge     | actor, status     |
+//! | `wasmvisor_http_requests_total`             | counter   | actor, route, status (`2xx`, ...) |
+//! | `wasmvisor_http_request_duration_seconds`   | histogram | actor, route      |
 
 use std::time::Duration;
 
@@ -53,6 +55,19 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    actor: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteStatusLabels {
+    actor: String,
+    route: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HealthLabels {
     actor: String,
     status: String,
@@ -81,6 +96,8 @@ pub(crate) struct Metrics {
     mailbox: Family<ActorLabel, Gauge>,
     memory: Family<ActorLabel, Gauge>,
     health: Family<HealthLabels, Gauge>,
+    http_requests: Family<RouteStatusLabels, Counter>,
+    http_latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
 }
 
 impl Metrics {
@@ -98,9 +115,21 @@ impl Metrics {
             mailbox: Family::default(),
             memory: Family::default(),
             health: Family::default(),
+            http_requests: Family::default(),
+            http_latency: Family::new_with_constructor(latency_histogram),
             registry: Registry::default(),
             rendering: std::sync::Mutex::new(()),
         };
+        registry.register(
+            "http_requests",
+            "HTTP requests served by wasi:http components, by route and status class",
+            metrics.http_requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "How long HTTP requests took to be answered (their head), by route",
+            metrics.http_latency.clone(),
+        );
         registry.register(
             "crashes",
             "Instances discarded after a crash, by kind of crash",
@@ -228,6 +257,31 @@ impl Metrics {
                 actor: actor.to_owned(),
             })
             .clone()
+    }
+
+    /// Records one HTTP request `actor` answered on `route` with `status`
+    /// (its head) after `took`.
+    pub(crate) fn observe_http(
+        &self,
+        actor: &str,
+        route: &str,
+        status: hyper::StatusCode,
+        took: Duration,
+    ) {
+        let route = if route.is_empty() { "/" } else { route };
+        self.http_requests
+            .get_or_create(&RouteStatusLabels {
+                actor: actor.to_owned(),
+                route: route.to_owned(),
+                status: format!("{}xx", status.as_u16() / 100),
+            })
+            .inc();
+        self.http_latency
+            .get_or_create(&RouteLabels {
+                actor: actor.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(took.as_secs_f64());
     }
 
     /// Records how long one state commit took.

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::dead_letters::DeadLetters;
 use crate::events::EventBus;
+use crate::front::HttpFront;
 use crate::metrics::Metrics;
 use crate::runtime::{Engines, InstanceCount, Peers};
 use crate::state::StateStore;
@@ -21,4 +22,6 @@ pub(crate) struct ActorContext {
     pub(crate) dead_letters: Arc<DeadLetters>,
     /// How many instances exist.
     pub(crate) instances: InstanceCount,
+    /// The listeners `wasi:http` actors are served on.
+    pub(crate) front: Arc<HttpFront>,
 }

@@ -269,7 +269,8 @@ impl ActorRef {
     }
 
     /// Refuses a message at once when the actor's component takes none: a
-    /// `wasi:cli` command runs its `main` and reads no mailbox.
+    /// `wasi:cli` command runs its `main` and reads no mailbox, a `wasi:http`
+    /// proxy answers HTTP requests.
     fn takes_messages(&self) -> Result<(), CallError> {
         match self.core.world {
             World::Command => Err(CallError::Rejected {
@@ -279,7 +280,17 @@ impl ActorRef {
                          `[program]`, or a one-off run)"
                     .to_owned(),
             }),
-            World::Plugin | World::HttpProxy => Ok(()),
+            World::HttpProxy => Err(CallError::Rejected {
+                actor: self.core.shared.name.to_string(),
+                reason: format!(
+                    "it is a `wasi:http` proxy, which takes no messages: send it HTTP requests{}",
+                    match &self.core.shared.lock().url {
+                        Some(url) => format!(" at {url}"),
+                        None => String::new(),
+                    }
+                ),
+            }),
+            World::Plugin => Ok(()),
         }
     }
 

@@ -41,6 +41,9 @@ pub struct ActorInfo {
     /// The world of the component it runs (a wasmvisor plugin, a `wasi:cli`
     /// command, a `wasi:http` proxy); `None` for a nested supervisor.
     pub world: Option<World>,
+    /// Where a `wasi:http` proxy is served (`http://ADDR/ROUTE`), once it
+    /// started.
+    pub url: Option<String>,
     /// The latest instance's output, where its [`Stdio`](crate::Stdio)
     /// keeps stdout or stderr ([`Output::Keep`](crate::Output::Keep)).
     pub output: Option<ProgramOutput>,

@@ -10,7 +10,7 @@ use crate::runtime::{Compiled, Instance, Plugin, StartError, StartParams};
 use crate::state::CommittedState;
 
 /// `plugin` compiled for the engine with the actor's stack size.
-async fn compiled(
+pub(crate) async fn compiled(
     core: &ActorCore,
     context: &ActorContext,
     plugin: &Plugin,

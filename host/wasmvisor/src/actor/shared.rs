@@ -30,6 +30,8 @@ pub(crate) struct Status {
     pub(crate) version: Option<String>,
     /// The world of the component it runs.
     pub(crate) world: Option<World>,
+    /// Where a `wasi:http` actor is served, once it is mounted.
+    pub(crate) url: Option<String>,
     /// The version it runs now (a one-off run of it runs this one).
     pub(crate) plugin: Option<Plugin>,
     /// The latest instance's kept output (stdout's, stderr's), where its
@@ -66,6 +68,7 @@ impl ActorShared {
                 version: None,
                 world: None,
                 plugin: None,
+                url: None,
                 output: (None, None),
                 instance: None,
                 restarts: 0,
@@ -97,6 +100,7 @@ impl ActorShared {
             uptime_ms: status.running_since.map(|since| millis(since.elapsed())),
             version: status.version.clone(),
             world: status.world,
+            url: status.url.clone(),
             output: ProgramOutput::of(&status.output),
             memory_bytes: if status.state == ActorStatus::Running {
                 self.memory_bytes.load(Ordering::Relaxed)

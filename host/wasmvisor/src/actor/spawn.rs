@@ -65,7 +65,11 @@ pub(crate) fn spawn(
         taken: AtomicBool::new(false),
         kills: kills_tx,
     });
+    let (http_crash_sender, http_crashes) = mpsc::unbounded_channel();
     let task = ActorTask {
+        route: None,
+        http_crashes,
+        http_crash_sender,
         core: Arc::clone(&core),
         plugin,
         context,

@@ -17,14 +17,17 @@ use super::core::{ActorCore, KillRequest, exit_for};
 use super::desk::{Desk, SnapshotClock};
 use super::envelope::{Envelope, respond};
 use super::info::ActorStatus;
+use super::instantiate::compiled;
 use super::instantiate::instantiate;
 use super::probation::{self, OnProbation};
 use super::probe::{HealthProbe, Probe};
 use super::upgrade::{Upgraded, upgrade};
 use crate::error::{CallError, CrashReason, ExitReason};
 use crate::events::Event;
+use crate::front::{CrashReport, Route, Serving};
 use crate::health::HealthStatus;
-use crate::runtime::{Instance, Plugin};
+use crate::runtime::http_request::RequestSetup;
+use crate::runtime::{Instance, Plugin, World};
 use crate::spec::Shutdown;
 
 pub(crate) struct ActorTask {
@@ -40,6 +43,11 @@ pub(crate) struct ActorTask {
     pub(crate) deferred: Option<Control>,
     /// The hot upgrade on probation, while one is (see `probation`).
     pub(crate) probation: Option<OnProbation>,
+    /// A `wasi:http` actor's route, once its first instance started.
+    pub(crate) route: Option<Arc<Route>>,
+    /// Crashes of its requests, with the incarnation they happened in.
+    pub(crate) http_crashes: mpsc::UnboundedReceiver<CrashReport>,
+    pub(crate) http_crash_sender: mpsc::UnboundedSender<CrashReport>,
 }
 
 /// How serving one instance ended.
@@ -215,12 +223,55 @@ impl ActorTask {
                 status.restarts += 1;
             }
         }
+        if self.plugin.world() == World::HttpProxy {
+            self.serve_route(instance, &mut running).await?;
+        }
         self.context.events.publish(Event::ActorStarted {
             actor: self.core.shared.name.to_string(),
             instance,
             restart,
         });
         Ok(Some(running))
+    }
+
+    /// Mounts a `wasi:http` actor's route (at its first start) and serves
+    /// the version it runs from it, for incarnation `id`; sets up the
+    /// health request when the component exports no health check.
+    async fn serve_route(&mut self, id: u64, instance: &mut Instance) -> Result<(), String> {
+        let spec = &self.core.spec;
+        let route = match &self.route {
+            Some(route) => route.clone(),
+            None => {
+                let route = self.context.front.mount(
+                    spec.http.listen,
+                    &spec.http.route,
+                    &self.core.shared.name,
+                )?;
+                self.core.shared.lock().url = Some(route.url());
+                self.route = Some(route.clone());
+                route
+            }
+        };
+        let compiled = compiled(&self.core, &self.context, &self.plugin).await?;
+        let setup = RequestSetup {
+            actor: self.core.shared.name.clone(),
+            limits: spec.limits.clone(),
+            capabilities: spec.capabilities.clone(),
+            stdio: spec.stdio.clone(),
+            timeout: spec.http.request_timeout,
+            instances: self.context.instances.clone(),
+        };
+        if let Some(path) = &spec.http.health_path {
+            instance.set_http_health(compiled.clone(), setup.clone(), path.clone());
+        }
+        route.serve(Serving {
+            compiled,
+            setup,
+            max_body_bytes: spec.http.max_body_bytes,
+            incarnation: id,
+            crashes: self.http_crash_sender.clone(),
+        });
+        Ok(())
     }
 
     /// Makes `plugin` the version this actor runs from now on; returns the
@@ -294,6 +345,9 @@ impl ActorTask {
     /// number `id` ends.
     async fn serve(&mut self, id: u64, instance: Instance) -> Served {
         let served = self.serve_on_desk(id, instance).await;
+        if let Some(route) = &self.route {
+            route.down("its instance ended; its supervisor decides what comes next");
+        }
         // Off the desk (a crashed instance is dropped here): nobody can be
         // handed it any more.
         let core = Arc::clone(&self.core);
@@ -407,6 +461,13 @@ impl ActorTask {
                                         }
                                         None => probation::committed(&core, self.plugin.version()),
                                     }
+                                    if self.plugin.world() == World::HttpProxy
+                                        && let Some(instance) = desk.instance.as_mut()
+                                        && let Err(why) = self.serve_route(id, instance).await
+                                    {
+                                        let _ = reply.send(Err(why.clone()));
+                                        return Served::Exited(ExitReason::Crash(CrashReason::Trap(why)));
+                                    }
                                     probe = HealthProbe::new(desk.instance.as_ref(), &core.spec.health);
                                     let _ = reply.send(Ok(()));
                                     // The new version's `init` may have asked to end.
@@ -494,6 +555,13 @@ impl ActorTask {
                             self.stop_instance(&mut desk, self.core.spec.shutdown, false).await;
                             return Served::Exited(ExitReason::HealthCheckFailed(last));
                         }
+                    }
+                }
+                Some((incarnation, crash)) = self.http_crashes.recv() => {
+                    // A request of an earlier incarnation, finishing late, is
+                    // not this one's crash.
+                    if incarnation == id {
+                        return Served::Exited(exit_for(crash));
                     }
                 }
                 envelope = self.mailbox.recv() => {
@@ -590,6 +658,9 @@ impl ActorTask {
     /// Answers every waiting message with `Stopped` and ends the task; later
     /// sends fail, and are answered the same way by the handle.
     async fn close(mut self, reason: String) {
+        if let Some(route) = &self.route {
+            route.close(format!("it is stopped: {reason}"));
+        }
         {
             let mut status = self.core.shared.lock();
             status.state = ActorStatus::Stopped(reason.clone());

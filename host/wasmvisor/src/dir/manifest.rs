@@ -49,6 +49,13 @@
 //! stdout = "log"                   # "log" (default), "keep", or { file = "out.log" }
 //! stderr = { file = "job.err" }    # files are appended to; paths relative to DIR
 //! keep_kib = 64                    # the bound of kept output, per stream
+//!
+//! [http]                           # a `wasi:http/proxy` component's listener
+//! listen = "127.0.0.1:8080"        # loopback by default
+//! route = "/api"                   # the prefix it is mounted under, taken off the path
+//! max_body_kib = 16384
+//! request_timeout = "30s"
+//! health_path = "/healthz"         # when it exports no health check: GET must answer 2xx
 //! ```
 //!
 //! ```toml
@@ -74,9 +81,9 @@ use serde::Deserialize;
 
 use crate::error::Error;
 use crate::spec::{
-    Backoff, Capabilities, ChildSpec, HealthSpec, Limits, MAX_MAILBOX_CAPACITY, MAX_STACK_BYTES,
-    MAX_STATE_BYTES, MAX_TABLE_ELEMENTS, MAX_VALUE_BYTES, MIN_STACK_BYTES, Output, Probation,
-    RestartType, Shutdown, SnapshotPolicy, Stdin, Stdio, Strategy, SupervisorSpec,
+    Backoff, Capabilities, ChildSpec, HealthSpec, HttpSpec, Limits, MAX_MAILBOX_CAPACITY,
+    MAX_STACK_BYTES, MAX_STATE_BYTES, MAX_TABLE_ELEMENTS, MAX_VALUE_BYTES, MIN_STACK_BYTES, Output,
+    Probation, RestartType, Shutdown, SnapshotPolicy, Stdin, Stdio, Strategy, SupervisorSpec,
 };
 
 /// The directory-wide configuration file's name.
@@ -101,6 +108,40 @@ pub(crate) struct Manifest {
     #[serde(default)]
     config: BTreeMap<String, String>,
     program: Option<ProgramSetting>,
+    http: Option<HttpSetting>,
+}
+
+/// `[http]`: how a `wasi:http/proxy` component is served.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpSetting {
+    listen: Option<std::net::SocketAddr>,
+    route: Option<String>,
+    max_body_kib: Option<Ranged<1, { 1 << 22 }>>,
+    request_timeout: Option<DurationSetting>,
+    health_path: Option<String>,
+}
+
+impl HttpSetting {
+    fn applied(&self) -> HttpSpec {
+        let mut spec = HttpSpec::default();
+        if let Some(listen) = self.listen {
+            spec = spec.listen(listen);
+        }
+        if let Some(route) = &self.route {
+            spec = spec.route(route.clone());
+        }
+        if let Some(Ranged(kib)) = self.max_body_kib {
+            spec = spec.max_body_bytes(kib << 10);
+        }
+        if let Some(timeout) = self.request_timeout {
+            spec = spec.request_timeout(timeout.0);
+        }
+        if let Some(path) = &self.health_path {
+            spec = spec.health_path(path.clone());
+        }
+        spec
+    }
 }
 
 /// `[program]`: the command line and standard streams.
@@ -562,6 +603,9 @@ impl Manifest {
         if let Some(program) = &self.program {
             child = child.stdio(program.applied(plugin_dir));
         }
+        if let Some(http) = &self.http {
+            child = child.http(http.applied());
+        }
         child
     }
 
@@ -804,6 +848,28 @@ stdin = { file = \"in\" }\n",
         .unwrap()
         .applied(Path::new("d"));
         assert_eq!(defaults, Stdio::new().stdin(Stdin::File("d/in".into())));
+    }
+
+    #[test]
+    fn an_http_section_gives_the_listener_route_and_limits() {
+        let manifest = toml::from_str::<Manifest>(
+            "[http]\nlisten = \"127.0.0.1:9000\"\nroute = \"/api\"\nmax_body_kib = 4\n\
+             request_timeout = \"2s\"\nhealth_path = \"/healthz\"\n",
+        )
+        .unwrap();
+        let expected = HttpSpec::default()
+            .listen("127.0.0.1:9000".parse().unwrap())
+            .route("/api")
+            .max_body_bytes(4096)
+            .request_timeout(Duration::from_secs(2))
+            .health_path("/healthz");
+        assert_eq!(manifest.http.unwrap().applied(), expected);
+        let bad = toml::from_str::<Manifest>("[http]\nlisten = \"localhost\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("line 2"), "{bad}");
+        let relative = HttpSpec::default().route("api").validate().unwrap_err();
+        assert!(relative.contains("must start with `/`"), "{relative}");
     }
 
     #[test]

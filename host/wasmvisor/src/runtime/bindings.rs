@@ -21,3 +21,5 @@ pub(crate) use self::exports::wasmvisor::plugin::{handler, health, job, lifecycl
 pub(crate) use self::wasmvisor::plugin::{actors, exit, log, state};
 /// `wasi:cli/run`, the export of a `wasi:cli/command` program.
 pub(crate) use wasmtime_wasi::p2::bindings::exports::wasi::cli::run as cli_run;
+/// `wasi:http/incoming-handler`, the export of a `wasi:http/proxy` handler.
+pub(crate) use wasmtime_wasi_http::p2::bindings::exports::wasi::http::incoming_handler;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
 
-use super::bindings::{cli_run, handler, health, job, lifecycle, snapshot};
+use super::bindings::{cli_run, handler, health, incoming_handler, job, lifecycle, snapshot};
 use super::call::{KillSwitch, bounded};
 use super::engine::Engine;
 use super::store::{StoreData, arm, new_store};
@@ -25,11 +25,14 @@ pub(crate) struct Compiled {
 
 /// Where the component's exports live, found once at load time: the
 /// handler and its optional companions for a plugin, `run` for a
-/// `wasi:cli` command.
+/// `wasi:cli` command, the incoming handler (and maybe `health`) for a
+/// `wasi:http` proxy.
 pub(crate) struct ExportIndices {
     pub(crate) world: World,
     pub(crate) handler: Option<handler::GuestIndices>,
     pub(crate) cli_run: Option<cli_run::GuestIndices>,
+    /// A `wasi:http` proxy's handler: loaded per request, not per instance.
+    pub(crate) http: Option<incoming_handler::GuestIndices>,
     pub(crate) health: Option<health::GuestIndices>,
     pub(crate) lifecycle: Option<lifecycle::GuestIndices>,
     pub(crate) snapshot: Option<snapshot::GuestIndices>,

@@ -21,6 +21,7 @@ use super::call::{KillSwitch, bounded};
 use super::clock::Deadlines;
 use super::compiled::{Compiled, load_exports};
 use super::guest_io::Kept;
+use super::http_request::{HttpHealth, RequestSetup};
 use super::imports::{ExitRequest, Peers};
 use super::store::{InstanceCount, StoreData, arm, disarm, new_store};
 use super::traps::{DeadlineExceeded, Killed, MemoryLimitExceeded, TableLimitExceeded};
@@ -43,6 +44,8 @@ pub(crate) struct Instance {
     /// A `wasi:cli` command's `run`: the instance's job.
     cli_run: Option<cli_run::Guest>,
     health: Option<health::Guest>,
+    /// A `wasi:http` proxy's health request, when it exports no check.
+    http_health: Option<HttpHealth>,
     lifecycle: Option<lifecycle::Guest>,
     snapshot: Option<snapshot::Guest>,
     job: Option<job::Guest>,
@@ -136,6 +139,7 @@ impl Instance {
                 handler: exports.handler,
                 cli_run: exports.cli_run,
                 health: exports.health,
+                http_health: None,
                 lifecycle: exports.lifecycle,
                 snapshot: exports.snapshot,
                 job: exports.job,
@@ -241,7 +245,10 @@ impl Instance {
         &mut self,
         timeout: Duration,
     ) -> Option<Result<HealthStatus, CrashReason>> {
-        let health = self.health.clone()?;
+        let Some(health) = self.health.clone() else {
+            let probe = self.http_health.as_ref()?;
+            return Some(probe.check(timeout).await);
+        };
         self.arm_for(timeout);
         let deadline = self.deadline();
         let result = {
@@ -315,7 +322,24 @@ impl Instance {
     }
 
     pub(crate) fn has_health_check(&self) -> bool {
-        self.health.is_some()
+        self.health.is_some() || self.http_health.is_some()
+    }
+
+    /// Checks a `wasi:http` proxy that exports no health check with a
+    /// `GET path` through a fresh instance (see `http_request`).
+    pub(crate) fn set_http_health(
+        &mut self,
+        compiled: Arc<Compiled>,
+        setup: RequestSetup,
+        path: String,
+    ) {
+        if self.health.is_none() {
+            self.http_health = Some(HttpHealth {
+                compiled,
+                setup,
+                path,
+            });
+        }
     }
 
     pub(crate) fn has_snapshot(&self) -> bool {
@@ -378,7 +402,11 @@ fn health_status(status: WitHealthStatus) -> HealthStatus {
 
 /// Turns a trap (or a fatal host error) into the reason reported for the
 /// crash; `deadline` is the limit the call was armed with.
-fn classify(error: wasmtime::Error, data: &StoreData, deadline: Duration) -> CrashReason {
+pub(crate) fn classify(
+    error: wasmtime::Error,
+    data: &StoreData,
+    deadline: Duration,
+) -> CrashReason {
     if error.is::<Killed>() {
         return CrashReason::Killed;
     }

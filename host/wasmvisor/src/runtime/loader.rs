@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use wasmtime::component::Component;
 
-use super::bindings::{cli_run, handler, health, job, lifecycle, snapshot};
+use super::bindings::{cli_run, handler, health, incoming_handler, job, lifecycle, snapshot};
 use super::compiled::{Compiled, ExportIndices, probe};
 use super::engine::Engine;
 use super::linker::LinkedEngine;
@@ -249,6 +249,7 @@ async fn compile(linked: &LinkedEngine, bytes: Arc<[u8]>) -> Result<Compiled, St
                 )
             })?),
             cli_run: None,
+            http: None,
             health: health::GuestIndices::new(&pre).ok(),
             lifecycle: lifecycle::GuestIndices::new(&pre).ok(),
             snapshot: snapshot::GuestIndices::new(&pre).ok(),
@@ -260,16 +261,27 @@ async fn compile(linked: &LinkedEngine, bytes: Arc<[u8]>) -> Result<Compiled, St
             cli_run: Some(cli_run::GuestIndices::new(&pre).map_err(|e| {
                 format!("exports `wasi:cli/run`, but not as WASI 0.2 defines it: {e:#}")
             })?),
+            http: None,
             health: None,
             lifecycle: None,
             snapshot: None,
             job: None,
         },
-        World::HttpProxy => {
-            return Err(
-                "is a `wasi:http/proxy` component, which this host does not serve yet".into(),
-            );
-        }
+        World::HttpProxy => ExportIndices {
+            world,
+            handler: None,
+            cli_run: None,
+            http: Some(incoming_handler::GuestIndices::new(&pre).map_err(|e| {
+                format!(
+                    "exports `wasi:http/incoming-handler`, but not as WASI 0.2 defines it: {e:#}"
+                )
+            })?),
+            // A proxy may also export wasmvisor's own health check.
+            health: health::GuestIndices::new(&pre).ok(),
+            lifecycle: None,
+            snapshot: None,
+            job: None,
+        },
     };
     let compiled = Compiled {
         engine: engine.clone(),

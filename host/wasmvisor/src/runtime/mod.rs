@@ -20,6 +20,7 @@ mod compiled;
 mod engine;
 mod engines;
 mod guest_io;
+pub(crate) mod http_request;
 pub(crate) mod imports;
 mod instance;
 mod linker;

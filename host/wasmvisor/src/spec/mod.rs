@@ -13,6 +13,7 @@
 
 mod capabilities;
 mod health;
+mod http;
 mod limits;
 mod probation;
 mod restart;
@@ -24,6 +25,7 @@ pub(crate) use self::capabilities::HttpGrant;
 #[cfg(feature = "dir")]
 pub(crate) use self::capabilities::check_http_grant;
 pub use self::health::HealthSpec;
+pub use self::http::HttpSpec;
 pub use self::limits::Limits;
 #[cfg(feature = "dir")]
 pub(crate) use self::limits::{

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::capabilities::Capabilities;
 use super::health::HealthSpec;
+use super::http::HttpSpec;
 use super::limits::{Limits, check_duration};
 use super::probation::Probation;
 use super::restart::{AutoShutdown, Backoff, RestartType, Shutdown, SnapshotPolicy, Strategy};
@@ -60,6 +61,7 @@ pub struct ChildSpec {
     pub(crate) snapshot: SnapshotPolicy,
     pub(crate) capabilities: Capabilities,
     pub(crate) stdio: Stdio,
+    pub(crate) http: HttpSpec,
     pub(crate) redelivery: Option<u32>,
     pub(crate) restart: RestartType,
     pub(crate) shutdown: Shutdown,
@@ -90,6 +92,7 @@ impl ChildSpec {
             snapshot: SnapshotPolicy::default(),
             capabilities: Capabilities::default(),
             stdio: Stdio::default(),
+            http: HttpSpec::default(),
             redelivery: None,
             restart: RestartType::default(),
             shutdown,
@@ -113,6 +116,7 @@ impl ChildSpec {
             snapshot: SnapshotPolicy::default(),
             capabilities: Capabilities::default(),
             stdio: Stdio::default(),
+            http: HttpSpec::default(),
             redelivery: None,
             restart: RestartType::Permanent,
             shutdown: Shutdown::Infinity,
@@ -172,6 +176,12 @@ impl ChildSpec {
     /// `wasi:cli` command runs with; see [`Stdio`]).
     pub fn stdio(mut self, stdio: Stdio) -> Self {
         self.stdio = stdio;
+        self
+    }
+
+    /// Sets how a `wasi:http/proxy` component is served (see [`HttpSpec`]).
+    pub fn http(mut self, http: HttpSpec) -> Self {
+        self.http = http;
         self
     }
 
@@ -236,6 +246,7 @@ impl ChildSpec {
         self.limits.validate().map_err(invalid)?;
         self.capabilities.validate().map_err(invalid)?;
         self.stdio.validate().map_err(invalid)?;
+        self.http.validate().map_err(invalid)?;
         if let Shutdown::Timeout(timeout) = self.shutdown {
             check_duration("the shutdown timeout", timeout).map_err(invalid)?;
         }
