@@ -32,6 +32,8 @@
 //! - cold start of a directory of 100 distinct plugins (each a copy of the
 //!   counter with a custom section of its own, so that none shares a cache
 //!   entry), with the cache a previous host left, against an empty cache;
+//! - HTTP requests per second and latency through a `wasi:http` actor,
+//!   against raw wasmtime-wasi-http serving the same component;
 //! - a `wasi:cli` program's start to exit, supervised and as a one-off
 //!   run, against raw wasmtime instantiating it and calling `run`;
 //! - per language, the counter plugin's size and its cold start (compile,
@@ -42,7 +44,7 @@
 //! written to `docs/benchmarks.md`, with the machine it ran on.
 //!
 //! One file per measured thing (`round_trip`, `throughput`, `restart`,
-//! `memory`, `health`, `durable`, `directory`, `programs`, `languages`), sharing
+//! `memory`, `health`, `durable`, `directory`, `http`, `programs`, `languages`), sharing
 //! `floor` (raw wasmtime), `harness` (timing, hosts, the process's own
 //! readings) and `report` (the table and the page it is written into).
 
@@ -54,6 +56,7 @@ mod directory;
 mod durable;
 mod floor;
 mod health;
+mod http;
 mod languages;
 mod memory;
 mod programs;
@@ -69,6 +72,7 @@ use crate::directory::directory_start;
 use crate::durable::durable_commits;
 use crate::harness::{guest, on_one_worker_thread};
 use crate::health::health_sweep;
+use crate::http::http_serving;
 use crate::languages::languages;
 use crate::memory::{IDLE_MEMORY_CHILD, idle_memory, idle_memory_child};
 use crate::programs::programs;
@@ -168,6 +172,9 @@ async fn run() {
     }
     if wanted("directory") {
         cache_gain = directory_start(&counter, &mut rows).await;
+    }
+    if wanted("http") {
+        http_serving(&mut rows).await;
     }
     if wanted("programs") {
         programs(&mut rows).await;
