@@ -358,3 +358,58 @@ async fn a_shutdown_drains_the_requests_in_flight() {
         (200, "slow done".into())
     );
 }
+
+/// The operator's path: a handler dropped into the plugin directory with an
+/// `[http]` manifest is served where it says, and `wasmvisor run` prints
+/// where.
+#[tokio::test]
+async fn a_dropped_handler_is_served_where_its_manifest_says() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        crate::common::guest("http_hello"),
+        dir.path().join("web.wasm"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("web.toml"),
+        "[http]\nlisten = \"127.0.0.1:0\"\nroute = \"/site\"\n",
+    )
+    .unwrap();
+    let mut child = tokio::process::Command::new(crate::cli::wasmvisor_bin())
+        .arg("run")
+        .arg(dir.path())
+        .args(["--admin", "127.0.0.1:0", "--ephemeral"])
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = within("the served URL", async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("wasmvisor run exited early");
+            if let Some(url) = line.strip_prefix("http: web at ") {
+                return url.to_owned();
+            }
+        }
+    })
+    .await;
+    assert!(url.ends_with("/site"), "{url}");
+    assert_eq!(
+        get(&format!("{url}/hello")).await,
+        (200, "hello from rust".into())
+    );
+    let (ok, ps, _) = crate::cli::wasmvisor(dir.path(), &["ps"]).await;
+    assert!(
+        ok && ps
+            .lines()
+            .any(|l| l.starts_with("web") && l.contains("http-proxy")),
+        "{ps}"
+    );
+    child.kill().await.unwrap();
+}

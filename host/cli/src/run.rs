@@ -178,6 +178,11 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     println!(
         "dashboard: http://{addr}/ui/ (`{program} dashboard --dir {shown_dir}` prints its sign-in address)"
     );
+    for actor in host.actors() {
+        if let Some(url) = &actor.url {
+            println!("http: {} at {url}", actor.name);
+        }
+    }
     if let Some((name, _)) = report.started.first() {
         println!(
             "try: {program} call --dir {shown_dir} {name} <message>   |   {program} ps --dir {shown_dir}"
