@@ -13,7 +13,9 @@
 //!
 //! A route belongs to one actor for the actor's life, and stays mounted
 //! when the actor stops for good, answering 503 with the reason, until
-//! another actor mounts the same prefix. An upgrade swaps the version a
+//! another actor mounts the same prefix. A listener keeps at most
+//! [`MAX_CONNECTIONS`] connections open, and closes one that sends no
+//! request head within 10 s. An upgrade swaps the version a
 //! route serves: requests in flight finish on the version they started
 //! with, new ones go to the new one. At shutdown the listeners stop
 //! accepting, keep-alive is turned off, and the requests in flight finish
@@ -38,6 +40,10 @@ use crate::metrics::Metrics;
 use crate::runtime::Compiled;
 use crate::runtime::http_request::{Answer, HttpResponse, RequestSetup, plain, serve};
 use crate::util::lock;
+
+/// The most connections one listener keeps open at once (as `wasmtime
+/// serve`'s default); more wait in the kernel's accept queue.
+const MAX_CONNECTIONS: usize = 1000;
 
 /// A crash of a request, with the incarnation it happened in.
 pub(crate) type CrashReport = (u64, CrashReason);
@@ -359,7 +365,15 @@ async fn accept(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(10));
+    let places = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let place = tokio::select! {
+            place = places.clone().acquire_owned() => match place {
+                Ok(place) => place,
+                Err(_) => break,
+            },
+            () = async { drop(stopping.wait_for(|stop| *stop).await) } => break,
+        };
         let stream = tokio::select! {
             accepted = tcp.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -380,6 +394,7 @@ async fn accept(
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             let _ = connection.await;
+            drop(place);
         });
     }
     drop(tcp);
