@@ -20,7 +20,7 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use super::call::bounded;
 use super::compiled::Compiled;
-use super::instance::classify;
+use super::crash::classify;
 use super::store::{InstanceCount, arm, new_store};
 use crate::error::CrashReason;
 use crate::health::HealthStatus;

@@ -12,25 +12,23 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use wasmtime::{Store, Trap};
-use wasmtime_wasi::I32Exit;
+use wasmtime::Store;
 
 use super::bindings::health::HealthStatus as WitHealthStatus;
 use super::bindings::{cli_run, handler, health, job, lifecycle, snapshot};
 use super::call::{KillSwitch, bounded};
 use super::clock::Deadlines;
 use super::compiled::{Compiled, load_exports};
+use super::crash::classify;
 use super::guest_io::Kept;
 use super::http_request::{HttpHealth, RequestSetup};
 use super::imports::{ExitRequest, Peers};
 use super::store::{InstanceCount, StoreData, arm, disarm, new_store};
-use super::traps::{DeadlineExceeded, Killed, MemoryLimitExceeded, TableLimitExceeded};
 use crate::error::{CrashReason, ExitReason};
 use crate::health::HealthStatus;
 use crate::spec::{Capabilities, Limits, Stdio};
 use crate::state::view::StateView;
 use crate::state::{Changes, CommittedState};
-use crate::util::millis;
 
 /// The deadline of a `wasi:cli` program's run when it has none: far enough
 /// never to come, near enough for `Instant` arithmetic.
@@ -397,67 +395,5 @@ fn health_status(status: WitHealthStatus) -> HealthStatus {
         WitHealthStatus::Healthy => HealthStatus::Healthy,
         WitHealthStatus::Degraded(reason) => HealthStatus::Degraded(reason),
         WitHealthStatus::Unhealthy(reason) => HealthStatus::Unhealthy(reason),
-    }
-}
-
-/// Turns a trap (or a fatal host error) into the reason reported for the
-/// crash; `deadline` is the limit the call was armed with.
-pub(crate) fn classify(
-    error: wasmtime::Error,
-    data: &StoreData,
-    deadline: Duration,
-) -> CrashReason {
-    if error.is::<Killed>() {
-        return CrashReason::Killed;
-    }
-    if error.is::<DeadlineExceeded>() {
-        return CrashReason::DeadlineExceeded {
-            limit_ms: millis(deadline),
-        };
-    }
-    if let Some(limit) = error.downcast_ref::<MemoryLimitExceeded>() {
-        return CrashReason::MemoryLimit {
-            limit_bytes: limit.limit_bytes,
-        };
-    }
-    if let Some(limit) = error.downcast_ref::<TableLimitExceeded>() {
-        return CrashReason::TableLimit {
-            limit_elements: limit.limit_elements,
-        };
-    }
-    if let Some(full) = error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
-        return CrashReason::Trap(format!(
-            "the instance pool is full ({full}): give the host more slots \
-             (`HostBuilder::instance_pool`, `wasmvisor run --instance-pool`)"
-        ));
-    }
-    if error
-        .downcast_ref::<super::imports::wasi_exit::ExitWithoutCode>()
-        .is_some()
-    {
-        return CrashReason::ExitFailure;
-    }
-    if let Some(exit) = error.downcast_ref::<I32Exit>() {
-        return CrashReason::Exit(exit.0);
-    }
-    match error.downcast_ref::<Trap>() {
-        Some(Trap::UnreachableCodeReached) => match data.stderr.panic_message() {
-            Some(message) => CrashReason::Panic(message),
-            None => CrashReason::Unreachable,
-        },
-        Some(Trap::StackOverflow) => CrashReason::StackOverflow {
-            limit_bytes: data.stack_bytes,
-        },
-        Some(Trap::MemoryOutOfBounds | Trap::TableOutOfBounds | Trap::HeapMisaligned) => {
-            CrashReason::OutOfBounds
-        }
-        Some(Trap::OutOfFuel) => CrashReason::FuelExhausted {
-            limit: data.fuel.unwrap_or(u64::MAX),
-        },
-        Some(Trap::Interrupt) => CrashReason::DeadlineExceeded {
-            limit_ms: millis(deadline),
-        },
-        Some(trap) => CrashReason::Trap(trap.to_string()),
-        None => CrashReason::Trap(format!("{error:#}")),
     }
 }

@@ -17,6 +17,7 @@ pub(crate) mod bindings;
 mod call;
 pub(crate) mod clock;
 mod compiled;
+mod crash;
 mod engine;
 mod engines;
 mod guest_io;

@@ -1,5 +1,5 @@
 //! The traps the host raises in a guest call, each for one reason an
-//! instance ends; `instance` turns them (and wasmtime's own) into a
+//! instance ends; `crash` turns them (and wasmtime's own) into a
 //! [`CrashReason`](crate::CrashReason).
 
 /// The trap raised when a guest grows its memory past the limit.
