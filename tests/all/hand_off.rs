@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use wasmvisor::{
     ActorRef, CallError, ChildSpec, Host, MemoryStateStore, StateError, StateStore, SupervisorSpec,
 };
 
-use crate::common::{PATIENCE, call_ok, plugin, single, supervise, within};
+use crate::common::{PATIENCE, call_ok, plugin, single, supervise, wait_until, within};
 
 fn runtime() -> Runtime {
     Builder::new_current_thread().enable_all().build().unwrap()
@@ -70,10 +71,46 @@ fn a_call_behind_a_queued_cast_waits_for_it() {
     host_runtime.block_on(host.shutdown());
 }
 
-/// A memory store whose commits wait for a permit while it is `shut`.
+/// Where a [`GatedStore`]'s commits wait until it opens, counting those that
+/// wait: a commit waiting tells that the message behind it has started.
+struct Gate {
+    permits: Semaphore,
+    waiting: AtomicUsize,
+}
+
+impl Gate {
+    fn shut() -> Arc<Gate> {
+        Arc::new(Gate {
+            permits: Semaphore::new(0),
+            waiting: AtomicUsize::new(0),
+        })
+    }
+
+    fn open(&self) {
+        self.permits.add_permits(Semaphore::MAX_PERMITS);
+    }
+
+    fn has_a_commit_waiting(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst) != 0
+    }
+
+    /// Waits, blocking this thread, until a commit waits at the gate.
+    fn wait_for_a_commit(&self) {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while !self.has_a_commit_waiting() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no commit reached the gate"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// A memory store whose commits wait at a shut [`Gate`] until it opens.
 struct GatedStore {
     inner: MemoryStateStore,
-    gate: Arc<Semaphore>,
+    gate: Arc<Gate>,
 }
 
 #[async_trait::async_trait]
@@ -87,7 +124,9 @@ impl StateStore for GatedStore {
         actor: &str,
         changes: wasmvisor::state::Changes,
     ) -> Result<u64, StateError> {
-        let _permit = self.gate.acquire().await.unwrap();
+        self.gate.waiting.fetch_add(1, Ordering::SeqCst);
+        let _permit = self.gate.permits.acquire().await.unwrap();
+        self.gate.waiting.fetch_sub(1, Ordering::SeqCst);
         self.inner.commit(actor, changes).await
     }
 
@@ -102,7 +141,7 @@ impl StateStore for GatedStore {
 
 /// A host whose commits wait at `gate`, running a relay and the counter it
 /// relays to.
-async fn relay_and_gated_counter(gate: &Arc<Semaphore>) -> Host {
+async fn relay_and_gated_counter(gate: &Arc<Gate>) -> Host {
     let host = Host::builder()
         .state_store(GatedStore {
             inner: MemoryStateStore::new(),
@@ -119,19 +158,27 @@ async fn relay_and_gated_counter(gate: &Arc<Semaphore>) -> Host {
             .child(ChildSpec::new("counter", counter)),
     )
     .await;
+    // Answered once, the relay is idle, its instance on its desk: the next
+    // call is handed off (until then it would go through the mailbox).
+    assert_eq!(
+        call_ok(&host, "relay", "to counter get").await,
+        "counter said: 0"
+    );
     host
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_that_gives_up_does_not_cut_its_message_off() {
-    let gate = Arc::new(Semaphore::new(0));
+    let gate = Gate::shut();
     let host = relay_and_gated_counter(&gate).await;
     let relay = host.actor("relay").unwrap();
     // The relay's guest waits in its `actors::call` for the counter, whose
     // commit waits at the gate: the caller gives up in the middle of it.
-    let gave_up = tokio::time::timeout(Duration::from_millis(100), relay.call("to counter inc"));
-    assert!(gave_up.await.is_err(), "the call should still be running");
-    gate.add_permits(Semaphore::MAX_PERMITS);
+    tokio::select! {
+        answer = relay.call("to counter inc") => panic!("answered at a shut gate: {answer:?}"),
+        () = wait_until("the counter's commit waits at the gate", || gate.has_a_commit_waiting()) => {}
+    }
+    gate.open();
     relay_finished_what_it_started(&host, &relay).await;
     host.shutdown().await;
 }
@@ -190,7 +237,7 @@ fn a_call_dropped_outside_any_runtime_is_finished_on_the_hosts() {
         .enable_all()
         .build()
         .unwrap();
-    let gate = Arc::new(Semaphore::new(0));
+    let gate = Gate::shut();
     let host = host_runtime.block_on(relay_and_gated_counter(&gate));
     let relay = host.actor("relay").unwrap();
     // The relay is idle: one poll on the caller's runtime hands it the
@@ -202,11 +249,12 @@ fn a_call_dropped_outside_any_runtime_is_finished_on_the_hosts() {
         assert!(call.as_mut().poll(cx).is_pending());
         Poll::Ready(())
     }));
+    gate.wait_for_a_commit();
     // The caller's runtime goes away, and the call is dropped outside any
     // runtime, in the middle of the relay's guest call.
     drop(caller);
     drop(call);
-    gate.add_permits(Semaphore::MAX_PERMITS);
+    gate.open();
     host_runtime.block_on(async {
         // It ran on the host's runtime: the relay's instance was not cut off
         // halfway.
