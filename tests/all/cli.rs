@@ -52,7 +52,12 @@ pub(crate) async fn start_host_with(
 
 /// Spawns `wasmvisor run` on `dir` (see [`start_host_under`]) with its
 /// stdout piped, without waiting for it to be ready.
-fn spawn_host(wrapper: &[&str], dir: &Path, cwd: Option<&Path>, options: &[&str]) -> Child {
+pub(crate) fn spawn_host(
+    wrapper: &[&str],
+    dir: &Path,
+    cwd: Option<&Path>,
+    options: &[&str],
+) -> Child {
     let mut command = match wrapper.split_first() {
         Some((program, arguments)) => {
             let mut command = Command::new(program);
@@ -77,6 +82,28 @@ fn spawn_host(wrapper: &[&str], dir: &Path, cwd: Option<&Path>, options: &[&str]
         .unwrap()
 }
 
+/// What follows `prefix` on the first of a host's stdout `lines` that starts
+/// with it (waited for as `what`).
+pub(crate) async fn rest_of_line(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    prefix: &str,
+    what: &str,
+) -> String {
+    within(what, async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("wasmvisor run exited early");
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.to_owned();
+            }
+        }
+    })
+    .await
+}
+
 /// As [`start_host_with`], run by the program `wrapper` names (with its
 /// arguments) when it is not empty.
 pub(crate) async fn start_host_under(
@@ -87,19 +114,7 @@ pub(crate) async fn start_host_under(
 ) -> RunningHost {
     let mut child = spawn_host(wrapper, dir, cwd, options);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let admin = within("the admin address", async {
-        loop {
-            let line = lines
-                .next_line()
-                .await
-                .unwrap()
-                .expect("wasmvisor run exited early");
-            if let Some(addr) = line.strip_prefix("admin endpoint: http://") {
-                return addr.to_owned();
-            }
-        }
-    })
-    .await;
+    let admin = rest_of_line(&mut lines, "admin endpoint: http://", "the admin address").await;
     // Keep draining stdout so that the host never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let token = std::fs::read_to_string(dir.join("wasmvisor-admin.token"))

@@ -376,29 +376,9 @@ async fn a_dropped_handler_is_served_where_its_manifest_says() {
         "[http]\nlisten = \"127.0.0.1:0\"\nroute = \"/site\"\n",
     )
     .unwrap();
-    let mut child = tokio::process::Command::new(crate::cli::wasmvisor_bin())
-        .arg("run")
-        .arg(dir.path())
-        .args(["--admin", "127.0.0.1:0", "--ephemeral"])
-        .env("RUST_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = crate::cli::spawn_host(&[], dir.path(), None, &["--ephemeral"]);
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = within("the served URL", async {
-        loop {
-            let line = lines
-                .next_line()
-                .await
-                .unwrap()
-                .expect("wasmvisor run exited early");
-            if let Some(url) = line.strip_prefix("http: web at ") {
-                return url.to_owned();
-            }
-        }
-    })
-    .await;
+    let url = crate::cli::rest_of_line(&mut lines, "http: web at ", "the served URL").await;
     assert!(url.ends_with("/site"), "{url}");
     assert_eq!(
         get(&format!("{url}/hello")).await,
